@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module graph (DESIGN.md §2): dependencies point downward only.
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C interop: system libraries found through pkg-config, no unsafeFlags.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "Collectives", dependencies: ["CMPI"]),
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "Quantization", dependencies: []),
+        .target(name: "ModelFormats", dependencies: ["Quantization"]),
+        .target(name: "Tokenization", dependencies: []),
+        .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Multi-rank checks, launched by scripts/test.sh under mpirun (not by swift test).
+        .executableTarget(name: "tessera-mpi-tests", dependencies: ["Collectives", "Kernels"], path: "Tests/MPITests"),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,116 @@
+// Rotary position embedding, Hugging Face "rotate_half" layout: within each head of D values
+// the pairs are (i, i + D/2), rotated by angle pos · invFreq[i].
+// Legend: N = tokens, H = heads, D = head dim, P = table positions.
+// Positions are explicit per token, so packed sequences (positions restart at 0) and KV-cache
+// offsets (positions start at `past`) need nothing special.
+
+import Foundation
+
+/// Llama 3 frequency scaling (`rope_scaling.rope_type == "llama3"` in HF configs).
+public struct Llama3RoPEScaling: Sendable, Equatable {
+    public var factor: Double
+    public var lowFreqFactor: Double
+    public var highFreqFactor: Double
+    public var originalMaxPositionEmbeddings: Int
+
+    public init(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositionEmbeddings: Int) {
+        self.factor = factor
+        self.lowFreqFactor = lowFreqFactor
+        self.highFreqFactor = highFreqFactor
+        self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+    }
+}
+
+/// Precomputed cos/sin tables for positions `0..<positions`, built once up front.
+public final class RoPETable: @unchecked Sendable {
+    /// Head dimension `D` (even).
+    public let headDim: Int
+    /// Number of positions the table covers (`P`).
+    public let positions: Int
+    /// Inverse frequencies, `[D/2]`.
+    public let invFreq: [Float]
+    /// `[P, D/2]`.
+    public let cos: FloatBuffer
+    /// `[P, D/2]`.
+    public let sin: FloatBuffer
+
+    /// Builds tables for `theta` (HF `rope_theta`) and optional llama3 scaling.
+    public init(headDim: Int, positions: Int, theta: Double, scaling: Llama3RoPEScaling? = nil) {
+        precondition(headDim > 0 && headDim % 2 == 0, "RoPE: head dim must be even and positive")
+        precondition(positions > 0, "RoPE: positions must be positive")
+        let half = headDim / 2
+        self.headDim = headDim
+        self.positions = positions
+        // HF computes inv_freq = 1 / base^(2i/D) in float32; doing the same keeps the angles
+        // bit-close to the reference.
+        var inv = (0..<half).map { i -> Float in
+            1 / Float(Foundation.pow(Double(Float(theta)), Double(Float(2 * i) / Float(headDim))))
+        }
+        if let s = scaling { inv = Self.llama3(inv, s) }
+        invFreq = inv
+        cos = FloatBuffer(count: positions * half)
+        sin = FloatBuffer(count: positions * half)
+        for p in 0..<positions {
+            for i in 0..<half {
+                let angle = Float(p) * inv[i]  // fp32 product, as in HF
+                cos[p * half + i] = Float(Foundation.cos(Double(angle)))
+                sin[p * half + i] = Float(Foundation.sin(Double(angle)))
+            }
+        }
+    }
+
+    /// HF `_compute_llama3_parameters`: long wavelengths divided by `factor`, short ones kept,
+    /// a smooth blend in between.
+    static func llama3(_ inv: [Float], _ s: Llama3RoPEScaling) -> [Float] {
+        let old = Double(s.originalMaxPositionEmbeddings)
+        let lowWavelen = old / s.lowFreqFactor
+        let highWavelen = old / s.highFreqFactor
+        return inv.map { f in
+            let freq = Double(f)
+            let wavelen = 2 * Double.pi / freq
+            if wavelen < highWavelen { return f }
+            if wavelen > lowWavelen { return Float(freq / s.factor) }
+            let smooth = (old / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+            return Float((1 - smooth) * freq / s.factor + smooth * freq)
+        }
+    }
+}
+
+/// Rotary embedding applied in place, forward (backward = rotation by the negative angle,
+/// lands next to it).
+public enum RoPE {
+    /// Rotates every head of every token: `x1' = x1·cos - x2·sin`, `x2' = x2·cos + x1·sin` with
+    /// `x1 = x[i]`, `x2 = x[i + D/2]`.
+    ///
+    /// - Parameters:
+    ///   - x: `[N, rowStride]`, the `H` heads of a token at `x + n·rowStride + h·D`; rotated in place.
+    ///   - positions: `[N]`, each in `0..<table.positions`.
+    @inlinable
+    public static func forward(
+        x: UnsafeMutablePointer<Float>,     // [N, rowStride] ⊇ [N, H, D]
+        positions: UnsafePointer<Int>,      // [N]
+        tokens: Int, heads: Int, rowStride: Int,
+        table: RoPETable
+    ) {
+        let d = table.headDim
+        let half = d / 2
+        precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
+        let cosTable = UnsafePointer(table.cos.pointer)
+        let sinTable = UnsafePointer(table.sin.pointer)
+        for n in 0..<tokens {
+            let p = positions[n]
+            precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
+            let c = cosTable + p * half
+            let s = sinTable + p * half
+            for h in 0..<heads {
+                let v = x + n * rowStride + h * d
+                for i in 0..<half {
+                    let x1 = v[i]
+                    let x2 = v[i + half]
+                    v[i] = x1 * c[i] - x2 * s[i]
+                    v[i + half] = x2 * c[i] + x1 * s[i]
+                }
+            }
+        }
+    }
+}

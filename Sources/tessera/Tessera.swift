@@ -1,11 +1,13 @@
 import ArgumentParser
 
-@main
+/// The `tessera` command line: thin commands over the library modules.
 struct Tessera: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Distributed LoRA/QLoRA fine-tuning of Llama-family models on CPU clusters.",
-        version: TesseraVersion.string
+        discussion: "Run several processes with mpirun, for example: mpirun -np 2 tessera info",
+        version: TesseraVersion.string,
+        subcommands: [InfoCommand.self, BenchCommand.self]
     )
 }
 

@@ -4,6 +4,10 @@
 // per check and the summary line `N passed, N failed`; the exit code is non-zero on failure.
 import Collectives
 import Foundation
+import Kernels
+
+// The same kernel choice as the tessera executable, so the GEMM check covers what users run.
+BLASLauncher.ensureFastKernels()
 
 struct CheckFailure: Error, CustomStringConvertible {
     let description: String
@@ -146,6 +150,38 @@ check("a failure on one rank is agreed by every rank") {
     try world.agree(nil)
 }
 
+check("sgemm under the selected kernels matches an fp64 reference on odd shapes") {
+    var state: UInt64 = 12345 &+ UInt64(world.rank)
+    func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 41) / Float(1 << 23) - 1
+    }
+    for (m, n, k) in [(1, 1, 1), (7, 13, 5), (33, 65, 129), (255, 31, 577), (64, 1000, 576)] {
+        for (ta, tb) in [(Transpose.none, Transpose.none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed)] {
+            let a = (0..<(m * k)).map { _ in next() }, b = (0..<(k * n)).map { _ in next() }
+            var c = [Float](repeating: 0, count: m * n)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        sgemm(ta, tb, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!)
+                    }
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<k {
+                        sum += Double(ta == .none ? a[i * k + p] : a[p * m + i]) * Double(tb == .none ? b[p * n + j] : b[j * k + p])
+                    }
+                    let tolerance = 4e-6 * Double(k).squareRoot() + 1e-6
+                    try expect(abs(Double(c[i * n + j]) - sum) <= tolerance,
+                               "\(BLAS.coreName) m=\(m) n=\(n) k=\(k) \(ta)/\(tb) at (\(i),\(j)): \(c[i * n + j]) vs \(sum)")
+                }
+            }
+        }
+    }
+}
+
 var passed = 0, failed = 0
 for (name, body) in checks {
     var localError: String?
@@ -155,6 +191,9 @@ for (name, body) in checks {
     if failures == 0 { passed += 1 } else { failed += 1 }
     if world.isRoot { print("\(failures == 0 ? "PASS" : "FAIL") [np \(world.size)] \(name)") }
 }
-if world.isRoot { print("\(passed) passed, \(failed) failed") }
+if world.isRoot {
+    print("[np \(world.size)] \(BLASLauncher.note)")
+    print("\(passed) passed, \(failed) failed")
+}
 try? environment.finalize()
 exit(failed == 0 ? 0 : 1)

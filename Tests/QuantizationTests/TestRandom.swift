@@ -1,5 +1,6 @@
 // A tiny seeded generator so random tests are reproducible across runs and platforms.
 import Foundation
+@testable import Quantization
 
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
@@ -35,5 +36,3 @@ func fastDequantize(_ type: GGMLType, _ bytes: [UInt8], firstElement: Int = 0, c
     }
     return out
 }
-
-@testable import Quantization

@@ -45,7 +45,10 @@ public enum Dequantize {
     /// Validates a block range and returns the byte range it occupies in the tensor data.
     /// Shared by the fast path and the reference so both reject the same inputs.
     static func byteRange(_ type: GGMLType, firstElement: Int, count: Int, available: Int) throws -> Range<Int> {
-        guard supportedTypes.contains(type) else {
+        // A switch, not `supportedTypes.contains`: no hashing on a per-row hot call.
+        switch type {
+        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K: break
+        default:
             throw QuantizationError.unsupportedType(type, operation: "dequantize")
         }
         let per = type.blockElements

@@ -126,6 +126,13 @@ private func randomBlocks(_ type: GGMLType, blocks: Int, rng: inout SplitMix64) 
         #expect(part.map(\.bitPattern) == fast[first..<(first + count)].map(\.bitPattern))
     }
 
+    @Test func supportedTypesListMatchesTheDispatch() throws {
+        for type in GGMLType.allCases {
+            let accepted = (try? fastDequantize(type, [], count: 0)) != nil
+            #expect(accepted == Dequantize.supportedTypes.contains(type), "\(type)")
+        }
+    }
+
     @Test func rejectsBadRanges() throws {
         let bytes = [UInt8](repeating: 0, count: 40)
         #expect(throws: QuantizationError.unsupportedType(.q5_0, operation: "dequantize")) {

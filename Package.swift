@@ -22,10 +22,11 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),
         .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
+        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "Collectives"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel",
+                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]
 )

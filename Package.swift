@@ -22,11 +22,12 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),
         .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
-        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "Collectives"]),
+        .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
+        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "LoRA", "Collectives"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "Training",
+                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,7 +40,8 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]
 )

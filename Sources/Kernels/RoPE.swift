@@ -35,28 +35,40 @@ public final class RoPETable: @unchecked Sendable {
     public let sin: FloatBuffer
 
     /// Builds tables for `theta` (HF `rope_theta`) and optional llama3 scaling.
-    public init(headDim: Int, positions: Int, theta: Double, scaling: Llama3RoPEScaling? = nil) {
+    public convenience init(headDim: Int, positions: Int, theta: Double, scaling: Llama3RoPEScaling? = nil) {
+        self.init(headDim: headDim, positions: positions,
+                  invFreq: Self.inverseFrequencies(headDim: headDim, theta: theta, scaling: scaling))
+    }
+
+    /// Builds tables for explicit inverse frequencies (`[D/2]`), e.g. divided by a GGUF
+    /// `rope_freqs` tensor.
+    public init(headDim: Int, positions: Int, invFreq: [Float]) {
         precondition(headDim > 0 && headDim % 2 == 0, "RoPE: head dim must be even and positive")
         precondition(positions > 0, "RoPE: positions must be positive")
+        precondition(invFreq.count == headDim / 2, "RoPE: need headDim / 2 inverse frequencies")
         let half = headDim / 2
         self.headDim = headDim
         self.positions = positions
-        // HF computes inv_freq = 1 / base^(2i/D) in float32; doing the same keeps the angles
-        // bit-close to the reference.
-        var inv = (0..<half).map { i -> Float in
-            1 / Float(Foundation.pow(Double(Float(theta)), Double(Float(2 * i) / Float(headDim))))
-        }
-        if let s = scaling { inv = Self.llama3(inv, s) }
-        invFreq = inv
+        self.invFreq = invFreq
         cos = FloatBuffer(count: positions * half)
         sin = FloatBuffer(count: positions * half)
         for p in 0..<positions {
             for i in 0..<half {
-                let angle = Float(p) * inv[i]  // fp32 product, as in HF
+                let angle = Float(p) * invFreq[i]  // fp32 product, as in HF
                 cos[p * half + i] = Float(Foundation.cos(Double(angle)))
                 sin[p * half + i] = Float(Foundation.sin(Double(angle)))
             }
         }
+    }
+
+    /// `1 / theta^(2i/D)` for `i < D/2`, then llama3 scaling when given.
+    public static func inverseFrequencies(headDim: Int, theta: Double, scaling: Llama3RoPEScaling?) -> [Float] {
+        // HF computes inv_freq = 1 / base^(2i/D) in float32; doing the same keeps the angles
+        // bit-close to the reference.
+        let inv = (0..<(headDim / 2)).map { i -> Float in
+            1 / Float(Foundation.pow(Double(Float(theta)), Double(Float(2 * i) / Float(headDim))))
+        }
+        return scaling.map { llama3(inv, $0) } ?? inv
     }
 
     /// HF `_compute_llama3_parameters`: long wavelengths divided by `factor`, short ones kept,

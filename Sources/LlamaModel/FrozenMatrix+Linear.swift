@@ -1,0 +1,39 @@
+// y = x · Wᵀ over a frozen matrix, tile by tile: `tileRows` rows of W are dequantized into
+// one reusable scratch (cache-sized) and multiplied with sgemm, so the weight never exists
+// dequantized as a whole.
+// Legend: N = tokens, O = W rows (out), I = W columns (in), R = rows per tile.
+
+import Kernels
+
+extension FrozenMatrix {
+    /// `out[N, O] = inp[N, I] · Wᵀ` (plus `beta · out`).
+    ///
+    /// - Parameters:
+    ///   - out: `[N, ldOut]`, the `O` outputs at column 0.
+    ///   - inp: `[N, I]`.
+    ///   - scratch: at least `scratchCount` floats.
+    ///   - beta: 1 accumulates into `out` (residual adds), 0 overwrites.
+    public func linearForward(
+        out: UnsafeMutablePointer<Float>,       // [N, ldOut]
+        ldOut: Int? = nil,
+        inp: UnsafePointer<Float>,              // [N, I]
+        tokens: Int,
+        scratch: UnsafeMutablePointer<Float>,   // [R, I]
+        beta: Float = 0
+    ) throws {
+        let ldc = ldOut ?? rows
+        precondition(ldc >= rows, "linearForward: output stride smaller than \(rows)")
+        if tokens == 0 { return }
+        let tile = tileRows
+        var r0 = 0
+        while r0 < rows {
+            let count = min(tile, rows - r0)
+            try dequantizeRows(r0, count: count, into: scratch)
+            // out[:, r0 ..< r0+count] = x [N, I] · W_tileᵀ [I, count]
+            sgemm(.none, .transposed, m: tokens, n: count, k: columns,
+                  a: inp, lda: columns, b: UnsafePointer(scratch), ldb: columns,
+                  beta: beta, c: out + r0, ldc: ldc)
+            r0 += count
+        }
+    }
+}

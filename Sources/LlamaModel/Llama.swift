@@ -1,0 +1,39 @@
+// A loaded Llama-family model: config, frozen weights in their stored formats, and the RoPE
+// tables. Stateless at run time; activations live in a LlamaWorkspace, generation state in a
+// KVCache, so one model can serve several workspaces (llama2.c's Config / Weights / RunState).
+
+import Kernels
+
+/// A Llama-family decoder ready to run forward.
+public final class Llama: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let weights: LlamaWeights
+    /// cos/sin for positions `0..<maxPositions`.
+    public let rope: RoPETable
+
+    /// Positions the model accepts (the RoPE table's length).
+    public var maxPositions: Int { rope.positions }
+
+    /// Rows of logits computed at once by the loss head (`[chunk, V]` scratch).
+    public static let logitChunkRows = 32
+
+    /// Builds a model from checked weights. `maxPositions` bounds the RoPE table (defaults to
+    /// `max_position_embeddings`, capped at 32768 to keep the table small).
+    public init(config: LlamaConfig, weights: LlamaWeights, maxPositions: Int? = nil) throws {
+        try config.validate()
+        let positions = maxPositions ?? min(config.maxPositionEmbeddings, 32_768)
+        guard positions > 0 else { throw LlamaModelError.invalidConfig("maxPositions must be positive, got \(positions)") }
+        self.config = config
+        self.weights = weights
+        var invFreq = RoPETable.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta,
+                                                   scaling: config.ropeScaling)
+        if let factors = weights.ropeFrequencyFactors {
+            guard factors.count == invFreq.count, factors.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw LlamaModelError.invalidWeights("rope_freqs.weight must hold \(invFreq.count) positive values")
+            }
+            // llama.cpp: theta_i = pos · base_freq_i / factor_i.
+            for i in invFreq.indices { invFreq[i] /= factors[i] }
+        }
+        rope = RoPETable(headDim: config.headDim, positions: positions, invFreq: invFreq)
+    }
+}

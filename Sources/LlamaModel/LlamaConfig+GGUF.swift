@@ -1,0 +1,57 @@
+// LlamaConfig from GGUF metadata: `<arch>.*` keys as written by llama.cpp's converter
+// (`general.architecture` is `llama` for Llama and Mistral, `qwen2` for Qwen2).
+
+import ModelFormats
+
+extension LlamaConfig {
+    /// Reads the model hyper-parameters from a GGUF file's metadata. The output head is tied
+    /// when the file has no `output.weight` tensor.
+    public init(gguf file: GGUFFile) throws {
+        try self.init(ggufMetadata: file.metadata, hasOutputWeight: file.tensor(named: "output.weight") != nil)
+    }
+
+    /// Reads the model hyper-parameters from GGUF metadata and validates them.
+    public init(ggufMetadata metadata: [String: GGUFValue], hasOutputWeight: Bool) throws {
+        let arch = metadata["general.architecture"]?.string ?? "llama"
+        guard arch == "llama" || arch == "qwen2" else {
+            throw LlamaModelError.invalidConfig("GGUF general.architecture '\(arch)' is not supported (llama, qwen2)")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let value = metadata["\(arch).\(key)"]?.int else {
+                throw LlamaModelError.invalidConfig("GGUF metadata key '\(arch).\(key)' is missing or not an integer")
+            }
+            return value
+        }
+        func optionalInt(_ key: String) -> Int? { metadata["\(arch).\(key)"]?.int }
+        func optionalDouble(_ key: String) -> Double? { metadata["\(arch).\(key)"]?.double }
+
+        let heads = try int("attention.head_count")
+        let hidden = try int("embedding_length")
+        // llama.cpp writes key_length only when head_dim != hidden / heads.
+        let keyLength = optionalInt("attention.key_length")
+        let vocab: Int
+        if let v = optionalInt("vocab_size") { vocab = v }
+        else if let tokens = metadata["tokenizer.ggml.tokens"]?.array { vocab = tokens.count }
+        else { throw LlamaModelError.invalidConfig("GGUF has neither '\(arch).vocab_size' nor 'tokenizer.ggml.tokens'") }
+        if let kind = metadata["\(arch).rope.scaling.type"]?.string, kind != "none" {
+            throw LlamaModelError.invalidConfig("GGUF \(arch).rope.scaling.type '\(kind)' is not supported")
+        }
+        self.init(
+            modelType: arch,
+            hiddenSize: hidden,
+            intermediateSize: try int("feed_forward_length"),
+            numHiddenLayers: try int("block_count"),
+            numAttentionHeads: heads,
+            numKeyValueHeads: optionalInt("attention.head_count_kv") ?? heads,
+            headDim: keyLength.flatMap { $0 == hidden / max(heads, 1) ? nil : $0 },
+            rmsNormEps: optionalDouble("attention.layer_norm_rms_epsilon") ?? 1e-5,
+            ropeTheta: optionalDouble("rope.freq_base") ?? 10_000,
+            vocabSize: vocab,
+            maxPositionEmbeddings: optionalInt("context_length") ?? 2048,
+            tieWordEmbeddings: !hasOutputWeight,
+            bosTokenId: metadata["tokenizer.ggml.bos_token_id"]?.int,
+            eosTokenIds: metadata["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [],
+            attentionBias: arch == "qwen2")
+        try validate()
+    }
+}

@@ -1,0 +1,131 @@
+// Model hyper-parameters of a Llama-family decoder (llama, mistral, qwen2), decoded from the
+// exact Hugging Face `config.json` keys and validated before anything is allocated.
+// Legend: C = hidden_size, F = intermediate_size, L = layers, H = query heads,
+// G = key/value heads, D = head dim, V = vocabulary size.
+
+import Foundation
+import Kernels
+
+/// The shape and numerics of a Llama-family model.
+public struct LlamaConfig: Sendable, Equatable {
+    /// HF `model_type`: `llama`, `mistral` or `qwen2`.
+    public var modelType: String
+    /// `C`.
+    public var hiddenSize: Int
+    /// `F`.
+    public var intermediateSize: Int
+    /// `L`.
+    public var numHiddenLayers: Int
+    /// `H`.
+    public var numAttentionHeads: Int
+    /// `G` (equals `H` without grouped-query attention).
+    public var numKeyValueHeads: Int
+    /// `head_dim` when the config states it; otherwise `C / H` is used.
+    public var explicitHeadDim: Int?
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    /// Llama 3 frequency scaling, when `rope_scaling` asks for it.
+    public var ropeScaling: Llama3RoPEScaling?
+    /// `V`.
+    public var vocabSize: Int
+    public var maxPositionEmbeddings: Int
+    /// The output head reuses the token embedding.
+    public var tieWordEmbeddings: Bool
+    public var bosTokenId: Int?
+    /// End-of-sequence ids (HF allows one id or a list).
+    public var eosTokenIds: [Int]
+    /// q/k/v projections carry a bias (always for qwen2, `attention_bias` otherwise).
+    public var attentionBias: Bool
+    /// Mistral/Qwen2 sliding-window size when enabled; longer inputs are refused (not implemented).
+    public var slidingWindow: Int?
+
+    /// `D`.
+    public var headDim: Int { explicitHeadDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0) }
+    /// `H · D`: width of the q projection and of the attention output.
+    public var queryWidth: Int { numAttentionHeads * headDim }
+    /// `G · D`: width of the k and v projections.
+    public var keyValueWidth: Int { numKeyValueHeads * headDim }
+
+    /// A config from explicit values (tests, GGUF metadata).
+    public init(modelType: String = "llama", hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil,
+                rmsNormEps: Double = 1e-5, ropeTheta: Double = 10_000, ropeScaling: Llama3RoPEScaling? = nil,
+                vocabSize: Int, maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false,
+                bosTokenId: Int? = nil, eosTokenIds: [Int] = [], attentionBias: Bool = false,
+                slidingWindow: Int? = nil) {
+        self.modelType = modelType
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads
+        self.explicitHeadDim = headDim
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
+        self.vocabSize = vocabSize
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.bosTokenId = bosTokenId
+        self.eosTokenIds = eosTokenIds
+        self.attentionBias = attentionBias
+        self.slidingWindow = slidingWindow
+    }
+
+    /// Decodes an HF `config.json` file and validates it.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw LlamaModelError.invalidConfig("cannot read \(url.path): \(error.localizedDescription)")
+        }
+        do { self = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch let error as LlamaModelError {
+            throw error
+        } catch {
+            throw LlamaModelError.invalidConfig("\(url.path) is not a valid config.json: \(error)")
+        }
+        try validate()
+    }
+
+    /// Checks sizes and divisibility; the message names the offending field.
+    public func validate() throws {
+        func positive(_ value: Int, _ field: String) throws {
+            guard value > 0 else { throw LlamaModelError.invalidConfig("\(field) must be positive, got \(value)") }
+        }
+        guard ["llama", "mistral", "qwen2"].contains(modelType) else {
+            throw LlamaModelError.invalidConfig("model_type '\(modelType)' is not supported (llama, mistral, qwen2)")
+        }
+        try positive(hiddenSize, "hidden_size")
+        try positive(intermediateSize, "intermediate_size")
+        try positive(numHiddenLayers, "num_hidden_layers")
+        try positive(numAttentionHeads, "num_attention_heads")
+        try positive(numKeyValueHeads, "num_key_value_heads")
+        try positive(vocabSize, "vocab_size")
+        try positive(maxPositionEmbeddings, "max_position_embeddings")
+        guard numAttentionHeads % numKeyValueHeads == 0 else {
+            throw LlamaModelError.invalidConfig("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+        }
+        if let d = explicitHeadDim {
+            try positive(d, "head_dim")
+        } else if hiddenSize % numAttentionHeads != 0 {
+            throw LlamaModelError.invalidConfig("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads) (and head_dim is not given)")
+        }
+        guard headDim % 2 == 0 else {
+            throw LlamaModelError.invalidConfig("head_dim \(headDim) must be even for rotary embeddings")
+        }
+        guard rmsNormEps > 0, rmsNormEps.isFinite else {
+            throw LlamaModelError.invalidConfig("rms_norm_eps must be positive, got \(rmsNormEps)")
+        }
+        guard ropeTheta > 0, ropeTheta.isFinite else {
+            throw LlamaModelError.invalidConfig("rope_theta must be positive, got \(ropeTheta)")
+        }
+        if let s = ropeScaling {
+            guard s.factor > 0, s.lowFreqFactor > 0, s.highFreqFactor > s.lowFreqFactor, s.originalMaxPositionEmbeddings > 0 else {
+                throw LlamaModelError.invalidConfig("rope_scaling (llama3) needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0, got \(s)")
+            }
+        }
+        for id in [bosTokenId].compactMap({ $0 }) + eosTokenIds where id < 0 || id >= vocabSize {
+            throw LlamaModelError.invalidConfig("token id \(id) (bos_token_id / eos_token_id) is outside vocab_size \(vocabSize)")
+        }
+        if let w = slidingWindow { try positive(w, "sliding_window") }
+    }
+}

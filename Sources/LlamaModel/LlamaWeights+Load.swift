@@ -1,0 +1,75 @@
+// Loading LlamaWeights from any WeightSource: every tensor's presence, type and shape is checked
+// against the config, and errors name the tensor with expected vs found shape.
+
+import Kernels
+import ModelFormats
+import Quantization
+
+extension LlamaWeights {
+    /// Loads and checks every weight of `config` from `source`.
+    public init(source: WeightSource, config: LlamaConfig, naming: WeightNaming) throws {
+        let c = config.hiddenSize, f = config.intermediateSize, v = config.vocabSize
+        let qw = config.queryWidth, kvw = config.keyValueWidth
+
+        func stored(_ name: String, _ shape: [Int]) throws -> StoredTensor {
+            guard let t = try source.storedTensor(named: name) else {
+                throw LlamaModelError.invalidWeights("tensor '\(name)' is missing from \(source.location)")
+            }
+            guard t.shape == shape else {
+                throw LlamaModelError.invalidWeights("tensor '\(name)' in \(source.location): expected shape \(shape), found \(t.shape)")
+            }
+            return t
+        }
+        func matrix(_ part: String, _ layer: Int?, _ rows: Int, _ columns: Int, heads: Int? = nil) throws -> FrozenMatrix {
+            let name = naming.name(part, layer: layer)
+            let t = try stored(name, [rows, columns])
+            let order = (naming.permutesQK && heads != nil) ? ggufRoPERowOrder(rows: rows, heads: heads ?? 1) : nil
+            return try FrozenMatrix(name: name, rows: rows, columns: columns, type: t.type, bytes: t.bytes,
+                                    owner: source.owner, rowOrder: order)
+        }
+        func vector(_ part: String, _ layer: Int?, _ count: Int) throws -> FloatBuffer {
+            let name = naming.name(part, layer: layer)
+            let t = try stored(name, [count])
+            let out = FloatBuffer(count: count)
+            do {
+                try Dequantize.run(t.type, source: t.bytes, count: count, into: out.pointer)
+            } catch {
+                throw LlamaModelError.invalidWeights("tensor '\(name)' (\(t.type)) cannot be read: \(error)")
+            }
+            return out
+        }
+
+        embedding = try matrix("embed", nil, v, c)
+        var layers: [LlamaLayerWeights] = []
+        layers.reserveCapacity(config.numHiddenLayers)
+        for l in 0..<config.numHiddenLayers {
+            let bias = config.attentionBias
+            layers.append(LlamaLayerWeights(
+                attentionNorm: try vector("attn_norm", l, c),
+                q: try matrix("q", l, qw, c, heads: config.numAttentionHeads),
+                k: try matrix("k", l, kvw, c, heads: config.numKeyValueHeads),
+                v: try matrix("v", l, kvw, c),
+                o: try matrix("o", l, c, qw),
+                qBias: bias ? try vector("q_bias", l, qw) : nil,
+                kBias: bias ? try vector("k_bias", l, kvw) : nil,
+                vBias: bias ? try vector("v_bias", l, kvw) : nil,
+                ffnNorm: try vector("ffn_norm", l, c),
+                gate: try matrix("gate", l, f, c),
+                up: try matrix("up", l, f, c),
+                down: try matrix("down", l, c, f)))
+        }
+        self.layers = layers
+        outputNorm = try vector("norm", nil, c)
+        if config.tieWordEmbeddings {
+            output = embedding
+        } else {
+            output = try matrix("head", nil, v, c)
+        }
+        let freqsName = naming.name("rope_freqs")
+        if try source.storedTensor(named: freqsName) != nil {
+            ropeFrequencyFactors = try vector("rope_freqs", nil, config.headDim / 2).array
+        } else {
+            ropeFrequencyFactors = nil
+        }
+    }
+}

@@ -1,0 +1,53 @@
+// What a model path names: a GGUF file, or a Hugging Face directory (config.json,
+// model.safetensors or a sharded index, tokenizer.json, tokenizer_config.json).
+import Foundation
+import ModelFormats
+import Tokenization
+
+/// A model location on disk, classified.
+public enum ModelPath: Sendable, Equatable {
+    case gguf(String)
+    case huggingFace(directory: String)
+
+    /// Classifies `path`; errors name the path and what was expected there.
+    public init(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelFormatsError.io(file: path, detail: "no such file or directory (give a .gguf file or a Hugging Face model directory)")
+        }
+        if isDirectory.boolValue {
+            let config = (path as NSString).appendingPathComponent("config.json")
+            guard FileManager.default.fileExists(atPath: config) else {
+                throw LlamaModelError.invalidConfig("\(path): directory has no config.json (expected a Hugging Face model directory)")
+            }
+            self = .huggingFace(directory: path)
+        } else {
+            self = .gguf(path)
+        }
+    }
+
+    /// The path as given.
+    public var path: String {
+        switch self {
+        case .gguf(let path): return path
+        case .huggingFace(let directory): return directory
+        }
+    }
+
+    /// The tokenizer this model ships: GGUF `tokenizer.ggml.*` metadata, or `tokenizer.json`
+    /// (plus `tokenizer_config.json` for special tokens and the chat template).
+    public func tokenizerDefinition() throws -> TokenizerDefinition {
+        switch self {
+        case .gguf(let path):
+            return try TokenizerDefinition(gguf: GGUFFile(path: path))
+        case .huggingFace(let directory):
+            let base = URL(fileURLWithPath: directory)
+            let tokenizerURL = base.appendingPathComponent("tokenizer.json")
+            guard let data = try? Data(contentsOf: tokenizerURL) else {
+                throw LlamaModelError.invalidConfig("\(tokenizerURL.path): cannot read the tokenizer")
+            }
+            let configData = try? Data(contentsOf: base.appendingPathComponent("tokenizer_config.json"))
+            return try TokenizerDefinition.fromTokenizerJSON(data: data, tokenizerConfig: configData)
+        }
+    }
+}

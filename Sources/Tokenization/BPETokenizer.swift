@@ -10,6 +10,8 @@ public struct BPETokenizer: Sendable {
     let idsByToken: [String: Int]
     /// The raw bytes each token decodes to: [vocabularySize].
     let tokenBytes: [[UInt8]]
+    /// True for control and unknown tokens, which `decode(_:skipSpecialTokens:)` can leave out: [vocabularySize].
+    let isControl: [Bool]
     /// The token of each single byte, nil where the vocabulary cannot spell it: [256].
     let byteTokenIDs: [Int32?]
     /// Merge rules: key `left << 32 | right`, value `rank << 32 | merged` so that comparing
@@ -22,8 +24,11 @@ public struct BPETokenizer: Sendable {
 
     /// How text is cut into words.
     public let preTokenizer: PreTokenizer
+    /// Beginning-of-sequence token (`<|im_start|>` for SmolLM2, `<|begin_of_text|>` for Llama 3).
     public let bosTokenID: Int?
+    /// End-of-sequence token; generation stops on it.
     public let eosTokenID: Int?
+    /// Token used to pad batches.
     public let padTokenID: Int?
     /// Stands for bytes the vocabulary cannot spell (SmolLM2 has no token for 0x04, for instance).
     public let unknownTokenID: Int?
@@ -78,6 +83,10 @@ public struct BPETokenizer: Sendable {
             idsByToken[String(scalar)].map { Int32($0) }
         }
 
+        self.isControl = (0..<tokens.count).map { id in
+            let type = definition.tokenTypes?[id]
+            return type == TokenizerDefinition.TokenType.control || type == TokenizerDefinition.TokenType.unknown
+        }
         self.tokens = tokens
         self.idsByToken = idsByToken
         self.tokenBytes = tokenBytes

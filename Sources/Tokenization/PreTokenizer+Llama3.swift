@@ -52,12 +52,12 @@ extension PreTokenizer {
 
             if flags & whitespace != 0 {
                 var runEnd = position + 1
-                var lastNewlineEnd = flags & newline != 0 ? position + 1 : 0
+                var lastNewlineEnd: Int? = flags & newline != 0 ? position + 1 : nil
                 while runEnd < end && text.flags[runEnd] & whitespace != 0 {
                     if text.flags[runEnd] & newline != 0 { lastNewlineEnd = runEnd + 1 }
                     runEnd += 1
                 }
-                if lastNewlineEnd > 0 {
+                if let lastNewlineEnd {
                     // \s*[\r\n]+ : the run up to its last line break.
                     position = lastNewlineEnd
                 } else {

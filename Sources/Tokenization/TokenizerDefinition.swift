@@ -21,8 +21,11 @@ public struct TokenizerDefinition: Sendable, Equatable {
     public var tokenTypes: [Int]?
     /// How text is cut into words before BPE.
     public var preTokenizer: PreTokenizer
+    /// Beginning-of-sequence token id (`tokenizer.ggml.bos_token_id`).
     public var bosTokenID: Int?
+    /// End-of-sequence token id (`tokenizer.ggml.eos_token_id`).
     public var eosTokenID: Int?
+    /// Padding token id (`tokenizer.ggml.padding_token_id`).
     public var padTokenID: Int?
     /// The token for bytes the vocabulary cannot spell; without one such bytes are dropped, as
     /// Hugging Face tokenizers do.

@@ -12,6 +12,7 @@ struct TokenizerCase: CustomTestStringConvertible, Sendable {
     /// The ids under the `smollm` pre-tokenizer, where they differ from the GPT-2-only reference.
     var digitSplitIDs: [Int]?
     var decoded: String
+    var decodedSkippingSpecialTokens: String
 
     var testDescription: String { "#\(index) \(category): \(text.debugDescription)" }
 
@@ -20,10 +21,12 @@ struct TokenizerCase: CustomTestStringConvertible, Sendable {
               let cases = root["cases"] as? [[String: Any]] else { return [] }
         return cases.compactMap { entry in
             guard let index = entry["index"] as? Int, let text = entry["text"] as? String,
-                  let ids = entry["ids"] as? [Int], let decoded = entry["decoded"] as? String else { return nil }
+                  let ids = entry["ids"] as? [Int], let decoded = entry["decoded"] as? String,
+                  let skipped = entry["decoded_skip_special_tokens"] as? String else { return nil }
             return TokenizerCase(
                 index: index, category: entry["category"] as? String ?? "", text: text, ids: ids,
-                digitSplitIDs: entry["ids_with_digit_split_pretokenizer"] as? [Int], decoded: decoded)
+                digitSplitIDs: entry["ids_with_digit_split_pretokenizer"] as? [Int], decoded: decoded,
+                decodedSkippingSpecialTokens: skipped)
         }
     }
 }
@@ -49,6 +52,7 @@ struct GoldenTokenizerTests {
     func decodesBackToTheText(_ testCase: TokenizerCase) throws {
         let tokenizer = try DefaultModelTokenizer.load()
         #expect(try tokenizer.decode(testCase.ids) == testCase.decoded)
+        #expect(try tokenizer.decode(testCase.ids, skipSpecialTokens: true) == testCase.decodedSkippingSpecialTokens)
         #expect(try tokenizer.decode(tokenizer.encode(testCase.text)) == testCase.text)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Collectives
 import Foundation
 import Kernels
+import LlamaModel
 
 /// `tessera info`: versions, the MPI world, the BLAS kernels, and every rank's host and pid.
 struct InfoCommand: ParsableCommand {
@@ -12,7 +13,14 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(help: "Also describe this model (a .gguf file or a Hugging Face directory).")
+    var model: String?
+
     func run() throws {
+        if let model {
+            try describeModel(model)
+            return
+        }
         MPISession.run { environment in
             let world = environment.world
             let host = ProcessInfo.processInfo.hostName
@@ -46,5 +54,30 @@ struct InfoCommand: ParsableCommand {
                     rows: ranks.enumerated().map { [String($0.offset)] + $0.element }))
             }
         }
+    }
+
+    /// Architecture, parameter count, tensor formats and memory of a model on disk.
+    private func describeModel(_ path: String) throws {
+        let summary = try ModelSummary(path: ModelPath(path))
+        let c = summary.config
+        let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        if json {
+            Console.print(Console.json([
+                "model": path, "architecture": c.modelType, "parameters": summary.parameterCount,
+                "layers": c.numHiddenLayers, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
+                "attention_heads": c.numAttentionHeads, "key_value_heads": c.numKeyValueHeads, "head_dim": c.headDim,
+                "vocab_size": c.vocabSize, "rope_theta": c.ropeTheta, "tied_embeddings": c.tieWordEmbeddings,
+                "tensor_formats": summary.formats, "stored_bytes": summary.storedBytes,
+                "nf4_base_bytes": summary.nf4Bytes, "fp32_bytes": summary.fp32Bytes,
+            ] as [String: Any]))
+            return
+        }
+        Console.print("model:        \(path)")
+        Console.print("architecture: \(c.modelType), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), FFN \(c.intermediateSize)")
+        Console.print("attention:    \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, head dim \(c.headDim), RoPE θ \(c.ropeTheta)")
+        Console.print("vocabulary:   \(c.vocabSize)\(c.tieWordEmbeddings ? ", tied embeddings" : "")")
+        Console.print("parameters:   \(summary.parameterCount.formatted(.number.grouping(.automatic)))")
+        Console.print("formats:      " + summary.formats.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", "))
+        Console.print("memory:       as stored \(mib(summary.storedBytes)) (memory-mapped), NF4 base \(mib(summary.nf4Bytes)), fp32 \(mib(summary.fp32Bytes))")
     }
 }

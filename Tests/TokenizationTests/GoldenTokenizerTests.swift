@@ -73,4 +73,17 @@ struct GoldenTokenizerTests {
         #expect(!ids.contains(2))
         #expect(try tokenizer.decode(ids) == "<|im_end|>")
     }
+
+    @Test func largeTextRoundTripsAndIsTheSameFromManyThreads() async throws {
+        let tokenizer = try DefaultModelTokenizer.load()
+        // ~200 KB mixing every reference case: exercises the word cache and its hits.
+        let text = String(repeating: Self.cases.map(\.text).joined(separator: "\n"), count: 150)
+        let ids = tokenizer.encode(text)
+        #expect(try tokenizer.decode(ids) == text)
+        let results = await withTaskGroup(of: [Int].self) { group in
+            for _ in 0..<4 { group.addTask { tokenizer.encode(text) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0 == ids })
+    }
 }

@@ -1,0 +1,95 @@
+// The adapter's tensors: for every target, the factors A [r, in] and B [out, r] and their
+// gradients, each one owned FloatBuffer allocated up front. Gradients accumulate (+=) and are
+// zeroed explicitly (DESIGN.md §5).
+// Legend: r = rank, in/out = the wrapped linear's input/output features.
+
+import Kernels
+import LlamaModel
+
+/// The two factors of one wrapped module and their gradients.
+public struct LoRAFactors: Sendable {
+    /// The module these factors adapt.
+    public let target: LoRATarget
+    /// `A` // [r, in]
+    public let a: FloatBuffer
+    /// `B` // [out, r]
+    public let b: FloatBuffer
+    /// `∂L/∂A` // [r, in]
+    public let gradA: FloatBuffer
+    /// `∂L/∂B` // [out, r]
+    public let gradB: FloatBuffer
+
+    init(target: LoRATarget, rank r: Int) {
+        self.target = target
+        a = FloatBuffer(count: r * target.inFeatures)
+        b = FloatBuffer(count: target.outFeatures * r)
+        gradA = FloatBuffer(count: r * target.inFeatures)
+        gradB = FloatBuffer(count: target.outFeatures * r)
+    }
+}
+
+/// A LoRA adapter for a Llama model: configuration, targets and tensors.
+public final class LoRAAdapter: Sendable {
+    /// The validated configuration.
+    public let config: LoRAConfig
+    /// The wrapped modules, layer by layer in PEFT order.
+    public let targets: [LoRATarget]
+    /// One entry per target, same order.
+    public let factors: [LoRAFactors]
+    private let index: [LoRATarget.Key: Int]
+
+    /// Rank `r`.
+    public var rank: Int { config.r }
+    /// `alpha / r` (or `alpha / √r`).
+    public var scaling: Double { config.scaling }
+
+    /// A freshly initialised adapter for `model`: factors per `config.initLoRAWeights`, drawn from
+    /// a stream keyed by `seed` and each tensor's PEFT name; gradients zero.
+    public convenience init(config: LoRAConfig, model: LlamaConfig, seed: UInt64) throws {
+        try self.init(config: config, targets: config.targets(for: model))
+        initialize(seed: seed)
+    }
+
+    /// An adapter with all tensors zero, for `targets` (which must be distinct).
+    public init(config: LoRAConfig, targets: [LoRATarget]) throws {
+        try config.validate()
+        self.config = config
+        self.targets = targets
+        factors = targets.map { LoRAFactors(target: $0, rank: config.r) }
+        var index: [LoRATarget.Key: Int] = [:]
+        for (position, target) in targets.enumerated() {
+            guard index.updateValue(position, forKey: target.key) == nil else {
+                throw LoRAError.invalidConfig("module \(target.fullName) is targeted twice")
+            }
+        }
+        self.index = index
+    }
+
+    /// The factors of `module` in `layer`, or `nil` when it is not targeted.
+    public func factors(layer: Int, module: LinearModule) -> LoRAFactors? {
+        index[LoRATarget.Key(layer: layer, module: module)].map { factors[$0] }
+    }
+
+    /// Sets every gradient to zero (call before the first micro-batch of a step).
+    public func zeroGradients() {
+        for f in factors {
+            f.gradA.zero()
+            f.gradB.zero()
+        }
+    }
+
+    /// Trainable parameters: `Σ r · (in + out)`.
+    public var trainableParameterCount: Int {
+        targets.reduce(0) { $0 + $1.parameterCount(rank: config.r) }
+    }
+}
+
+extension LoRATarget {
+    /// Lookup key: one adapter per (layer, module).
+    struct Key: Hashable, Sendable {
+        let layer: Int
+        let module: LinearModule
+    }
+
+    var key: Key { Key(layer: layer, module: module) }
+}

@@ -51,3 +51,13 @@ public enum ModelPath: Sendable, Equatable {
         }
     }
 }
+
+extension ModelPath {
+    /// Opens the model for running: config, mapped weights and RoPE tables.
+    public func load(maxPositions: Int? = nil) throws -> Llama {
+        switch self {
+        case .gguf(let path): return try Llama.load(gguf: path, maxPositions: maxPositions)
+        case .huggingFace(let directory): return try Llama.load(huggingFaceDirectory: directory, maxPositions: maxPositions)
+        }
+    }
+}

@@ -3,11 +3,15 @@
 // Legend: T = new (query) tokens, S = past + T keys, H = query heads, G = key/value heads,
 // D = head dim. Query t sits at position past + t and sees keys 0...past + t.
 // Queries go in blocks of `queryBlock` rows so the masked upper triangle is mostly skipped.
-// Packed sequences: call once per document with q/k/v pointers at its first token.
+// Packed sequences: call once per document with q/k/v pointers at its first token (and, in the
+// backward, dq/dk/dv pointers at the same token).
+// Backward recomputes P block by block from q and k (one [queryBlock, S] tile per head at a
+// time) instead of keeping the forward's [H, T, S] probabilities for every layer; the recompute
+// runs the forward's exact arithmetic, so it reproduces the forward's P bit for bit.
 
 import Foundation
 
-/// Causal GQA attention, forward (backward lands next to it).
+/// Causal GQA attention, forward and backward.
 public enum Attention {
     /// Query rows per matrix product; keys beyond the block's last query are not multiplied.
     public static let queryBlock = 64
@@ -65,6 +69,116 @@ public enum Attention {
                 sgemm(.none, .none, m: rows, n: headDim, k: keys,
                       a: UnsafePointer(block), lda: s, b: vg, ldb: kvStride,
                       beta: 0, c: out + t0 * qStride + h * headDim, ldc: qStride)
+                t0 += rows
+            }
+        }
+    }
+
+    /// Scratch elements `backward` needs: two tiles `[min(T, queryBlock), S]`.
+    @inlinable
+    public static func backwardScratchCount(queries: Int, past: Int) -> Int {
+        2 * min(queries, queryBlock) * (past + queries)
+    }
+
+    /// Backward of `forward` for one sequence (or one packed document), recomputing the
+    /// probabilities from `q` and `k`.
+    ///
+    /// Per head `h` (KV head `g`) and query block, with `dS` the gradient of the scaled scores:
+    /// `dV_g += Pᵀ·dO_h`, `dP = dO_h·V_gᵀ`, `dS = P ⊙ (dP - rowsum(dP ⊙ P))`,
+    /// `dQ_h = scale·dS·K_g`, `dK_g += scale·dSᵀ·Q_h`.
+    ///
+    /// - Parameters:
+    ///   - dq: `[T, qStride]`, heads at `h·D`: **overwritten** (activation gradient).
+    ///   - dk: `[S, kvStride]`: the `G·D` head columns of rows `0..<S` are **overwritten**
+    ///     (activation gradient; the query heads of a group are summed inside the call), or
+    ///     **accumulated** when `accumulateKeyValue` is true.
+    ///   - dv: `[S, kvStride]`, like `dk`.
+    ///   - scratch: `backwardScratchCount(queries:past:)` elements, contents undefined on return.
+    ///   - dout: `[T, qStride]`, gradient of the forward's `out`.
+    ///   - q, k, v, queries … scale: exactly the forward's arguments.
+    ///   - accumulateKeyValue: add into `dk`/`dv` instead of overwriting them; for callers that
+    ///     split the query heads of one KV head over several calls (zero `dk`/`dv` first).
+    ///
+    /// No output may alias an input or another output.
+    @inlinable
+    public static func backward(
+        dq: UnsafeMutablePointer<Float>,      // [T, qStride]
+        dk: UnsafeMutablePointer<Float>,      // [S, kvStride]
+        dv: UnsafeMutablePointer<Float>,      // [S, kvStride]
+        scratch: UnsafeMutablePointer<Float>, // [2, min(T, queryBlock), S]
+        dout: UnsafePointer<Float>,           // [T, qStride]
+        q: UnsafePointer<Float>,              // [T, qStride]
+        k: UnsafePointer<Float>,              // [S, kvStride]
+        v: UnsafePointer<Float>,              // [S, kvStride]
+        queries: Int, past: Int,
+        heads: Int, kvHeads: Int, headDim: Int,
+        qStride: Int, kvStride: Int,
+        scale: Float,
+        accumulateKeyValue: Bool = false
+    ) {
+        precondition(queries >= 0 && past >= 0, "Attention: negative length")
+        precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "Attention: heads must be a multiple of kvHeads")
+        precondition(qStride >= heads * headDim && kvStride >= kvHeads * headDim, "Attention: stride too small")
+        let t = queries
+        let s = past + queries
+        let group = heads / kvHeads
+        if !accumulateKeyValue {
+            for j in 0..<s {
+                (dk + j * kvStride).update(repeating: 0, count: kvHeads * headDim)
+                (dv + j * kvStride).update(repeating: 0, count: kvHeads * headDim)
+            }
+        }
+        let tile = min(t, queryBlock)
+        let p = scratch              // [tile, S] probabilities of the block
+        let dp = scratch + tile * s  // [tile, S] dP, then dS in place
+        for h in 0..<heads {
+            let g = h / group
+            let qh = q + h * headDim
+            let kg = k + g * headDim
+            let vg = v + g * headDim
+            let doh = dout + h * headDim
+            let dqh = dq + h * headDim
+            let dkg = dk + g * headDim
+            let dvg = dv + g * headDim
+            var t0 = 0
+            while t0 < t {
+                let rows = min(queryBlock, t - t0)
+                let keys = past + t0 + rows
+                // Recompute, as in the forward: scores = scale · Q · Kᵀ; P = causal softmax(scores)
+                sgemm(.none, .transposed, m: rows, n: keys, k: headDim, alpha: scale,
+                      a: qh + t0 * qStride, lda: qStride, b: kg, ldb: kvStride,
+                      beta: 0, c: p, ldc: s)
+                for r in 0..<rows {
+                    let row = p + r * s
+                    let visible = past + t0 + r + 1
+                    Softmax.row(out: row, inp: row, length: visible)
+                    (row + visible).update(repeating: 0, count: keys - visible)
+                }
+                // out [rows, D] = P [rows, keys] · V [keys, D]
+                //   ⇒ dV [keys, D] += Pᵀ [keys, rows] · dO [rows, D]
+                sgemm(.transposed, .none, m: keys, n: headDim, k: rows,
+                      a: UnsafePointer(p), lda: s, b: doh + t0 * qStride, ldb: qStride,
+                      beta: 1, c: dvg, ldc: kvStride)
+                //   ⇒ dP [rows, keys] = dO [rows, D] · Vᵀ [D, keys]
+                sgemm(.none, .transposed, m: rows, n: keys, k: headDim,
+                      a: doh + t0 * qStride, lda: qStride, b: vg, ldb: kvStride,
+                      beta: 0, c: dp, ldc: s)
+                // Softmax.row(out: row, inp: row, length: visible)  ⇒  dS = P ⊙ (dP - rowsum(dP ⊙ P));
+                // masked keys had P = 0, so their dS is 0.
+                for r in 0..<rows {
+                    let visible = past + t0 + r + 1
+                    Softmax.rowBackward(dinp: dp + r * s, dout: dp + r * s, out: p + r * s, length: visible)
+                    (dp + r * s + visible).update(repeating: 0, count: keys - visible)
+                }
+                // scores [rows, keys] = scale · Q [rows, D] · Kᵀ [D, keys]
+                //   ⇒ dQ [rows, D] = scale · dS [rows, keys] · K [keys, D]
+                sgemm(.none, .none, m: rows, n: headDim, k: keys, alpha: scale,
+                      a: UnsafePointer(dp), lda: s, b: kg, ldb: kvStride,
+                      beta: 0, c: dqh + t0 * qStride, ldc: qStride)
+                //   ⇒ dK [keys, D] += scale · dSᵀ [keys, rows] · Q [rows, D]
+                sgemm(.transposed, .none, m: keys, n: headDim, k: rows, alpha: scale,
+                      a: UnsafePointer(dp), lda: s, b: qh + t0 * qStride, ldb: qStride,
+                      beta: 1, c: dkg, ldc: kvStride)
                 t0 += rows
             }
         }

@@ -88,8 +88,8 @@ public final class RoPETable: @unchecked Sendable {
     }
 }
 
-/// Rotary embedding applied in place, forward (backward = rotation by the negative angle,
-/// lands next to it).
+/// Rotary embedding applied in place, forward and backward (the rotation's transpose, i.e. the
+/// rotation by the negative angle).
 public enum RoPE {
     /// Rotates every head of every token: `x1' = x1·cos - x2·sin`, `x2' = x2·cos + x1·sin` with
     /// `x1 = x[i]`, `x2 = x[i + D/2]`.
@@ -121,6 +121,45 @@ public enum RoPE {
                     let x2 = v[i + half]
                     v[i] = x1 * c[i] - x2 * s[i]
                     v[i + half] = x2 * c[i] + x1 * s[i]
+                }
+            }
+        }
+    }
+
+    /// Backward of `forward`, in place: `dx = Rᵀ · dy` per pair, with the same table and positions.
+    ///
+    /// From `x1' = x1·cos - x2·sin`, `x2' = x2·cos + x1·sin`:
+    /// `dx1 = dy1·cos + dy2·sin`, `dx2 = dy2·cos - dy1·sin`.
+    /// Nothing is saved by the forward; the rotation is linear, so only the table is needed.
+    ///
+    /// - Parameters:
+    ///   - dx: `[N, rowStride]`; holds `dout` on entry and is **overwritten** with `dinp`
+    ///     (activation gradient).
+    ///   - positions: `[N]`, the forward's positions.
+    @inlinable
+    public static func backward(
+        dx: UnsafeMutablePointer<Float>,    // [N, rowStride] ⊇ [N, H, D]
+        positions: UnsafePointer<Int>,      // [N]
+        tokens: Int, heads: Int, rowStride: Int,
+        table: RoPETable
+    ) {
+        let d = table.headDim
+        let half = d / 2
+        precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
+        let cosTable = UnsafePointer(table.cos.pointer)
+        let sinTable = UnsafePointer(table.sin.pointer)
+        for n in 0..<tokens {
+            let p = positions[n]
+            precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
+            let c = cosTable + p * half
+            let s = sinTable + p * half
+            for h in 0..<heads {
+                let v = dx + n * rowStride + h * d
+                for i in 0..<half {
+                    let dy1 = v[i]
+                    let dy2 = v[i + half]
+                    v[i] = dy1 * c[i] + dy2 * s[i]
+                    v[i + half] = dy2 * c[i] - dy1 * s[i]
                 }
             }
         }

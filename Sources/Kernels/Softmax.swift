@@ -3,7 +3,7 @@
 
 import Foundation
 
-/// Row-wise softmax, forward (backward lands next to it).
+/// Row-wise softmax, forward and backward.
 public enum Softmax {
     /// `out[n, :] = exp(inp[n, :] - max) / sum`, rows of length `L` laid out with stride `stride`.
     ///
@@ -36,5 +36,36 @@ public enum Softmax {
         let scale = 1 / sum
         for i in 0..<length { out[i] *= scale }
         return Foundation.log(sum) + maxValue
+    }
+
+    /// Backward of `forward`: `dinp = y ⊙ (dout - Σ_j dout_j·y_j)` per row, from the forward's
+    /// output `y` (nothing else is saved).
+    ///
+    /// - Parameters:
+    ///   - dinp: `[N, stride]` (first `L` columns **overwritten**, activation gradient); may alias
+    ///     `dout`.
+    ///   - dout: `[N, stride]`.
+    ///   - out: `[N, stride]`, the forward's output.
+    @inlinable
+    public static func backward(
+        dinp: UnsafeMutablePointer<Float>,  // [N, stride]
+        dout: UnsafePointer<Float>,         // [N, stride]
+        out: UnsafePointer<Float>,          // [N, stride]
+        rows: Int, length: Int, stride: Int
+    ) {
+        precondition(rows >= 0 && length > 0 && stride >= length, "Softmax: bad shape")
+        for n in 0..<rows {
+            rowBackward(dinp: dinp + n * stride, dout: dout + n * stride, out: out + n * stride, length: length)
+        }
+    }
+
+    /// Backward of `row` over one row of `length` values; `dinp` may alias `dout`.
+    @inlinable
+    public static func rowBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                   out: UnsafePointer<Float>, length: Int) {
+        // ∂y_i/∂x_j = y_i·(δ_ij - y_j)  ⇒  dx_j = y_j·(dy_j - Σ_i dy_i·y_i)
+        var dot: Float = 0
+        for i in 0..<length { dot += dout[i] * out[i] }
+        for i in 0..<length { dinp[i] = out[i] * (dout[i] - dot) }
     }
 }

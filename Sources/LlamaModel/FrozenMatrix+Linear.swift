@@ -37,3 +37,36 @@ extension FrozenMatrix {
         }
     }
 }
+
+extension FrozenMatrix {
+    /// Input gradient of `linearForward`: `dinp[N, I] = dout[N, O] · W` (plus `beta · dinp`).
+    /// Frozen weights get no gradient of their own; only this flows through them (DESIGN §3.5).
+    ///
+    /// - Parameters:
+    ///   - dinp: `[N, I]`; overwritten (`beta = 0`, the activation-gradient rule) or accumulated.
+    ///   - dout: `[N, ldDout]`, the `O` output gradients at column 0.
+    ///   - scratch: at least `scratchCount` floats.
+    public func linearBackwardInput(
+        dinp: UnsafeMutablePointer<Float>,      // [N, I]
+        dout: UnsafePointer<Float>,             // [N, ldDout]
+        ldDout: Int? = nil,
+        tokens: Int,
+        scratch: UnsafeMutablePointer<Float>,   // [R, I]
+        beta: Float = 0
+    ) throws {
+        let ld = ldDout ?? rows
+        precondition(ld >= rows, "linearBackwardInput: dout stride smaller than \(rows)")
+        if tokens == 0 { return }
+        let tile = tileRows
+        var r0 = 0
+        while r0 < rows {
+            let count = min(tile, rows - r0)
+            try dequantizeRows(r0, count: count, into: scratch)
+            // dinp [N, I] (+)= dout[:, r0 ..< r0+count] [N, count] · W_tile [count, I]
+            sgemm(.none, .none, m: tokens, n: columns, k: count,
+                  a: dout + r0, lda: ld, b: UnsafePointer(scratch), ldb: columns,
+                  beta: r0 == 0 ? beta : 1, c: dinp, ldc: columns)
+            r0 += count
+        }
+    }
+}

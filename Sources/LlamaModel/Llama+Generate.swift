@@ -9,9 +9,11 @@ extension Llama {
     /// - Parameters:
     ///   - prompt: token ids (the chat template already applied).
     ///   - stopTokens: generation ends after emitting one of these (it is included in the result).
+    ///   - onToken: called with each new id as soon as it is chosen (streaming output); return
+    ///     false to stop early.
     /// - Returns: the generated ids, without the prompt.
     public func generate(prompt: [Int], maxNewTokens: Int, sampling: SamplingParameters = .greedy,
-                         stopTokens: Set<Int> = []) throws -> [Int] {
+                         stopTokens: Set<Int> = [], onToken: ((Int) throws -> Bool)? = nil) throws -> [Int] {
         guard !prompt.isEmpty else { throw LlamaModelError.invalidInput("the prompt is empty") }
         guard maxNewTokens >= 0 else { throw LlamaModelError.invalidInput("maxNewTokens must be ≥ 0, got \(maxNewTokens)") }
         try validate(ids: prompt)
@@ -39,7 +41,8 @@ extension Llama {
             try headLogits(start: n - 1, count: 1, into: ws.logits.pointer, workspace: ws)
             let next = sampler.sample(ws.logits.pointer)
             generated.append(next)
-            if stopTokens.contains(next) || generated.count == maxNewTokens { break }
+            let keepGoing = try onToken?(next) ?? true
+            if !keepGoing || stopTokens.contains(next) || generated.count == maxNewTokens { break }
             input = [next]
         }
         return generated

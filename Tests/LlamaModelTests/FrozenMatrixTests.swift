@@ -54,6 +54,24 @@ import Testing
         }
     }
 
+    @Test(arguments: [(4, 700, 64), (2, 5, 32)])
+    func linearBackwardInputIsTheTransposeProduct(_ tokens: Int, _ rows: Int, _ columns: Int) throws {
+        var rng = RandomFloats(state: 10)
+        let w = rng.values(rows * columns, scale: 1)
+        let dy = rng.values(tokens * rows, scale: 1)
+        let m = try FrozenMatrix(name: "w", rows: rows, columns: columns, values: w)
+        var scratch = [Float](repeating: 0, count: m.scratchCount)
+        var dx = [Float](repeating: .nan, count: tokens * columns)  // overwritten with beta = 0
+        try m.linearBackwardInput(dinp: &dx, dout: dy, tokens: tokens, scratch: &scratch)
+        for t in 0..<tokens {
+            for c in 0..<columns {
+                var expected = 0.0
+                for r in 0..<rows { expected += Double(dy[t * rows + r]) * Double(w[r * columns + c]) }
+                #expect(abs(Double(dx[t * columns + c]) - expected) <= 1e-4 * Double(rows).squareRoot(), "t=\(t) c=\(c)")
+            }
+        }
+    }
+
     @Test func rejectsBadGeometry() throws {
         let storage = try FrozenMatrix(name: "x", rows: 2, columns: 32, values: .init(repeating: 0, count: 64))
         #expect(throws: LlamaModelError.self) {

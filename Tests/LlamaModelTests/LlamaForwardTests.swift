@@ -111,6 +111,17 @@ import Testing
         #expect(cache.count == ids.count)
     }
 
+    @Test func ropeFrequencyFactorsDivideTheFrequencies() throws {
+        let base = try tinyLlama()
+        var weights = base.weights
+        weights.ropeFrequencyFactors = [1, 2]
+        let scaled = try Llama(config: base.config, weights: weights)
+        #expect(scaled.rope.invFreq[0] == base.rope.invFreq[0])
+        #expect(scaled.rope.invFreq[1] == base.rope.invFreq[1] / 2)
+        weights.ropeFrequencyFactors = [1]
+        #expect(throws: LlamaModelError.self) { try Llama(config: base.config, weights: weights) }
+    }
+
     @Test func batchedSequencesAreIndependent() throws {
         let model = try tinyLlama()
         let a = Array(ids.prefix(6)), b = [1, 2, 3, 4]
@@ -162,5 +173,9 @@ import Testing
         let firstStop = try #require(generated.firstIndex(of: stop))
         let stopped = try model.generate(prompt: prompt, maxNewTokens: 6, stopTokens: [stop])
         #expect(stopped == Array(generated.prefix(through: firstStop)))
+        // Streaming: every id is reported, and returning false stops.
+        var streamed: [Int] = []
+        let early = try model.generate(prompt: prompt, maxNewTokens: 6) { streamed.append($0); return streamed.count < 3 }
+        #expect(early == Array(generated.prefix(3)) && streamed == early)
     }
 }

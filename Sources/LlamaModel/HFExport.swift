@@ -1,0 +1,176 @@
+// Export of a loaded model as a Hugging Face directory that transformers loads with
+// `AutoModelForCausalLM.from_pretrained(dir)`: config.json, model.safetensors, tokenizer.json,
+// tokenizer_config.json and generation_config.json.
+// Weights are written in HF layout ([out, in], q/k already un-permuted by FrozenMatrix), so an
+// F32 export holds exactly the values Tessera computes with.
+// Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
+
+import Foundation
+import Kernels
+import ModelFormats
+import Tokenization
+
+/// Element type of the exported `model.safetensors`.
+public enum HFExportDType: String, Sendable, CaseIterable {
+    case f32, f16, bf16
+
+    /// The safetensors dtype written.
+    public var safeTensorsDType: SafeTensorsDType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        }
+    }
+
+    /// `torch_dtype` in config.json.
+    public var torchName: String {
+        switch self {
+        case .f32: return "float32"
+        case .f16: return "float16"
+        case .bf16: return "bfloat16"
+        }
+    }
+}
+
+/// One file an export wrote.
+public struct HFExportedFile: Sendable, Equatable {
+    /// Full path of the file.
+    public var path: String
+    /// Size in bytes.
+    public var bytes: Int
+}
+
+/// The names of the files an export writes, in the order they are written.
+public enum HFExportFiles {
+    public static let config = "config.json"
+    public static let weights = "model.safetensors"
+    public static let tokenizer = "tokenizer.json"
+    public static let tokenizerConfig = "tokenizer_config.json"
+    public static let generationConfig = "generation_config.json"
+}
+
+/// Writes `model` and `tokenizer` as a Hugging Face model directory.
+///
+/// The directory is created (with its parents) when missing. An existing non-empty directory is
+/// refused unless `overwrite` is true, in which case the five files are replaced and anything
+/// else in it is left alone. Every file is written atomically.
+///
+/// Memory: `SafeTensorsWriter` holds every converted tensor until it writes, so the peak is the
+/// size of `model.safetensors` (about 540 MB for a 135M model in F32) plus one dequantized tensor.
+///
+/// - Returns: the files written, with their sizes.
+/// - Throws: `ModelFormatsError.io` naming the path for file-system problems;
+///   `LlamaModelError.invalidWeights` for a model config.json cannot describe (GGUF
+///   `rope_freqs.weight` without `rope_scaling`).
+@discardableResult
+public func exportHuggingFace(model: Llama, tokenizer: TokenizerDefinition, to directory: String,
+                              dtype: HFExportDType = .f32, overwrite: Bool = false) throws -> [HFExportedFile] {
+    let config = model.config
+    if model.weights.ropeFrequencyFactors != nil && config.ropeScaling == nil {
+        // Llama 3.1 GGUFs bake the scaling into rope_freqs.weight; config.json can only say
+        // rope_scaling, and deriving its parameters from the divisors is not implemented.
+        throw LlamaModelError.invalidWeights(
+            "the model carries rope_freqs.weight (GGUF RoPE frequency factors) but no rope_scaling; config.json cannot express it, so \(directory) was not written")
+    }
+    try prepareExportDirectory(directory, overwrite: overwrite)
+
+    var written: [HFExportedFile] = []
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    func writeJSON(_ data: Data, _ name: String) throws {
+        let target = path(name)
+        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
+            throw ModelFormatsError.io(file: target, detail: "cannot write: \(error.localizedDescription)")
+        }
+        written.append(HFExportedFile(path: target, bytes: data.count))
+    }
+
+    try writeJSON(config.huggingFaceConfigJSON(torchDType: dtype.torchName, padTokenID: tokenizer.padTokenID),
+                  HFExportFiles.config)
+    let weightsPath = path(HFExportFiles.weights)
+    try huggingFaceSafeTensors(model: model, dtype: dtype).write(to: weightsPath)
+    written.append(HFExportedFile(path: weightsPath, bytes: try fileSize(weightsPath)))
+    try writeJSON(tokenizer.tokenizerJSON(), HFExportFiles.tokenizer)
+    try writeJSON(tokenizer.tokenizerConfigJSON(modelMaxLength: config.maxPositionEmbeddings), HFExportFiles.tokenizerConfig)
+    try writeJSON(generationConfigJSON(config: config, tokenizer: tokenizer), HFExportFiles.generationConfig)
+    return written
+}
+
+/// All weights of `model` under their Hugging Face names, converted to `dtype`. Each tensor is
+/// dequantized on its own, so only one F32 copy exists at a time besides the writer's bytes.
+public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws -> SafeTensorsWriter {
+    let config = model.config
+    let weights = model.weights
+    // transformers refuses safetensors files without format "pt".
+    var writer = SafeTensorsWriter(metadata: ["format": "pt"])
+    let naming = WeightNaming.huggingFace
+    func matrix(_ part: String, _ layer: Int?, _ m: FrozenMatrix) throws {
+        try writer.add(name: naming.name(part, layer: layer), shape: [m.rows, m.columns],
+                       floats: try m.dequantized(), as: dtype.safeTensorsDType)
+    }
+    func vector(_ part: String, _ layer: Int?, _ v: FloatBuffer) throws {
+        try writer.add(name: naming.name(part, layer: layer), shape: [v.count], floats: v.array, as: dtype.safeTensorsDType)
+    }
+
+    try matrix("embed", nil, weights.embedding)                         // [V, C]
+    for (l, layer) in weights.layers.enumerated() {
+        try vector("attn_norm", l, layer.attentionNorm)                  // [C]
+        try matrix("q", l, layer.q)                                      // [H·D, C]
+        try matrix("k", l, layer.k)                                      // [G·D, C]
+        try matrix("v", l, layer.v)                                      // [G·D, C]
+        try matrix("o", l, layer.o)                                      // [C, H·D]
+        if let b = layer.qBias { try vector("q_bias", l, b) }            // [H·D]
+        if let b = layer.kBias { try vector("k_bias", l, b) }            // [G·D]
+        if let b = layer.vBias { try vector("v_bias", l, b) }            // [G·D]
+        try vector("ffn_norm", l, layer.ffnNorm)                         // [C]
+        try matrix("gate", l, layer.gate)                                // [F, C]
+        try matrix("up", l, layer.up)                                    // [F, C]
+        try matrix("down", l, layer.down)                                // [C, F]
+    }
+    try vector("norm", nil, weights.outputNorm)                          // [C]
+    // Tied models have no lm_head.weight: transformers ties it to the embedding on load.
+    if !config.tieWordEmbeddings { try matrix("head", nil, weights.output) }   // [V, C]
+    return writer
+}
+
+/// `generation_config.json`: the special ids transformers' `generate` uses.
+func generationConfigJSON(config: LlamaConfig, tokenizer: TokenizerDefinition) throws -> Data {
+    var object: [String: Any] = ["_from_model_config": true]
+    if let bos = config.bosTokenId ?? tokenizer.bosTokenID { object["bos_token_id"] = bos }
+    if config.eosTokenIds.count > 1 { object["eos_token_id"] = config.eosTokenIds }
+    else if let eos = config.eosTokenIds.first ?? tokenizer.eosTokenID { object["eos_token_id"] = eos }
+    if let pad = tokenizer.padTokenID { object["pad_token_id"] = pad }
+    return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+}
+
+/// Creates `directory` when missing; refuses a file there, or a non-empty directory unless
+/// `overwrite`.
+private func prepareExportDirectory(_ directory: String, overwrite: Bool) throws {
+    let manager = FileManager.default
+    var isDirectory: ObjCBool = false
+    if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else {
+            throw ModelFormatsError.io(file: directory, detail: "exists and is not a directory; choose another --out path")
+        }
+        let contents: [String]
+        do { contents = try manager.contentsOfDirectory(atPath: directory) } catch {
+            throw ModelFormatsError.io(file: directory, detail: "cannot list the directory: \(error.localizedDescription)")
+        }
+        guard contents.isEmpty || overwrite else {
+            throw ModelFormatsError.io(file: directory, detail: "directory is not empty (\(contents.count) entries); pass overwrite (--overwrite) to replace the exported files")
+        }
+    } else {
+        do { try manager.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw ModelFormatsError.io(file: directory, detail: "cannot create the directory: \(error.localizedDescription)")
+        }
+    }
+}
+
+private func fileSize(_ path: String) throws -> Int {
+    do {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return (attributes[.size] as? NSNumber)?.intValue ?? 0
+    } catch {
+        throw ModelFormatsError.io(file: path, detail: "cannot read the size of the written file: \(error.localizedDescription)")
+    }
+}

@@ -31,7 +31,7 @@ extension LoRAConfig: Codable {
         .aloraInvocationTokens, .alphaPattern, .arrowConfig, .cordaConfig, .ensureWeightTying, .evaConfig,
         .excludeModules, .fanInFanOut, .kasaConfig, .layerReplication, .loftqConfig, .loraBias, .loraGAConfig,
         .megatronConfig, .modulesToSave, .monteCLoRAConfig, .rankPattern, .targetParameters,
-        .trainableTokenIndices, .useBDLoRA, .useDoRA, .useQALoRA,
+        .trainableTokenIndices, .useBDLoRA, .useDoRA, .useQALoRA, .veloraConfig,
     ]
 
     /// PEFT's default targets for Llama models when `target_modules` is absent.
@@ -180,11 +180,17 @@ extension LoRAConfig: Codable {
         do { data = try Data(contentsOf: url) } catch {
             throw LoRAError.io("cannot read \(url.path): \(error.localizedDescription)")
         }
+        do { try self.init(jsonData: data) } catch LoRAError.invalidConfig(let detail) {
+            throw LoRAError.invalidConfig("\(url.path): \(detail)")
+        }
+    }
+
+    /// Decodes and validates `adapter_config.json` contents.
+    public init(jsonData data: Data) throws {
         do { self = try JSONDecoder().decode(LoRAConfig.self, from: data) } catch let error as LoRAError {
-            if case .invalidConfig(let detail) = error { throw LoRAError.invalidConfig("\(url.path): \(detail)") }
             throw error
         } catch {
-            throw LoRAError.invalidConfig("\(url.path) is not a JSON object: \(error)")
+            throw LoRAError.invalidConfig("adapter_config.json is not a JSON object with PEFT's keys: \(error)")
         }
     }
 

@@ -26,6 +26,7 @@ extension Llama {
         let past = cache?.count ?? 0
         precondition(n > 0 && n <= ws.maxTokens, "forwardHidden: token count outside the workspace")
         precondition(cache == nil || segments.count == 1, "forwardHidden: a KV cache holds one sequence")
+        precondition(past + (segments.map(\.count).max() ?? 0) <= ws.maxKeys, "forwardHidden: more keys than the workspace holds")
         let x = ws.residual.pointer, xn = ws.normed.pointer, scratch = ws.weightScratch.pointer
         let positions = UnsafePointer(ws.positions)
 
@@ -51,20 +52,26 @@ extension Llama {
             RoPE.forward(x: ws.q.pointer, positions: positions, tokens: n, heads: h, rowStride: qw, table: rope)
             RoPE.forward(x: kNew, positions: positions, tokens: n, heads: g, rowStride: kvw, table: rope)
 
-            // One head at a time keeps the probability scratch at [T, S].
+            // One head and at most `attentionQueryRows` queries at a time keep the probability
+            // scratch at [rows, S]: a query block at offset t0 is a call with past + t0 keys before it.
             for segment in segments {
-                let t = segment.count
                 let keyBase = cache == nil ? segment.lowerBound : 0
                 for head in 0..<h {
                     let kvHead = head / (h / g)
-                    Attention.forward(
-                        out: ws.attention.pointer + segment.lowerBound * qw + head * d,
-                        probs: ws.probs.pointer,
-                        q: ws.q.pointer + segment.lowerBound * qw + head * d,
-                        k: kAll + keyBase * kvw + kvHead * d,
-                        v: vAll + keyBase * kvw + kvHead * d,
-                        queries: t, past: past, heads: 1, kvHeads: 1, headDim: d,
-                        qStride: qw, kvStride: kvw, scale: scale)
+                    var t0 = 0
+                    while t0 < segment.count {
+                        let rows = min(Llama.attentionQueryRows, segment.count - t0)
+                        let token = segment.lowerBound + t0
+                        Attention.forward(
+                            out: ws.attention.pointer + token * qw + head * d,
+                            probs: ws.probs.pointer,
+                            q: ws.q.pointer + token * qw + head * d,
+                            k: kAll + keyBase * kvw + kvHead * d,
+                            v: vAll + keyBase * kvw + kvHead * d,
+                            queries: rows, past: past + t0, heads: 1, kvHeads: 1, headDim: d,
+                            qStride: qw, kvStride: kvw, scale: scale)
+                        t0 += rows
+                    }
                 }
             }
             // x += attention · Woᵀ

@@ -14,6 +14,9 @@ public final class Llama: @unchecked Sendable {
     /// Positions the model accepts (the RoPE table's length).
     public var maxPositions: Int { rope.positions }
 
+    /// Queries per attention call: bounds the probability scratch to `[64, keys]`.
+    public static let attentionQueryRows = 64
+
     /// Rows of logits computed at once by the loss head (`[chunk, V]` scratch).
     public static let logitChunkRows = 32
 

@@ -1,7 +1,8 @@
 // Activation buffers of one forward pass, sized once for at most `maxTokens` tokens and reused
 // by every call (nothing is allocated per layer or per step).
-// Legend: N = maxTokens, S = maxKeys (longest key range one query attends), C = hidden,
-// F = intermediate, H·D = query width, G·D = key/value width, K = logit chunk rows, V = vocab.
+// Legend: N = maxTokens, Q = attention query rows per call, S = maxKeys (longest key range one
+// query attends), C = hidden, F = intermediate, H·D = query width, G·D = key/value width,
+// K = logit chunk rows, V = vocab.
 
 import Kernels
 
@@ -21,7 +22,7 @@ public final class LlamaWorkspace: @unchecked Sendable {
     let attention: FloatBuffer  // [N, H·D] attention output, input of o_proj
     let gate: FloatBuffer       // [N, F]  gate, then silu(gate)·up in place
     let up: FloatBuffer         // [N, F]
-    let probs: FloatBuffer      // [N, S]  one head's attention probabilities
+    let probs: FloatBuffer      // [Q, S]  attention probabilities of one head and query block
     let weightScratch: FloatBuffer // [R, I] one dequantized weight tile
     let logits: FloatBuffer     // [K, V]
     let losses: FloatBuffer     // [N]
@@ -45,7 +46,7 @@ public final class LlamaWorkspace: @unchecked Sendable {
         attention = FloatBuffer(count: n * c.queryWidth)
         gate = FloatBuffer(count: n * c.intermediateSize)
         up = FloatBuffer(count: n * c.intermediateSize)
-        probs = FloatBuffer(count: n * self.maxKeys)
+        probs = FloatBuffer(count: min(n, Llama.attentionQueryRows) * self.maxKeys)
         weightScratch = FloatBuffer(count: model.weights.linearScratchCount)
         logits = FloatBuffer(count: Llama.logitChunkRows * c.vocabSize)
         losses = FloatBuffer(count: n)

@@ -18,7 +18,7 @@ struct RandomFloats {
 func tinyConfig(bias: Bool = false) -> LlamaConfig {
     LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4,
                 numKeyValueHeads: 2, rmsNormEps: 1e-5, ropeTheta: 10_000, vocabSize: 37,
-                maxPositionEmbeddings: 64, tieWordEmbeddings: true, attentionBias: bias)
+                maxPositionEmbeddings: 256, tieWordEmbeddings: true, attentionBias: bias)
 }
 
 func tinyLlama(config: LlamaConfig = tinyConfig(), seed: UInt64 = 1) throws -> Llama {

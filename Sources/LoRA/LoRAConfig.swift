@@ -3,6 +3,7 @@
 // LoRAConfig+Codable.swift; module selection in LoRAConfig+Targets.swift.
 
 import Foundation
+import LlamaModel
 
 /// Which linear modules get an adapter (PEFT `target_modules`).
 public enum TargetModules: Sendable, Equatable {

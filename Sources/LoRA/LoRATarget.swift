@@ -1,5 +1,7 @@
 // One wrapped linear module: where it sits, its shape, and the PEFT names of its two factors.
 
+import LlamaModel
+
 /// A linear module that carries a LoRA adapter: `A [r, in]`, `B [out, r]`.
 public struct LoRATarget: Sendable, Equatable, Hashable {
     /// Decoder layer index.

@@ -3,8 +3,6 @@
 // Legend: C = hidden_size, F = intermediate_size, H = query heads, G = key/value heads,
 // D = head dim.
 
-import LlamaModel
-
 /// A linear projection of a Llama decoder layer, in PEFT's `named_modules` order.
 public enum LinearModule: String, CaseIterable, Sendable, Codable, Comparable {
     case qProj = "q_proj"
@@ -43,5 +41,5 @@ public enum LinearModule: String, CaseIterable, Sendable, Codable, Comparable {
     public static func < (lhs: LinearModule, rhs: LinearModule) -> Bool { lhs.order < rhs.order }
 
     /// The accepted names, for error messages.
-    static var namesList: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    public static var namesList: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

@@ -159,6 +159,10 @@ private func prepareExportDirectory(_ directory: String, overwrite: Bool) throws
         guard contents.isEmpty || overwrite else {
             throw ModelFormatsError.io(file: directory, detail: "directory is not empty (\(contents.count) entries); pass overwrite (--overwrite) to replace the exported files")
         }
+        // A stale sharded index would sit next to the new single file and confuse loaders.
+        if contents.contains("model.safetensors.index.json") {
+            throw ModelFormatsError.io(file: directory, detail: "holds model.safetensors.index.json from a sharded checkpoint; remove it (and its shards) or choose another directory")
+        }
     } else {
         do { try manager.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw ModelFormatsError.io(file: directory, detail: "cannot create the directory: \(error.localizedDescription)")

@@ -152,6 +152,11 @@ private func tinyTokenizer() -> TokenizerDefinition {
         try exportHuggingFace(model: model, tokenizer: tinyTokenizer(), to: directory.path, overwrite: true)
         #expect(FileManager.default.fileExists(atPath: directory.path + "/notes.txt"))
         #expect(FileManager.default.fileExists(atPath: directory.path + "/model.safetensors"))
+        // A stale sharded index is refused even with overwrite.
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: directory.path + "/model.safetensors.index.json"))
+        #expect(throws: ModelFormatsError.self) {
+            try exportHuggingFace(model: model, tokenizer: tinyTokenizer(), to: directory.path, overwrite: true)
+        }
         // A file where the directory should be.
         let file = directory.path + "/notes.txt"
         #expect(throws: ModelFormatsError.self) { try exportHuggingFace(model: model, tokenizer: tinyTokenizer(), to: file) }

@@ -10,14 +10,18 @@ struct ModelOption: ParsableArguments {
     var model: String?
 
     /// The model path: the option, else the default model under the working directory, else
-    /// next to the executable's checkout (.build/<config>/tessera → ../../models).
+    /// under the nearest folder above the executable that has it (the checkout the binary was
+    /// built in: .build/<triple>/<config>/tessera).
     var resolved: String {
         if let model { return model }
         let local = ModelOption.defaultRelativePath
         if FileManager.default.fileExists(atPath: local) { return local }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let checkout = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let beside = checkout.appendingPathComponent(local).path
-        return FileManager.default.fileExists(atPath: beside) ? beside : local
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent(local).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return local
     }
 }

@@ -23,16 +23,17 @@ let package = Package(
         .target(name: "Tokenization", dependencies: []),
         .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
-        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "LoRA", "Collectives"]),
+        .target(name: "Parallelism", dependencies: ["Collectives", "LlamaModel", "LoRA"]),
+        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Collectives"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Training",
+                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Multi-rank checks, launched by scripts/test.sh under mpirun (not by swift test).
-        .executableTarget(name: "tessera-mpi-tests", dependencies: ["Collectives", "Kernels"], path: "Tests/MPITests"),
+        .executableTarget(name: "tessera-mpi-tests", dependencies: ["Collectives", "Kernels", "Parallelism"], path: "Tests/MPITests"),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "TestSupport"]),
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "LlamaModel", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]

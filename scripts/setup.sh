@@ -59,8 +59,9 @@ PY
   log "model ready: $MODEL_DIR/$MODEL_FILE"
 fi
 
-# 3. Release build.
+# 3. Release build. -enable-testing lets scripts/test.sh reuse this build for the test bundle
+# (@testable imports) instead of compiling everything a second time.
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   log "building release"
-  swift build -c release
+  swift build -c release -Xswiftc -enable-testing
 fi

@@ -21,9 +21,12 @@ if ! scripts/setup.sh; then
   exit 1
 fi
 
-# 1. Unit tests in one process.
+# 1. Unit tests in one process, optimised (the model-level tests run real forwards and
+# backwards; a debug build is ~20x slower there). TESSERA_TEST_CONFIG=debug for a debug run.
+config=${TESSERA_TEST_CONFIG:-release}
 log=$(mktemp)
-swift test 2>&1 | tee "$log"
+swift build -c "$config" --build-tests -Xswiftc -enable-testing 2>&1 | grep -E "error|warning: unre|Compiling|Build" | grep -v "^\[" || true
+swift test -c "$config" -Xswiftc -enable-testing --skip-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Swift Testing's closing line: "Test run with N tests in M suites passed/failed ...".
 total=$(grep -Eo 'Test run with [0-9]+ test' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
@@ -34,8 +37,8 @@ ok $((total - failing > 0 ? total - failing : 0))
 rm -f "$log"
 
 # 2. Multi-rank collective checks.
-swift build --product tessera-mpi-tests >/dev/null || { bad 1 "build tessera-mpi-tests"; }
-bin=$(swift build --show-bin-path)
+swift build -c "$config" -Xswiftc -enable-testing --product tessera-mpi-tests >/dev/null || { bad 1 "build tessera-mpi-tests"; }
+bin=$(swift build -c "$config" --show-bin-path)
 run_ranks() {
   local np=$1 out
   if [ "$np" -eq 1 ]; then

@@ -1,6 +1,8 @@
 // y = x · Wᵀ over a frozen matrix, tile by tile: `tileRows` rows of W are dequantized into
 // one reusable scratch (cache-sized) and multiplied with sgemm, so the weight never exists
-// dequantized as a whole.
+// dequantized as a whole. Owned fp32 weights are read in place, in the same tiles, so every
+// storage runs the same sgemm calls: an NF4 matrix and the fp32 matrix of its dequantized
+// values give bit-identical results (as bitsandbytes' fp32 path does).
 // Legend: N = tokens, O = W rows (out), I = W columns (in), R = rows per tile.
 
 import Kernels
@@ -28,10 +30,10 @@ extension FrozenMatrix {
         var r0 = 0
         while r0 < rows {
             let count = min(tile, rows - r0)
-            try dequantizeRows(r0, count: count, into: scratch)
+            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // out[:, r0 ..< r0+count] = x [N, I] · W_tileᵀ [I, count]
             sgemm(.none, .transposed, m: tokens, n: count, k: columns,
-                  a: inp, lda: columns, b: UnsafePointer(scratch), ldb: columns,
+                  a: inp, lda: columns, b: tileW, ldb: columns,
                   beta: beta, c: out + r0, ldc: ldc)
             r0 += count
         }
@@ -61,12 +63,23 @@ extension FrozenMatrix {
         var r0 = 0
         while r0 < rows {
             let count = min(tile, rows - r0)
-            try dequantizeRows(r0, count: count, into: scratch)
+            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // dinp [N, I] (+)= dout[:, r0 ..< r0+count] [N, count] · W_tile [count, I]
             sgemm(.none, .none, m: tokens, n: columns, k: count,
-                  a: dout + r0, lda: ld, b: UnsafePointer(scratch), ldb: columns,
+                  a: dout + r0, lda: ld, b: tileW, ldb: columns,
                   beta: r0 == 0 ? beta : 1, c: dinp, ldc: columns)
             r0 += count
         }
+    }
+}
+
+extension FrozenMatrix {
+    /// Rows `r0 ..< r0 + count` as `[count, I]` floats: in place for owned fp32, else
+    /// dequantized into `scratch`.
+    @inline(__always)
+    func tileWeights(_ r0: Int, count: Int, scratch: UnsafeMutablePointer<Float>) throws -> UnsafePointer<Float> {
+        if let rows = denseRows(r0) { return rows }
+        try dequantizeRows(r0, count: count, into: scratch)
+        return UnsafePointer(scratch)
     }
 }

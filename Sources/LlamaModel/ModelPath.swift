@@ -1,6 +1,7 @@
 // What a model path names: a GGUF file, or a Hugging Face directory (config.json,
 // model.safetensors or a sharded index, tokenizer.json, tokenizer_config.json).
 import Foundation
+import Kernels
 import ModelFormats
 import Tokenization
 
@@ -53,11 +54,23 @@ public enum ModelPath: Sendable, Equatable {
 }
 
 extension ModelPath {
-    /// Opens the model for running: config, mapped weights and RoPE tables.
+    /// Opens the model for running: config, mapped weights in their stored formats and RoPE
+    /// tables. Export and exact comparisons use this; training and commands pass a
+    /// `baseQuantization`.
     public func load(maxPositions: Int? = nil) throws -> Llama {
         switch self {
         case .gguf(let path): return try Llama.load(gguf: path, maxPositions: maxPositions)
         case .huggingFace(let directory): return try Llama.load(huggingFaceDirectory: directory, maxPositions: maxPositions)
         }
+    }
+
+    /// Opens the model with the seven linear weights of every layer held as `baseQuantization`
+    /// (QLoRA's NF4 with double quantization is `.default`); embedding, head and norms stay as
+    /// stored. Conversion runs on up to `threads` threads.
+    public func load(maxPositions: Int? = nil, baseQuantization: BaseQuantization,
+                     threads: Int = BLAS.threadCount) throws -> Llama {
+        let stored = try load(maxPositions: maxPositions)
+        let weights = try stored.weights.quantizedBase(baseQuantization, threads: threads)
+        return try Llama(config: stored.config, weights: weights, maxPositions: stored.maxPositions)
     }
 }

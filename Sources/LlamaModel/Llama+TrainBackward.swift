@@ -1,0 +1,87 @@
+// The training backward on one tensor-parallel rank: the forward of Llama+TrainForward.swift
+// replayed in reverse, layer by layer. With checkpointing each layer's forward is recomputed
+// from its kept input first (the last layer's activations are still in place). Frozen weights
+// get no gradient; only dx flows through them. LoRA gradients accumulate (+=).
+// Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local.
+// Collectives (conjugates of the forward's): after the column-parallel q, k, v (and gate, up)
+// the summed input gradient is allReduced once [N, C] (conjugate of the forward's copy); the
+// row-parallel o and down need none (conjugate of the forward's allReduce is a copy).
+
+import Kernels
+
+extension Llama {
+    /// Backward from `workspace.dNormed` (`[N, C]`, the gradient of the final-normed hidden
+    /// states, already complete on every rank) down to the embedding output (dropped: frozen).
+    func trainBackward(_ ctx: TrainStepContext) throws {
+        let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize, layers = config.numHiddenLayers
+        // xn = rmsnorm(x_L)  ⇒  dx_L [N, C]
+        RMSNorm.backward(dinp: ws.dResidual.pointer, dweight: nil, dout: ws.dNormed.pointer,
+                         inp: ctx.residual(layers), weight: weights.outputNorm.pointer, rstd: ws.finalRstd.pointer,
+                         rows: n, channels: c)
+        for l in (0..<layers).reversed() {
+            let acts = ctx.activations(l)
+            if ws.checkpointing && l != layers - 1 {
+                try trainLayerForward(l, acts, ctx, storeOutput: false)
+            }
+            try trainLayerBackward(l, acts, ctx)
+        }
+    }
+
+    /// `workspace.dResidual`: the gradient of layer `l`'s output on entry, of its input on return.
+    func trainLayerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+        let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
+        let c = config.hiddenSize, d = config.headDim
+        let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
+        let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
+        let layer = weights.layers[l]
+        let dres = ws.dResidual.pointer, dxn = ws.dNormed.pointer
+        let positions = UnsafePointer(ws.positions)
+        func backprop(_ module: LinearModule, dinp: FloatBuffer, dout: FloatBuffer, inp: FloatBuffer, beta: Float) throws {
+            try trainLinear(module, layer: l, ctx).backward(
+                dinp: dinp.pointer, dout: dout.pointer, inp: inp.pointer, u: acts.bottleneck(module), tokens: n,
+                beta: beta, du: ws.du.pointer, loraInput: ws.loraInput.pointer, loraDx: ws.loraDx.pointer,
+                scratch: ws.weightScratch.pointer)
+        }
+
+        // MLP half.
+        // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank)
+        try backprop(.downProj, dinp: ws.dh, dout: ws.dResidual, inp: acts.h, beta: 0)
+        // h = silu(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]
+        SwiGLU.backward(dgate: ws.dh.pointer, dup: ws.dUp.pointer, dout: ws.dh.pointer,
+                        gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        // gate, up = xn2 · Wᵀ + LoRA  ⇒  dxn2 [N, C] = dgate·W_gate + dup·W_up + LoRA (partial)
+        try backprop(.gateProj, dinp: ws.dNormed, dout: ws.dh, inp: acts.xn2, beta: 0)
+        try backprop(.upProj, dinp: ws.dNormed, dout: ws.dUp, inp: acts.xn2, beta: 1)
+        try group.allReduceSum(dxn, count: n * c)
+        // xn2 = rmsnorm(xMid)  ⇒  dxMid = dx_out + rmsnorm'(dxn2)
+        RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: acts.xMid.pointer, weight: layer.ffnNorm.pointer,
+                         rstd: acts.rstd2.pointer, rows: n, channels: c)
+        Elementwise.accumulate(into: dres, dxn, count: n * c)
+
+        // Attention half.
+        // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
+        try backprop(.oProj, dinp: ws.dAtt, dout: ws.dResidual, inp: acts.att, beta: 0)
+        // att = attention(q, k, v), one call per segment over the local heads  ⇒  dq, dk, dv
+        for segment in ctx.segments {
+            let t = segment.lowerBound
+            Attention.backward(
+                dq: ws.dq.pointer + t * qw, dk: ws.dk.pointer + t * kvw, dv: ws.dv.pointer + t * kvw,
+                scratch: ws.attentionScratch.pointer, dout: ws.dAtt.pointer + t * qw,
+                q: acts.q.pointer + t * qw, k: acts.k.pointer + t * kvw, v: acts.v.pointer + t * kvw,
+                queries: segment.count, past: 0, heads: hLocal, kvHeads: gLocal, headDim: d,
+                qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot())
+        }
+        // RoPE(q), RoPE(k)  ⇒  rotate the gradients back
+        RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
+        RoPE.backward(dx: ws.dk.pointer, positions: positions, tokens: n, heads: gLocal, rowStride: kvw, table: rope)
+        // q, k, v = xn1 · Wᵀ + b + LoRA  ⇒  dxn1 [N, C] = dq·W_q + dk·W_k + dv·W_v + LoRA (partial)
+        try backprop(.qProj, dinp: ws.dNormed, dout: ws.dq, inp: acts.xn1, beta: 0)
+        try backprop(.kProj, dinp: ws.dNormed, dout: ws.dk, inp: acts.xn1, beta: 1)
+        try backprop(.vProj, dinp: ws.dNormed, dout: ws.dv, inp: acts.xn1, beta: 1)
+        try group.allReduceSum(dxn, count: n * c)
+        // xn1 = rmsnorm(x)  ⇒  dx = dxMid + rmsnorm'(dxn1)
+        RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: ctx.residual(l), weight: layer.attentionNorm.pointer,
+                         rstd: acts.rstd1.pointer, rows: n, channels: c)
+        Elementwise.accumulate(into: dres, dxn, count: n * c)
+    }
+}

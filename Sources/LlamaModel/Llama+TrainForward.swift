@@ -1,0 +1,148 @@
+// The training forward on one tensor-parallel rank: vocab-parallel embedding → L × (RMSNorm →
+// column-parallel q, k, v with LoRA → RoPE → local causal GQA attention → row-parallel o with
+// LoRA → residual; RMSNorm → column-parallel gate, up → SwiGLU → row-parallel down → residual)
+// → final RMSNorm. Unlike the eval forward it keeps what the backward reads (TrainingWorkspace).
+// Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local, VL = V_local,
+// D = head dim, r = LoRA rank.
+// Collectives (each a no-op for a group of one): embedding allReduceSum [N, C]; inside each
+// row-parallel linear allReduceSum of u [N, r] and of the output [N, C] (LoRALinear.swift).
+
+import Kernels
+
+/// Everything one step needs besides the model (internal).
+struct TrainStepContext {
+    let tokens: Int
+    let segments: [Range<Int>]
+    let shard: LlamaShard
+    let group: TensorParallelGroup
+    let adapters: LowRankAdapters?
+    /// Dropout active (training step, not evaluation).
+    let training: Bool
+    let workspace: TrainingWorkspace
+
+    /// Input of layer `l` (`l == L`: output of the last layer), `[N, C]`.
+    func residual(_ l: Int) -> UnsafeMutablePointer<Float> {
+        workspace.residuals.pointer + l * workspace.maxTokens * workspace.config.hiddenSize
+    }
+
+    /// The activations layer `l` writes: the one shared set with checkpointing.
+    func activations(_ l: Int) -> LayerActivations {
+        workspace.checkpointing ? workspace.layers[0] : workspace.layers[l]
+    }
+}
+
+extension Llama {
+    /// The LoRA linear of `module` in `layer` on this rank.
+    func trainLinear(_ module: LinearModule, layer l: Int, _ ctx: TrainStepContext) -> LoRALinear {
+        let w = weights.layers[l]
+        let weight: FrozenMatrix, bias: FloatBuffer?, columnOffset: Int
+        switch module {
+        case .qProj: (weight, bias, columnOffset) = (w.q, w.qBias, 0)
+        case .kProj: (weight, bias, columnOffset) = (w.k, w.kBias, 0)
+        case .vProj: (weight, bias, columnOffset) = (w.v, w.vBias, 0)
+        case .oProj: (weight, bias, columnOffset) = (w.o, nil, ctx.shard.queryRows.lowerBound)
+        case .gateProj: (weight, bias, columnOffset) = (w.gate, nil, 0)
+        case .upProj: (weight, bias, columnOffset) = (w.up, nil, 0)
+        case .downProj: (weight, bias, columnOffset) = (w.down, nil, ctx.shard.ffnColumns.lowerBound)
+        }
+        let factors = ctx.adapters?.factors(layer: l, module: module)
+        let mask = ctx.training ? factors.flatMap {
+            DropoutMask(probability: $0.dropout, tokenKeys: ctx.workspace.tokenKeys, layer: l, module: module,
+                        columnOffset: columnOffset)
+        } : nil
+        return LoRALinear(weight: weight, bias: bias, lora: factors, dropout: mask, rowParallel: module.isRowParallel)
+    }
+
+    /// Embedding and every layer; leaves the final-normed hidden states in
+    /// `workspace.finalNormed` and each layer's input in `ctx.residual(l)`.
+    func trainForward(ids: UnsafePointer<Int>, _ ctx: TrainStepContext) throws {
+        let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize
+        // x [N, C] = embedding rows held here, zeros for the others; allReduce completes every row.
+        try Embedding.forward(out: ctx.residual(0), ids: ids, tokens: n, channels: c,
+                              vocabStart: ctx.shard.vocabRows.lowerBound, vocabLocal: ctx.shard.vocabRows.count) { row, y in
+            try weights.embedding.dequantizeRows(row, count: 1, into: y)
+        }
+        try ctx.group.allReduceSum(ctx.residual(0), count: n * c)
+        for l in 0..<config.numHiddenLayers {
+            try trainLayerForward(l, ctx.activations(l), ctx, storeOutput: true)
+        }
+        // xn [N, C] = rmsnorm(x_L)
+        RMSNorm.forward(out: ws.finalNormed.pointer, rstd: ws.finalRstd.pointer, inp: ctx.residual(config.numHiddenLayers),
+                        weight: weights.outputNorm.pointer, rows: n, channels: c, eps: Float(config.rmsNormEps))
+    }
+
+    /// Layer `l` from `ctx.residual(l)`, keeping its activations in `acts`; writes the output to
+    /// `ctx.residual(l + 1)` when `storeOutput` (false when the backward recomputes the layer:
+    /// the kept output is already there).
+    func trainLayerForward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, storeOutput: Bool) throws {
+        let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
+        let c = config.hiddenSize, d = config.headDim, eps = Float(config.rmsNormEps)
+        let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
+        let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
+        let layer = weights.layers[l]
+        let x = ctx.residual(l)
+        let scratch = ws.weightScratch.pointer, loraInput = ws.loraInput.pointer
+        let positions = UnsafePointer(ws.positions)
+
+        // Attention half.
+        // xn1 [N, C] = rmsnorm(x)
+        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: x, weight: layer.attentionNorm.pointer,
+                        rows: n, channels: c, eps: eps)
+        // q [N, QL], k [N, KL], v [N, KL] = xn1 · Wᵀ (+ b) + scaling · drop(xn1)·Aᵀ·Bᵀ (column-parallel)
+        func project(_ module: LinearModule, _ inp: FloatBuffer, _ out: FloatBuffer) throws {
+            try trainLinear(module, layer: l, ctx).forward(out: out.pointer, inp: inp.pointer, tokens: n,
+                                                           u: acts.bottleneck(module), loraInput: loraInput,
+                                                           scratch: scratch, group: group)
+        }
+        try project(.qProj, acts.xn1, acts.q)
+        try project(.kProj, acts.xn1, acts.k)
+        try project(.vProj, acts.xn1, acts.v)
+        RoPE.forward(x: acts.q.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
+        RoPE.forward(x: acts.k.pointer, positions: positions, tokens: n, heads: gLocal, rowStride: kvw, table: rope)
+        // att [N, QL] = causal softmax(scale · q·kᵀ) · v per local head, per segment, in query
+        // blocks so the probability scratch stays [64, S].
+        let scale = 1 / Float(d).squareRoot()
+        let queriesPerKV = ctx.shard.queriesPerKVHead
+        for segment in ctx.segments {
+            for head in 0..<hLocal {
+                let kvHead = head / queriesPerKV
+                var t0 = 0
+                while t0 < segment.count {
+                    let rows = min(Llama.attentionQueryRows, segment.count - t0)
+                    let token = segment.lowerBound + t0
+                    Attention.forward(
+                        out: acts.att.pointer + token * qw + head * d, probs: ws.attentionScratch.pointer,
+                        q: acts.q.pointer + token * qw + head * d,
+                        k: acts.k.pointer + segment.lowerBound * kvw + kvHead * d,
+                        v: acts.v.pointer + segment.lowerBound * kvw + kvHead * d,
+                        queries: rows, past: t0, heads: 1, kvHeads: 1, headDim: d,
+                        qStride: qw, kvStride: kvw, scale: scale)
+                    t0 += rows
+                }
+            }
+        }
+        // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
+        try project(.oProj, acts.att, ws.projection)
+        add(acts.xMid.pointer, x, ws.projection.pointer, count: n * c)
+
+        // MLP half.
+        // xn2 [N, C] = rmsnorm(xMid)
+        RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
+                        weight: layer.ffnNorm.pointer, rows: n, channels: c, eps: eps)
+        // gate, up [N, FL] = xn2 · Wᵀ + LoRA (column-parallel)
+        try project(.gateProj, acts.xn2, acts.gate)
+        try project(.upProj, acts.xn2, acts.up)
+        // h [N, FL] = silu(gate) · up
+        SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        // x_out [N, C] = xMid + down(h) (row-parallel)
+        try project(.downProj, acts.h, ws.projection)
+        if storeOutput {
+            add(ctx.residual(l + 1), acts.xMid.pointer, ws.projection.pointer, count: n * c)
+        }
+    }
+}
+
+/// `out[i] = a[i] + b[i]`.
+private func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = a[i] + b[i] }
+}

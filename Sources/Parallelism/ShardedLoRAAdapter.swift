@@ -1,0 +1,134 @@
+// The LoRA factors one tensor-parallel rank trains (DESIGN §4, PEFT placement):
+//   column-parallel q, k, v, gate, up: A [r, C] replicated, B [O_local, r] = rows of B;
+//   row-parallel o, down:              A [r, I_local] = columns of A, B [C, r] replicated.
+// Built by slicing a full adapter (which every rank initialises identically from the seed and
+// each tensor's name, never from its rank), and gathered back into the full PEFT layout for
+// saving. Which gradients are partial over the TP group: A of column-parallel modules (every
+// rank sees the whole input but only its rows of the output); everything else is exact.
+// Legend: r = LoRA rank, C = hidden, O/I = out/in features, *_local = this rank's slice.
+import Collectives
+import Kernels
+import LlamaModel
+import LoRA
+
+/// One module's local factors and where they sit in the full tensors.
+public struct LocalLoRAFactors: Sendable {
+    public let target: LoRATarget
+    /// `[r, I_local]` (I_local = I unless row-parallel).
+    public let a: FloatBuffer
+    /// `[O_local, r]` (O_local = O unless column-parallel).
+    public let b: FloatBuffer
+    public let gradA: FloatBuffer
+    public let gradB: FloatBuffer
+    /// Columns of the full A held (all of them for column-parallel modules).
+    public let aColumns: Range<Int>
+    /// Rows of the full B held (all of them for row-parallel modules).
+    public let bRows: Range<Int>
+    /// True when `gradA` is a partial sum over the TP group (column-parallel modules).
+    public var gradAIsPartial: Bool { !target.module.isRowParallel }
+}
+
+/// This rank's slice of a LoRA adapter, usable by the model's training step.
+public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
+    public let rank: Int
+    public let scaling: Float
+    public let dropout: Float
+    public let factors: [LocalLoRAFactors]
+    private let index: [String: Int]
+    /// Every rank's shard, in TP rank order (to compute gather counts).
+    public let shards: [LlamaShard]
+    public let tpRank: Int
+
+    /// Slices `full` for TP rank `tpRank` of `shards`.
+    public init(slicing full: LoRAAdapter, shards: [LlamaShard], tpRank: Int) {
+        precondition(shards.indices.contains(tpRank), "ShardedLoRAAdapter: tp rank outside the shard list")
+        let shard = shards[tpRank]
+        let r = full.rank
+        rank = r
+        scaling = Float(full.scaling)
+        dropout = Float(full.config.loraDropout)
+        self.shards = shards
+        self.tpRank = tpRank
+        var factors: [LocalLoRAFactors] = []
+        var index: [String: Int] = [:]
+        for source in full.factors {
+            let target = source.target
+            let (aColumns, bRows) = Self.slices(target.module, shard: shard, target: target)
+            let a = FloatBuffer(count: r * aColumns.count), b = FloatBuffer(count: bRows.count * r)
+            for i in 0..<r {   // A [r, I] → columns aColumns
+                (a.pointer + i * aColumns.count).update(from: source.a.pointer + i * target.inFeatures + aColumns.lowerBound,
+                                                         count: aColumns.count)
+            }
+            b.pointer.update(from: source.b.pointer + bRows.lowerBound * r, count: bRows.count * r)
+            index["\(target.layer).\(target.module.rawValue)"] = factors.count
+            factors.append(LocalLoRAFactors(target: target, a: a, b: b, gradA: FloatBuffer(count: a.count),
+                                            gradB: FloatBuffer(count: b.count), aColumns: aColumns, bRows: bRows))
+        }
+        self.factors = factors
+        self.index = index
+    }
+
+    /// The columns of A and rows of B that `shard` holds for `module`.
+    static func slices(_ module: LinearModule, shard: LlamaShard, target: LoRATarget) -> (Range<Int>, Range<Int>) {
+        let allIn = 0..<target.inFeatures, allOut = 0..<target.outFeatures
+        switch module {
+        case .qProj: return (allIn, shard.queryRows)
+        case .kProj, .vProj: return (allIn, shard.keyValueRows)
+        case .gateProj, .upProj: return (allIn, shard.ffnColumns)
+        case .oProj: return (shard.queryRows, allOut)
+        case .downProj: return (shard.ffnColumns, allOut)
+        }
+    }
+
+    public func factors(layer: Int, module: LinearModule) -> LowRankFactors? {
+        guard let position = index["\(layer).\(module.rawValue)"] else { return nil }
+        let f = factors[position]
+        return LowRankFactors(a: f.a.pointer, b: f.b.pointer, gradA: f.gradA.pointer, gradB: f.gradB.pointer,
+                              rank: rank, scaling: scaling, dropout: dropout)
+    }
+
+    /// Sets every gradient to zero.
+    public func zeroGradients() {
+        for f in factors {
+            f.gradA.zero()
+            f.gradB.zero()
+        }
+    }
+
+    /// Gathers every rank's slices into `full` on every rank of `group` (collective over the TP
+    /// group; a group of one just copies).
+    public func gather(into full: LoRAAdapter, group: Communicator) throws {
+        let r = rank
+        for (local, target) in zip(factors, full.factors) {
+            let module = local.target.module
+            let slices = shards.map { Self.slices(module, shard: $0, target: local.target) }
+            // B: rows sharded (column-parallel) → concatenated in rank order; else replicated.
+            if !module.isRowParallel && group.size > 1 {
+                let counts = slices.map { $0.1.count * r }
+                try group.allGatherV(UnsafeBufferPointer(local.b.buffer), counts: counts, into: target.b.buffer)
+            } else {
+                target.b.pointer.update(from: local.b.pointer, count: local.b.count)
+            }
+            // A: columns sharded (row-parallel) → gathered blocks, re-interleaved per row.
+            if module.isRowParallel && group.size > 1 {
+                let counts = slices.map { $0.0.count * r }
+                var blocks = [Float](repeating: 0, count: counts.reduce(0, +))
+                try blocks.withUnsafeMutableBufferPointer { destination in
+                    try group.allGatherV(UnsafeBufferPointer(local.a.buffer), counts: counts, into: destination)
+                }
+                var offset = 0
+                for (rankIndex, (columns, _)) in slices.enumerated() {
+                    _ = rankIndex
+                    for i in 0..<r {
+                        for (j, column) in columns.enumerated() {
+                            target.a.pointer[i * local.target.inFeatures + column] = blocks[offset + i * columns.count + j]
+                        }
+                    }
+                    offset += columns.count * r
+                }
+            } else {
+                target.a.pointer.update(from: local.a.pointer, count: local.a.count)
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ struct BenchForwardCommand: ParsableCommand {
         abstract: "Measure model load time, forward tokens/s and peak memory on one process.")
 
     @OptionGroup var modelOption: ModelOption
+    @OptionGroup var baseQuant: BaseQuantOption
     @Option(help: "Sequences per forward.") var batch = 4
     @Option(help: "Tokens per sequence.") var seqLen = 256
     @Option(help: "Timed forwards after one warm-up.") var steps = 3
@@ -25,7 +26,7 @@ struct BenchForwardCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreadCount(threads)
         let loadStart = monotonicSeconds()
-        let model = try ModelPath(modelOption.resolved).load()
+        let model = try ModelPath(modelOption.resolved).load(baseQuantization: baseQuant.resolved, threads: threads)
         let loadSeconds = monotonicSeconds() - loadStart
         let loadRSS = ProcessMemory.peakResidentBytes()
         guard seqLen <= model.maxPositions else {
@@ -57,11 +58,17 @@ struct BenchForwardCommand: ParsableCommand {
                 "load_seconds": loadSeconds, "rss_after_load_bytes": loadRSS, "peak_rss_bytes": peak,
                 "batch": batch, "seq_len": seqLen, "tokens_per_s": tokensPerSecond,
                 "gflops_per_s": tokensPerSecond * flopsPerToken / 1e9, "blas_core": BLAS.coreName, "threads": threads,
+                "base_storage": model.weights.baseLinearStorageDescription,
+                "base_bits_per_parameter": model.weights.baseLinearBitsPerParameter,
+                "base_linear_bytes": model.weights.baseLinearStoredBytes,
             ] as [String: Any]))
         } else {
             Console.print(String(format: "load %.3f s (peak RSS after load %.0f MB); forward %d × %d tokens: %.0f tokens/s, %.1f GFLOP/s; peak RSS %.0f MB; %@ × %d thread(s)",
                                  loadSeconds, Double(loadRSS) / 1e6, batch, seqLen, tokensPerSecond,
                                  tokensPerSecond * flopsPerToken / 1e9, Double(peak) / 1e6, BLAS.coreName, threads))
+            Console.print(String(format: "base linears %@: %.3f bits/parameter, %.1f MB",
+                                 model.weights.baseLinearStorageDescription, model.weights.baseLinearBitsPerParameter,
+                                 Double(model.weights.baseLinearStoredBytes) / 1e6))
         }
     }
 }

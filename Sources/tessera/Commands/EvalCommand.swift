@@ -18,6 +18,7 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
+    @OptionGroup var baseQuant: BaseQuantOption
     @Option(help: "JSONL file to evaluate.") var data: String
     @Flag(help: "Count only assistant turns and completions.") var maskPrompt = false
     @Flag(help: "Skip invalid lines (counted) instead of stopping at the first.") var skipInvalid = false
@@ -32,7 +33,7 @@ struct EvalCommand: ParsableCommand {
         let start = monotonicSeconds()
         let path = try ModelPath(modelOption.resolved)
         let tokenizer = try BPETokenizer(path.tokenizerDefinition())
-        let model = try path.load()
+        let model = try path.load(baseQuantization: baseQuant.resolved)
         let file = try JSONLFile(path: data, skipInvalid: skipInvalid)
         let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: maskPrompt)
         var examples: [TokenizedExample] = []

@@ -11,6 +11,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
+    @OptionGroup var baseQuant: BaseQuantOption
     @Option(help: "The prompt text.") var prompt: String
     @Flag(help: "Render the prompt as a user turn with the chat template and stop at the end of the turn.") var chat = false
     @Option(help: "System message for --chat (default: the template's own, if any).") var system: String?
@@ -46,7 +47,7 @@ struct GenerateCommand: ParsableCommand {
         if let eos = tokenizer.eosTokenID { stop.insert(eos) }
         var ids = tokenizer.encode(text)
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, ids.first != bos { ids.insert(bos, at: 0) }
-        let model = try path.load(maxPositions: ids.count + maxTokens)
+        let model = try path.load(maxPositions: ids.count + maxTokens, baseQuantization: baseQuant.resolved)
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         try sampling.validate()
         let generated = try model.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stop)

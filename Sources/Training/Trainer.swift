@@ -1,0 +1,156 @@
+// The step loop of one rank (DESIGN §3): take this rank's share of the global batch, run the
+// micro-batches (forward, loss, backward; gradients accumulate), reduce the gradients over the
+// TP and DP groups, clip by the global norm, and apply AdamW with the scheduled learning rate.
+// Every rank of the mesh runs the same sequence of collectives, so they stay in step.
+import Collectives
+import Kernels
+import LlamaModel
+import LoRA
+import Parallelism
+
+/// What one optimizer step did, the same on every rank.
+public struct StepReport: Sendable, Equatable {
+    /// 1-based step number.
+    public let step: Int
+    /// Mean loss over the counted targets of the global batch.
+    public let loss: Double
+    public let learningRate: Double
+    /// Global gradient L2 norm before clipping.
+    public let gradNorm: Double
+    /// Input tokens of the global batch.
+    public let tokens: Int
+    /// Targets counted by the loss.
+    public let countedTargets: Int
+    /// Wall-clock seconds of the step.
+    public let seconds: Double
+    /// Epochs completed after this step (fractional).
+    public let epoch: Double
+
+    public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
+}
+
+public final class Trainer: @unchecked Sendable {
+    public let model: Llama
+    public let shard: LlamaShard
+    public let mesh: ProcessMesh
+    public let adapter: ShardedLoRAAdapter
+    public let stream: TrainingStream
+    public let options: TrainerOptions
+    public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    private let group: MPITensorParallelGroup
+    private let synchronizer: GradientSynchronizer
+    private let workspace: TrainingWorkspace
+
+    /// - Parameters:
+    ///   - model: this rank's slice of the model (the whole model when tp = 1).
+    ///   - shards: every TP rank's shard; `shards[mesh.tpRank]` is this rank's.
+    ///   - adapter: the full adapter, initialised identically on every rank.
+    public init(model: Llama, shards: [LlamaShard], mesh: ProcessMesh, adapter full: LoRAAdapter,
+                stream: TrainingStream, options: TrainerOptions) throws {
+        try options.validate(dataParallel: mesh.shape.dp)
+        self.model = model
+        shard = shards[mesh.tpRank]
+        self.mesh = mesh
+        self.stream = stream
+        self.options = options
+        adapter = ShardedLoRAAdapter(slicing: full, shards: shards, tpRank: mesh.tpRank)
+        group = MPITensorParallelGroup(mesh.tensorParallel)
+        synchronizer = GradientSynchronizer(adapter: adapter, tensorParallel: mesh.tensorParallel, dataParallel: mesh.dataParallel)
+        let parameters = adapter.factors.flatMap { f in
+            [OptimizedParameter(name: f.target.loraAName, value: f.a, gradient: f.gradA),
+             OptimizedParameter(name: f.target.loraBName, value: f.b, gradient: f.gradB)]
+        }
+        optimizer = try AdamW(parameters: parameters, hyperparameters: AdamWHyperparameters(
+            learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
+            epsilon: options.epsilon, weightDecay: options.weightDecay))
+        schedule = try LearningRateSchedule(kind: options.schedule, warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        let perRank = options.globalBatchSize / mesh.shape.dp
+        workspace = TrainingWorkspace(model: model, shard: shard,
+                                      maxTokens: min(options.microBatchSize, perRank) * options.maxSeqLen,
+                                      maxLoRARank: adapter.rank, checkpointing: options.activationCheckpointing)
+    }
+
+    /// Bytes of activations and scratch this rank holds for training.
+    public var workspaceBytes: Int { workspace.byteCount }
+
+    /// Runs optimizer step `index` (0-based; the schedule and the data follow from it).
+    public func step(_ index: Int) throws -> StepReport {
+        let start = monotonicSeconds()
+        let batch = stream.batch(step: index, batchSize: options.globalBatchSize)
+        let perRank = options.globalBatchSize / mesh.shape.dp
+        let mine = Array(batch[(mesh.dpRank * perRank)..<((mesh.dpRank + 1) * perRank)])
+        let counted = batch.reduce(0) { $0 + $1.countedTargets }
+        let tokens = batch.reduce(0) { $0 + $1.ids.count }
+        let lossScale = Float(1) / Float(max(counted, 1))
+
+        adapter.zeroGradients()
+        var lossSum = 0.0
+        var micro = 0
+        while micro < mine.count {
+            let part = mine[micro..<min(micro + options.microBatchSize, mine.count)]
+            let (ids, labels, segments, samples) = Self.concatenate(part)
+            let result = try model.trainStep(
+                ids: ids, labels: labels, segments: segments, shard: shard, group: group, adapters: adapter,
+                lossScale: lossScale, dropout: LoRADropoutKey(seed: options.seed, step: index, sampleIndices: samples),
+                workspace: workspace)
+            lossSum += result.lossSum
+            micro += options.microBatchSize
+        }
+        try synchronizer.synchronize()
+        let norm = try synchronizer.globalNorm()
+        let totalLoss = mesh.dataParallel.size > 1 ? try mesh.dataParallel.allReduce([lossSum], .sum)[0] : lossSum
+        let loss = totalLoss / Double(max(counted, 1))
+        guard loss.isFinite else { throw TrainingError.nonFinite(step: index + 1, what: "loss") }
+        guard norm.isFinite else { throw TrainingError.nonFinite(step: index + 1, what: "gradient norm") }
+        if let maxNorm = options.maxGradNorm {
+            let coefficient = GradientClipping.clipCoefficient(totalNorm: norm, maxNorm: maxNorm)
+            if coefficient < 1 { GradientClipping.scale(synchronizer.gradientBuffers, by: coefficient) }
+        }
+        let lr = schedule.learningRate(base: options.learningRate, atStep: index)
+        optimizer.hyperparameters.learningRate = lr
+        optimizer.step()
+        return StepReport(step: index + 1, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                          countedTargets: counted, seconds: monotonicSeconds() - start,
+                          epoch: stream.epochProgress(steps: index + 1, batchSize: options.globalBatchSize))
+    }
+
+    /// Mean loss of `sequences` with the current adapter (no dropout), the same on every rank:
+    /// DP ranks split the sequences, TP ranks compute together.
+    public func evaluate(_ sequences: [PackedSequence]) throws -> (loss: Double, counted: Int) {
+        var lossSum = 0.0, counted = 0
+        var index = mesh.dpRank * options.microBatchSize
+        while index < sequences.count {
+            let part = sequences[index..<min(index + options.microBatchSize, sequences.count)]
+            let (ids, labels, segments, _) = Self.concatenate(part)
+            let result = try model.evaluateLoss(ids: ids, labels: labels, segments: segments, shard: shard,
+                                                group: group, adapters: adapter, workspace: workspace)
+            lossSum += result.lossSum
+            counted += result.counted
+            index += options.microBatchSize * mesh.shape.dp
+        }
+        if mesh.dataParallel.size > 1 {
+            lossSum = try mesh.dataParallel.allReduce([lossSum], .sum)[0]
+            counted = Int(try mesh.dataParallel.allReduce([Int64(counted)], .sum)[0])
+        }
+        return (lossSum / Double(max(counted, 1)), counted)
+    }
+
+    /// The trained adapter in the full PEFT layout, on every rank (collective over the TP group).
+    public func gatherAdapter(into full: LoRAAdapter) throws {
+        try adapter.gather(into: full, group: mesh.tensorParallel)
+    }
+
+    /// Ids, labels, segments and example indices of consecutive sequences.
+    static func concatenate(_ sequences: ArraySlice<PackedSequence>) -> ([Int], [Int], [Range<Int>], [Int]) {
+        var ids: [Int] = [], labels: [Int] = [], segments: [Range<Int>] = [], samples: [Int] = []
+        for sequence in sequences {
+            let base = ids.count
+            ids += sequence.ids
+            labels += sequence.labels
+            segments += sequence.segments.map { ($0.lowerBound + base)..<($0.upperBound + base) }
+            samples += sequence.exampleIndices
+        }
+        return (ids, labels, segments, samples)
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import LlamaModel
+
+/// `--base-quant nf4|none` and `--double-quant/--no-double-quant`, shared by every command that
+/// loads a model to run it: how the frozen linear weights are held (QLoRA's NF4 by default).
+struct BaseQuantOption: ParsableArguments {
+    /// The choices of `--base-quant`.
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case nf4
+        case none
+    }
+
+    @Option(name: .long, help: "Frozen linear weights: nf4 (bitsandbytes NF4, QLoRA) or none (fp32).")
+    var baseQuant: Kind = .nf4
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Store NF4 block scales as 8 bits (bnb double quantization).")
+    var doubleQuant = true
+
+    /// The library value the options name.
+    var resolved: BaseQuantization {
+        switch baseQuant {
+        case .nf4: return .nf4(doubleQuantization: doubleQuant)
+        case .none: return .none
+        }
+    }
+}

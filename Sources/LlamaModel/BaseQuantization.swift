@@ -10,7 +10,7 @@ import Kernels
 import Quantization
 
 /// How the frozen linear weights of the base model are held in memory.
-public enum BaseQuantization: Sendable, Equatable, CustomStringConvertible {
+public enum BaseQuantization: Sendable, Hashable, CustomStringConvertible {
     /// bitsandbytes NF4, blocks of 64; `doubleQuantization` stores the block scales as 8 bits
     /// (`bnb_4bit_use_double_quant`).
     case nf4(doubleQuantization: Bool)

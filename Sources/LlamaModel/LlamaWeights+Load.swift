@@ -22,6 +22,7 @@ extension LlamaWeights {
         }
         func matrix(_ part: String, _ layer: Int?, _ rows: Int, _ columns: Int, heads: Int? = nil) throws -> FrozenMatrix {
             let name = naming.name(part, layer: layer)
+            if let quantized = try source.quantizedMatrix(named: name, rows: rows, columns: columns) { return quantized }
             let t = try stored(name, [rows, columns])
             let order = (naming.permutesQK && heads != nil) ? ggufRoPERowOrder(rows: rows, heads: heads ?? 1) : nil
             return try FrozenMatrix(name: name, rows: rows, columns: columns, type: t.type, bytes: t.bytes,

@@ -22,6 +22,14 @@ public protocol WeightSource {
     var location: String { get }
     /// The tensor called `name`, or nil when absent.
     func storedTensor(named name: String) throws -> StoredTensor?
+    /// A `[rows, columns]` linear weight stored pre-quantized under `name` (bitsandbytes NF4),
+    /// or nil when `name` is a plain tensor for `storedTensor(named:)`.
+    func quantizedMatrix(named name: String, rows: Int, columns: Int) throws -> FrozenMatrix?
+}
+
+extension WeightSource {
+    /// Plain checkpoints hold no pre-quantized matrices.
+    public func quantizedMatrix(named name: String, rows: Int, columns: Int) throws -> FrozenMatrix? { nil }
 }
 
 extension GGUFFile: WeightSource {

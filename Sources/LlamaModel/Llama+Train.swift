@@ -161,17 +161,23 @@ extension Llama {
         guard weights.layers.count == config.numHiddenLayers else {
             throw LlamaModelError.invalidWeights("\(weights.layers.count) layers, config says \(config.numHiddenLayers)")
         }
+        func expect(_ bias: FloatBuffer?, _ width: Int) throws {
+            if let bias, bias.count != width {
+                throw LlamaModelError.invalidWeights("a q/k/v bias holds \(bias.count) values, shard \(shard) needs \(width)")
+            }
+        }
+        let qw = shard.queryWidthLocal, kvw = shard.keyValueWidthLocal, f = shard.ffnColumns.count
         for layer in weights.layers {
-            for module in LinearModule.allCases {
-                let (i, o) = shard.localFeatures(module, config)
-                try expect(layer.linears[module.order], o, i)
-            }
-            for (bias, width) in [(layer.qBias, shard.queryWidthLocal), (layer.kBias, shard.keyValueWidthLocal),
-                                  (layer.vBias, shard.keyValueWidthLocal)] {
-                if let bias, bias.count != width {
-                    throw LlamaModelError.invalidWeights("a q/k/v bias holds \(bias.count) values, shard \(shard) needs \(width)")
-                }
-            }
+            try expect(layer.q, qw, c)
+            try expect(layer.k, kvw, c)
+            try expect(layer.v, kvw, c)
+            try expect(layer.o, c, qw)
+            try expect(layer.gate, f, c)
+            try expect(layer.up, f, c)
+            try expect(layer.down, c, f)
+            try expect(layer.qBias, qw)
+            try expect(layer.kBias, kvw)
+            try expect(layer.vBias, kvw)
         }
     }
 }

@@ -258,3 +258,30 @@ struct TrainStepSmolLM2Tests {
         #expect(abs(got.lossSum / 90 - expected) <= 2e-4, "loss \(got.lossSum / 90) vs \(expected)")
     }
 }
+
+/// Step time on SmolLM2 (q, v adapters, r = 8): run with `TESSERA_TRAIN_BENCH=1`, ideally in
+/// release (`swift test -c release -Xswiftc -enable-testing`).
+@Suite(.enabled(if: TestPaths.hasDefaultModel && ProcessInfo.processInfo.environment["TESSERA_TRAIN_BENCH"] == "1"))
+struct TrainStepBenchmark {
+    @Test(arguments: [(1, 91), (4, 256)])
+    func stepTime(sequences: Int, length: Int) throws {
+        let model = try sharedModel.get()
+        let config = model.config
+        let adapters = TestLowRankAdapters(config: config, modules: [.qProj, .vProj], rank: 8)
+        let n = sequences * length
+        let ids = randomIDs(n, vocab: config.vocabSize, seed: 77)
+        let segments = (0..<sequences).map { ($0 * length)..<(($0 + 1) * length) }
+        for checkpointing in [true, false] {
+            let ws = TrainingWorkspace(model: model, shard: .whole(config), maxTokens: n, maxLoRARank: 8,
+                                       checkpointing: checkpointing)
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let start = Date()
+                _ = try model.trainStep(ids: ids, labels: ids, segments: segments, shard: .whole(config),
+                                        group: SingleRankGroup(), adapters: adapters, lossScale: 1 / Float(n), workspace: ws)
+                best = min(best, Date().timeIntervalSince(start))
+            }
+            print("train step \(sequences)×\(length) tokens, checkpointing \(checkpointing): \(best) s, \(Double(n) / best) tokens/s, workspace \(ws.byteCount / 1_048_576) MiB")
+        }
+    }
+}

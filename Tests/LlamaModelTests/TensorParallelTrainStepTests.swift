@@ -1,0 +1,212 @@
+// The training step on a tiny model split over two "ranks" (two threads joined by an in-memory
+// TensorParallelGroup), against the same step on one rank: loss, and every LoRA gradient once
+// the column-parallel gradA are reduced. Uneven splits (KV heads 1 + 1, FFN 10 + 14, vocab
+// 20 + 17), with and without dropout. The MPI group replaces the in-memory one later; the model
+// code is the same.
+
+import Foundation
+import Kernels
+import Testing
+@testable import LlamaModel
+
+/// A barrier and a board where each rank publishes the buffer it reduces.
+private final class LocalHub: @unchecked Sendable {
+    let size: Int
+    let published: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+    private let condition = NSCondition()
+    private var arrived = 0
+    private var generation = 0
+
+    init(size: Int) {
+        self.size = size
+        published = .allocate(capacity: size)
+        published.initialize(repeating: nil, count: size)
+    }
+    deinit { published.deallocate() }
+
+    func barrier() {
+        condition.lock()
+        let current = generation
+        arrived += 1
+        if arrived == size {
+            arrived = 0
+            generation += 1
+            condition.broadcast()
+        } else {
+            while current == generation { condition.wait() }
+        }
+        condition.unlock()
+    }
+}
+
+/// One rank of the in-memory group: reductions sum (or max) in rank order.
+private final class LocalGroup: TensorParallelGroup, @unchecked Sendable {
+    let hub: LocalHub
+    let rank: Int
+    var size: Int { hub.size }
+    init(hub: LocalHub, rank: Int) { self.hub = hub; self.rank = rank }
+
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { $0 + $1 } }
+    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { max($0, $1) } }
+
+    private func reduce(_ buffer: UnsafeMutablePointer<Float>, _ count: Int, _ op: (Float, Float) -> Float) {
+        hub.published[rank] = buffer
+        hub.barrier()
+        var result = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            var value = hub.published[0]![i]
+            for r in 1..<size { value = op(value, hub.published[r]![i]) }
+            result[i] = value
+        }
+        hub.barrier()  // everyone has read before anyone writes
+        for i in 0..<count { buffer[i] = result[i] }
+        hub.barrier()
+    }
+}
+
+/// Rows `rows` and columns `columns` of a `[R, C]` row-major matrix.
+private func slice(_ values: [Float], columnsTotal: Int, rows: Range<Int>, columns: Range<Int>) -> [Float] {
+    rows.flatMap { r in columns.map { values[r * columnsTotal + $0] } }
+}
+
+/// This shard's slice of a full model (what the loader of a TP rank will produce).
+private func shardModel(_ full: Llama, _ shard: LlamaShard) throws -> Llama {
+    let cfg = full.config, c = cfg.hiddenSize
+    func cut(_ m: FrozenMatrix, rows: Range<Int>? = nil, columns: Range<Int>? = nil) throws -> FrozenMatrix {
+        let r = rows ?? 0..<m.rows, k = columns ?? 0..<m.columns
+        return try FrozenMatrix(name: m.name, rows: r.count, columns: k.count,
+                                values: slice(try m.dequantized(), columnsTotal: m.columns, rows: r, columns: k))
+    }
+    func cut(_ b: FloatBuffer?, _ range: Range<Int>) -> FloatBuffer? { b.map { FloatBuffer(Array($0.array[range])) } }
+    let q = shard.queryRows, kv = shard.keyValueRows, f = shard.ffnColumns
+    let layers = try full.weights.layers.map { w in
+        LlamaLayerWeights(attentionNorm: w.attentionNorm, q: try cut(w.q, rows: q), k: try cut(w.k, rows: kv),
+                          v: try cut(w.v, rows: kv), o: try cut(w.o, columns: q),
+                          qBias: cut(w.qBias, q), kBias: cut(w.kBias, kv), vBias: cut(w.vBias, kv),
+                          ffnNorm: w.ffnNorm, gate: try cut(w.gate, rows: f), up: try cut(w.up, rows: f),
+                          down: try cut(w.down, columns: f))
+    }
+    let embedding = try cut(full.weights.embedding, rows: shard.vocabRows)
+    precondition(embedding.columns == c)
+    let weights = LlamaWeights(embedding: embedding, layers: layers, outputNorm: full.weights.outputNorm,
+                               output: embedding, ropeFrequencyFactors: nil)
+    return try Llama(config: cfg, weights: weights)
+}
+
+/// A shard's factors: column-parallel keep A and slice B by rows; row-parallel slice A by
+/// columns and keep B.
+private final class ShardAdapters: LowRankAdapters, @unchecked Sendable {
+    var entries: [Int: TestLowRankAdapters.Entry] = [:]
+    let rank: Int, scaling: Float, dropout: Float
+    init(_ full: TestLowRankAdapters, config: LlamaConfig, shard: LlamaShard) {
+        rank = full.rank; scaling = full.scaling; dropout = full.dropout
+        for l in 0..<config.numHiddenLayers {
+            for module in LinearModule.allCases {
+                guard let e = full.entry(l, module) else { continue }
+                let (i, o) = module.features(in: config)
+                let local = Self.localRange(module, shard)
+                let a = module.isRowParallel ? slice(e.a.array, columnsTotal: i, rows: 0..<rank, columns: local) : e.a.array
+                let b = module.isRowParallel ? e.b.array : slice(e.b.array, columnsTotal: rank, rows: local, columns: 0..<rank)
+                _ = o
+                entries[l * 8 + module.order] = .init(a: FloatBuffer(a), b: FloatBuffer(b),
+                                                      gradA: FloatBuffer(count: a.count), gradB: FloatBuffer(count: b.count))
+            }
+        }
+    }
+    /// Output rows (column-parallel) or input columns (row-parallel) held.
+    static func localRange(_ module: LinearModule, _ shard: LlamaShard) -> Range<Int> {
+        switch module {
+        case .qProj, .oProj: return shard.queryRows
+        case .kProj, .vProj: return shard.keyValueRows
+        case .gateProj, .upProj, .downProj: return shard.ffnColumns
+        }
+    }
+    func factors(layer: Int, module: LinearModule) -> LowRankFactors? {
+        entries[layer * 8 + module.order].map {
+            LowRankFactors(a: $0.a.pointer, b: $0.b.pointer, gradA: $0.gradA.pointer, gradB: $0.gradB.pointer,
+                           rank: rank, scaling: scaling, dropout: dropout)
+        }
+    }
+}
+
+private final class RankResult: @unchecked Sendable {
+    var loss: (lossSum: Double, counted: Int)?
+    var error: Error?
+}
+
+@Suite struct TensorParallelTrainStepTests {
+    @Test(arguments: [Float(0), 0.3])
+    func twoRanksEqualOneRank(dropout: Float) throws {
+        let config = tinyConfig(bias: true)
+        let full = try tinyLlama(config: config, seed: 3)
+        let shards = [
+            LlamaShard(kvHeads: 0..<1, ffnColumns: 0..<10, vocabRows: 0..<20, queriesPerKVHead: 2, headDim: config.headDim),
+            LlamaShard(kvHeads: 1..<2, ffnColumns: 10..<24, vocabRows: 20..<37, queriesPerKVHead: 2, headDim: config.headDim),
+        ]
+        var rng = RandomFloats(state: 8)
+        let ids = (0..<45).map { _ in Int((rng.next() + 1) / 2 * 36) }
+        let segments = [0..<12, 12..<45]
+        let key = LoRADropoutKey(seed: 4, step: 9, sampleIndices: [3, 8])
+
+        // One rank.
+        let reference = TestLowRankAdapters(config: config, rank: 3, dropout: dropout)
+        let ws = TrainingWorkspace(model: full, shard: .whole(config), maxTokens: 45, maxLoRARank: 3)
+        let expected = try full.trainStep(ids: ids, labels: ids, segments: segments, shard: .whole(config),
+                                          group: SingleRankGroup(), adapters: reference, lossScale: 0.1,
+                                          dropout: key, workspace: ws)
+
+        // Two ranks on two threads.
+        let hub = LocalHub(size: 2)
+        let models = try shards.map { try shardModel(full, $0) }
+        let adapters = shards.map { ShardAdapters(reference, config: config, shard: $0) }
+        for a in adapters { for e in a.entries.values { e.gradA.zero(); e.gradB.zero() } }
+        let results = [RankResult(), RankResult()]
+        let done = DispatchSemaphore(value: 0)
+        for rank in 0..<2 {
+            let model = models[rank], shard = shards[rank], adapter = adapters[rank], result = results[rank]
+            let thread = Thread {
+                do {
+                    let group = LocalGroup(hub: hub, rank: rank)
+                    let ws = TrainingWorkspace(model: model, shard: shard, maxTokens: 45, maxLoRARank: 3)
+                    result.loss = try model.trainStep(ids: ids, labels: ids, segments: segments, shard: shard, group: group,
+                                                      adapters: adapter, lossScale: 0.1, dropout: key, workspace: ws)
+                    try model.allReduceTensorParallelPartialGradients(adapters: adapter, shard: shard, group: group)
+                } catch { result.error = error }
+                done.signal()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        done.wait()
+        done.wait()
+        for (rank, result) in results.enumerated() {
+            #expect(result.error == nil, "rank \(rank): \(String(describing: result.error))")
+            let got = try #require(result.loss)
+            #expect(got.counted == expected.counted)
+            #expect(abs(got.lossSum - expected.lossSum) <= 1e-5 * abs(expected.lossSum), "rank \(rank): \(got.lossSum) vs \(expected.lossSum)")
+        }
+
+        // Every gradient: the shards' slices reassemble the one-rank gradient.
+        for l in 0..<config.numHiddenLayers {
+            for module in LinearModule.allCases {
+                let e = try #require(reference.entry(l, module))
+                let (i, _) = module.features(in: config)
+                let r = reference.rank
+                for (rank, shard) in shards.enumerated() {
+                    let s = try #require(adapters[rank].entries[l * 8 + module.order])
+                    let local = ShardAdapters.localRange(module, shard)
+                    let expectA = module.isRowParallel
+                        ? slice(e.gradA.array, columnsTotal: i, rows: 0..<r, columns: local) : e.gradA.array
+                    let expectB = module.isRowParallel
+                        ? e.gradB.array : slice(e.gradB.array, columnsTotal: r, rows: local, columns: 0..<r)
+                    for (name, got, want) in [("A", s.gradA.array, expectA), ("B", s.gradB.array, expectB)] {
+                        let scale = max(want.map { abs($0) }.max() ?? 0, 1e-6)
+                        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+                        #expect(got.count == want.count && worst <= 1e-4 * scale,
+                                "layer \(l) \(module) grad\(name) on rank \(rank): max difference \(worst) (scale \(scale))")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -31,13 +31,18 @@ extension Llama {
     ///   - dropout: the key of the LoRA dropout masks (ignored where `lora_dropout` is 0).
     ///   - workspace: built for this model's config and `shard`, `maxTokens ≥ N`,
     ///     `maxLoRARank ≥` the adapters' rank.
+    ///   - layerGradientsReady: called with `l` (from the last layer down) once layer `l`'s LoRA
+    ///     gradients are final for this micro-batch, e.g. to start their data-parallel reduction
+    ///     while earlier layers are still in the backward (DESIGN §3.6).
     /// - Returns: the sum of the counted token losses (fp64) and how many were counted.
     public func trainStep(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]? = nil,
                           shard: LlamaShard, group: TensorParallelGroup, adapters: LowRankAdapters?,
                           lossScale: Float, dropout: LoRADropoutKey = LoRADropoutKey(),
-                          workspace: TrainingWorkspace) throws -> (lossSum: Double, counted: Int) {
+                          workspace: TrainingWorkspace,
+                          layerGradientsReady: ((_ layer: Int) throws -> Void)? = nil) throws -> (lossSum: Double, counted: Int) {
         try run(ids: ids, labels: labels, segments: segments, positions: positions, shard: shard, group: group,
-                adapters: adapters, lossScale: lossScale, training: true, dropout: dropout, workspace: workspace)
+                adapters: adapters, lossScale: lossScale, training: true, dropout: dropout, workspace: workspace,
+                layerDone: layerGradientsReady)
     }
 
     /// The loss alone over the training forward (any shard, adapters applied without dropout):
@@ -46,7 +51,8 @@ extension Llama {
                              shard: LlamaShard, group: TensorParallelGroup, adapters: LowRankAdapters? = nil,
                              workspace: TrainingWorkspace) throws -> (lossSum: Double, counted: Int) {
         try run(ids: ids, labels: labels, segments: segments, positions: positions, shard: shard, group: group,
-                adapters: adapters, lossScale: 0, training: false, dropout: LoRADropoutKey(), workspace: workspace)
+                adapters: adapters, lossScale: 0, training: false, dropout: LoRADropoutKey(), workspace: workspace,
+                layerDone: nil)
     }
 
     /// AllReduces over the TP group the gradients a step leaves partial: `gradA` of every
@@ -65,7 +71,8 @@ extension Llama {
 
     private func run(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]?, shard: LlamaShard,
                      group: TensorParallelGroup, adapters: LowRankAdapters?, lossScale: Float, training: Bool,
-                     dropout: LoRADropoutKey, workspace ws: TrainingWorkspace) throws -> (lossSum: Double, counted: Int) {
+                     dropout: LoRADropoutKey, workspace ws: TrainingWorkspace,
+                     layerDone: ((_ layer: Int) throws -> Void)?) throws -> (lossSum: Double, counted: Int) {
         let n = ids.count
         try checkStep(tokens: n, labels: labels, segments: segments, positions: positions, shard: shard,
                       adapters: adapters, dropout: dropout, workspace: ws)
@@ -95,7 +102,7 @@ extension Llama {
         }
         let backward = training && adapters != nil
         let result = try vocabParallelLoss(ctx, lossScale: lossScale, backward: backward)
-        if backward { try trainBackward(ctx) }
+        if backward { try trainBackward(ctx, layerDone: layerDone) }
         return result
     }
 

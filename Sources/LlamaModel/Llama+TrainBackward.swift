@@ -12,7 +12,8 @@ import Kernels
 extension Llama {
     /// Backward from `workspace.dNormed` (`[N, C]`, the gradient of the final-normed hidden
     /// states, already complete on every rank) down to the embedding output (dropped: frozen).
-    func trainBackward(_ ctx: TrainStepContext) throws {
+    /// `layerDone(l)` runs as soon as layer `l`'s LoRA gradients are final for this micro-batch.
+    func trainBackward(_ ctx: TrainStepContext, layerDone: ((_ layer: Int) throws -> Void)?) throws {
         let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize, layers = config.numHiddenLayers
         // xn = rmsnorm(x_L)  ⇒  dx_L [N, C]
         RMSNorm.backward(dinp: ws.dResidual.pointer, dweight: nil, dout: ws.dNormed.pointer,
@@ -24,6 +25,7 @@ extension Llama {
                 try trainLayerForward(l, acts, ctx, storeOutput: false)
             }
             try trainLayerBackward(l, acts, ctx)
+            try layerDone?(l)
         }
     }
 

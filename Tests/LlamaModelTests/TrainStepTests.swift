@@ -98,6 +98,21 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         #expect(trained.lossSum == got.lossSum && trained.counted == got.counted)
     }
 
+    @Test func reportsLayersAsTheirGradientsAreReady() throws {
+        let model = try tinyLlama()
+        let ids = randomIDs(10, vocab: config.vocabSize, seed: 61)
+        let adapters = TestLowRankAdapters(config: config)
+        let ws = TrainingWorkspace(model: model, shard: .whole(config), maxTokens: 10, maxLoRARank: 3)
+        var seen: [Int] = []
+        _ = try model.trainStep(ids: ids, labels: ids, segments: [0..<10], shard: .whole(config), group: SingleRankGroup(),
+                                adapters: adapters, lossScale: 1, workspace: ws) { layer in
+            // Layer 1 is final before layer 0's backward ran: layer 0's gradients are still zero.
+            if layer == 1 { #expect(adapters.entry(0, .qProj)!.gradA.array.allSatisfy { $0 == 0 }) }
+            seen.append(layer)
+        }
+        #expect(seen == [1, 0])
+    }
+
     /// d(Σ losses)/dA and dB against central differences, a few elements of every module.
     @Test(arguments: [Float(0), 0.3])
     func gradientsMatchFiniteDifferences(dropout: Float) throws {

@@ -16,6 +16,8 @@ public struct ModelSummary: Sendable {
     public let linearParameterCount: Int
     /// Stored bytes of those linear weights.
     public let linearStoredBytes: Int
+    /// Element count of each of those linear weights (NF4 blocks are counted per matrix).
+    public let linearElementCounts: [Int]
 
     /// Names of the per-layer linear weights in both naming schemes.
     static func isLayerLinear(_ name: String) -> Bool {
@@ -37,10 +39,20 @@ public struct ModelSummary: Sendable {
         case .huggingFace(let directory):
             config = try LlamaConfig(contentsOf: .init(fileURLWithPath: directory + "/config.json"))
             let checkpoint = try SafeTensorsCheckpoint(path: directory)
+            // bitsandbytes 4-bit weights: the packed U8 tensor counts the matrix's elements and
+            // its auxiliary tensors (absmax, maps, quant state) add to its bytes.
+            var auxiliaryBytes: [String: Int] = [:]
             for name in checkpoint.tensorNames {
                 guard let location = checkpoint.tensor(named: name) else { continue }
-                tensors.append((name, "\(location.info.dtype)", location.info.elementCount, location.info.range.count))
+                if let owner = BitsAndBytesNF4.owner(ofAuxiliary: name), checkpoint.tensor(named: owner) != nil {
+                    auxiliaryBytes[owner, default: 0] += location.info.range.count
+                } else if let state = try BitsAndBytesNF4.state(of: name, in: checkpoint) {
+                    tensors.append((name, state.doubleQuantized ? "NF4+DQ" : "NF4", state.shape.reduce(1, *), location.info.range.count))
+                } else {
+                    tensors.append((name, "\(location.info.dtype)", location.info.elementCount, location.info.range.count))
+                }
             }
+            tensors = tensors.map { ($0.name, $0.format, $0.elements, $0.bytes + (auxiliaryBytes[$0.name] ?? 0)) }
         }
         parameterCount = tensors.reduce(0) { $0 + $1.elements }
         formats = Dictionary(tensors.map { ($0.format, 1) }, uniquingKeysWith: +)
@@ -48,14 +60,28 @@ public struct ModelSummary: Sendable {
         let linear = tensors.filter { Self.isLayerLinear($0.name) }
         linearParameterCount = linear.reduce(0) { $0 + $1.elements }
         linearStoredBytes = linear.reduce(0) { $0 + $1.bytes }
+        linearElementCounts = linear.map(\.elements)
     }
 
-    /// Bytes of the frozen base when its linear weights are NF4 with double quantization (4.127
-    /// bits per parameter) and everything else stays as stored.
-    public var nf4Bytes: Int {
-        let bitsPerParameter = 4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0)  // codes + 8-bit absmax + nested absmax
-        return storedBytes - linearStoredBytes + Int(Double(linearParameterCount) * bitsPerParameter / 8)
+    /// Bytes of the frozen base when its linear weights are held as `base` (what
+    /// `LlamaWeights.quantizedBase` produces) and everything else stays as stored.
+    public func baseBytes(_ base: BaseQuantization) -> Int {
+        storedBytes - linearStoredBytes + linearBytes(base)
     }
+
+    /// Bytes of the linear weights alone when held as `base`.
+    public func linearBytes(_ base: BaseQuantization) -> Int {
+        linearElementCounts.reduce(0) { $0 + base.storedBytes(elements: $1) }
+    }
+
+    /// Bits per parameter of the linear weights when held as `base` (about 4.127 for NF4 with
+    /// double quantization, 4.5 without).
+    public func linearBitsPerParameter(_ base: BaseQuantization) -> Double {
+        linearParameterCount == 0 ? 0 : Double(linearBytes(base) * 8) / Double(linearParameterCount)
+    }
+
+    /// Bytes of the frozen base with QLoRA's default NF4 + double quantization.
+    public var nf4Bytes: Int { baseBytes(.default) }
 
     /// Bytes of the whole model in fp32.
     public var fp32Bytes: Int { parameterCount * 4 }

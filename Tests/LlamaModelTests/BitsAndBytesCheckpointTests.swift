@@ -130,6 +130,23 @@ private let target = "model.layers.1.self_attn.k_proj.weight"
         #expect(try dense.evaluate(sequences: ids).loss == loaded.evaluate(sequences: ids).loss)
     }
 
+    /// `tessera info` counts a bnb matrix by its quant-state shape and adds its auxiliary bytes.
+    @Test func summaryCountsQuantizedMatricesByTheirShape() throws {
+        let model = try tinyLlama(config: configs[1], seed: 5)
+        let (dir, written) = try writeBnbDirectory(model, doubleQuant: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let summary = try ModelSummary(path: ModelPath(dir.path))
+        let w = model.weights
+        let linear = w.baseLinearParameterCount
+        let norms = w.outputNorm.count + w.layers.reduce(0) { $0 + $1.attentionNorm.count + $1.ffnNorm.count }
+        #expect(summary.parameterCount == w.embedding.rows * w.embedding.columns + norms + linear)
+        #expect(summary.linearParameterCount == linear && summary.formats["NF4+DQ"] == 7)
+        let nf4Bytes = try written.values.reduce(0) { $0 + (try FrozenMatrix(name: "m", nf4: $1)).storedBytes }
+        #expect(summary.linearBytes(.default) == nf4Bytes)
+        // Stored: NF4 data plus the quant maps (16 + 256 floats) and the JSON states.
+        #expect(summary.linearStoredBytes > nf4Bytes && summary.linearStoredBytes < nf4Bytes + 7 * (272 * 4 + 300))
+    }
+
     /// Each corruption is refused with an error naming the tensor and the field.
     @Test(arguments: [
         "shape", "blocksize", "quant_type", "fp4", "quant_map", "packed", "absmax_count",

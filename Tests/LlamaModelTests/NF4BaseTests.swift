@@ -163,6 +163,9 @@ struct NF4BaseReferenceTests {
         #expect(model.weights.baseLinearParameterCount == 106_168_320)  // 210 matrices
         let bits = model.weights.baseLinearBitsPerParameter
         #expect(dq ? abs(bits - 4.127) < 0.001 : bits == 4.5, "\(bits) bits/parameter")
+        // `tessera info` predicts the same bytes without quantizing.
+        let summary = try ModelSummary(path: ModelPath(TestPaths.defaultModel.path))
+        #expect(summary.linearBytes(.nf4(doubleQuantization: dq)) == model.weights.baseLinearStoredBytes)
         let ids = try ids()
         let result = try model.evaluate(sequences: [ids], logitRows: [ids.count - 1])
         #expect(abs(result.loss - expectedLoss) <= 2e-4, "loss \(result.loss) vs \(expectedLoss)")

@@ -69,6 +69,8 @@ struct InfoCommand: ParsableCommand {
                 "vocab_size": c.vocabSize, "rope_theta": c.ropeTheta, "tied_embeddings": c.tieWordEmbeddings,
                 "tensor_formats": summary.formats, "stored_bytes": summary.storedBytes,
                 "nf4_base_bytes": summary.nf4Bytes, "fp32_bytes": summary.fp32Bytes,
+                "nf4_linear_bits_per_parameter": summary.linearBitsPerParameter(.default),
+                "nf4_plain_linear_bits_per_parameter": summary.linearBitsPerParameter(.nf4(doubleQuantization: false)),
             ] as [String: Any]))
             return
         }
@@ -79,5 +81,9 @@ struct InfoCommand: ParsableCommand {
         Console.print("parameters:   \(summary.parameterCount.formatted(.number.grouping(.automatic)))")
         Console.print("formats:      " + summary.formats.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", "))
         Console.print("memory:       as stored \(mib(summary.storedBytes)) (memory-mapped), NF4 base \(mib(summary.nf4Bytes)), fp32 \(mib(summary.fp32Bytes))")
+        Console.print(String(format: "NF4 base:     %.3f bits/parameter over %@ linear parameters with double quantization (%.3f without)",
+                             summary.linearBitsPerParameter(.default),
+                             summary.linearParameterCount.formatted(.number.grouping(.automatic)),
+                             summary.linearBitsPerParameter(.nf4(doubleQuantization: false))))
     }
 }

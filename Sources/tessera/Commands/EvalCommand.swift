@@ -1,11 +1,14 @@
 import ArgumentParser
+import Collectives
 import Foundation
 import Kernels
 import LlamaModel
+import LoRA
 import Tokenization
 import Training
 
-/// `tessera eval`: mean next-token loss and perplexity of a model on a JSONL file.
+/// `tessera eval`: mean next-token loss and perplexity of a model (optionally with a LoRA
+/// adapter) on a JSONL file; rows are split over the ranks of an mpirun job.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -13,13 +16,16 @@ struct EvalCommand: ParsableCommand {
         discussion: """
             Rows may be {"text"}, {"messages"} (rendered with the chat template), {"prompt","completion"} \
             or pre-tokenized {"input_ids":[...]} with optional {"labels":[...]} (-100 = not counted). \
-            Every predicted token counts unless --mask-prompt is given.
+            Every predicted token counts unless --mask-prompt is given. Under mpirun the rows are \
+            split over the ranks.
             """)
 
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
     @Option(help: "JSONL file to evaluate.") var data: String
+    @Option(help: "A PEFT LoRA adapter directory to apply.") var adapter: String?
+    @Flag(help: "With --adapter: also report the L2 norm of every LoRA tensor's gradient of the mean loss.") var gradNorms = false
     @Flag(help: "Count only assistant turns and completions.") var maskPrompt = false
     @Flag(help: "Skip invalid lines (counted) instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Tokens per forward batch (bounds activation memory).") var batchTokens = 4096
@@ -27,10 +33,69 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
+        if gradNorms && adapter == nil { throw ValidationError("--grad-norms needs --adapter") }
+    }
+
+    struct Prepared {
+        let model: Llama
+        let examples: [TokenizedExample]
+        let adapter: LoRAAdapter?
+        let skipped: [(line: Int, reason: String)]
     }
 
     func run() throws {
-        let start = monotonicSeconds()
+        MPISession.run { environment in
+            let world = environment.world
+            let start = monotonicSeconds()
+            let prepared = try MPISession.agreed(world) { try prepare() }
+            let examples = prepared.examples
+            let totalCounted = examples.reduce(0) { $0 + $1.countedTargets }
+            guard totalCounted > 0 else { throw AgreedFailure(message: "\(data): no token is counted (every label is -100)") }
+            // Rows are dealt round-robin to the ranks; sums are combined at the end.
+            let mine = examples.indices.filter { $0 % world.size == world.rank }.map { examples[$0] }
+            var lossSum = 0.0
+            if let adapter = prepared.adapter {
+                lossSum = try evaluateWithAdapter(prepared.model, adapter, mine, lossScale: Float(1) / Float(totalCounted))
+            } else {
+                lossSum = try evaluateBase(prepared.model, mine)
+            }
+            lossSum = try world.allReduce([lossSum], .sum)[0]
+            var norms: [(String, Double)] = []
+            if gradNorms, let adapter = prepared.adapter {
+                for f in adapter.factors {
+                    for (name, buffer) in [(f.target.loraAName, f.gradA), (f.target.loraBName, f.gradB)] {
+                        try world.allReduce(buffer.buffer, .sum)
+                        norms.append((name, buffer.array.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()))
+                    }
+                }
+            }
+            guard world.isRoot else { return }
+            let loss = lossSum / Double(totalCounted)
+            let seconds = monotonicSeconds() - start
+            let inputTokens = examples.reduce(0) { $0 + $1.inputIDs.count }
+            if json {
+                var object: [String: Any] = [
+                    "loss": loss, "perplexity": exp(loss), "tokens": totalCounted, "input_tokens": inputTokens,
+                    "rows": examples.count, "skipped_rows": prepared.skipped.count, "seconds": seconds, "ranks": world.size,
+                ]
+                if gradNorms {
+                    object["grad_norms"] = Dictionary(uniqueKeysWithValues: norms)
+                    object["grad_total_norm"] = norms.reduce(0.0) { $0 + $1.1 * $1.1 }.squareRoot()
+                }
+                Console.print(Console.json(object))
+            } else {
+                for (line, reason) in prepared.skipped { Console.error("warning: \(data):\(line): skipped: \(reason)") }
+                Console.print(String(format: "loss %.6f  perplexity %.4f  over %d predicted tokens (%d rows, %d rank(s), %.2f s)",
+                                     loss, exp(loss), totalCounted, examples.count, world.size, seconds))
+                if gradNorms {
+                    Console.print(String(format: "gradient L2 norm of the mean loss: %.6f over %d tensors",
+                                         norms.reduce(0.0) { $0 + $1.1 * $1.1 }.squareRoot(), norms.count))
+                }
+            }
+        }
+    }
+
+    private func prepare() throws -> Prepared {
         let path = try ModelPath(modelOption.resolved)
         let tokenizer = try BPETokenizer(path.tokenizerDefinition())
         let model = try path.load(baseQuantization: baseQuant.resolved)
@@ -48,37 +113,65 @@ struct EvalCommand: ParsableCommand {
                 throw DataError.invalidRow(file: data, line: line, detail: String(describing: error))
             }
         }
-        let workspace = LlamaWorkspace(model: model, maxTokens: max(batchTokens, examples.map(\.inputIDs.count).max() ?? 1))
-        var lossSum = 0.0, counted = 0, tokens = 0
+        let loaded = try adapter.map { try LoRAAdapter.load(from: URL(fileURLWithPath: $0), model: model.config) }
+        return Prepared(model: model, examples: examples, adapter: loaded, skipped: file.skipped)
+    }
+
+    /// Batches of whole rows up to `batchTokens` tokens.
+    private func batches(_ examples: [TokenizedExample]) -> [[TokenizedExample]] {
+        var result: [[TokenizedExample]] = []
         var batch: [TokenizedExample] = []
-        var batchSize = 0
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let result = try model.evaluate(sequences: batch.map(\.inputIDs), labels: batch.map(\.labels), workspace: workspace)
-            lossSum += result.lossSum
-            counted += result.countedTargets
-            batch.removeAll(keepingCapacity: true)
-            batchSize = 0
-        }
+        var size = 0
         for example in examples {
-            if batchSize + example.inputIDs.count > batchTokens { try flush() }
+            if size + example.inputIDs.count > batchTokens, !batch.isEmpty {
+                result.append(batch)
+                batch = []
+                size = 0
+            }
             batch.append(example)
-            batchSize += example.inputIDs.count
-            tokens += example.inputIDs.count
+            size += example.inputIDs.count
         }
-        try flush()
-        guard counted > 0 else { throw ValidationError("\(data): no token is counted (every label is -100)") }
-        let loss = lossSum / Double(counted)
-        let seconds = monotonicSeconds() - start
-        if json {
-            Console.print(Console.json([
-                "loss": loss, "perplexity": exp(loss), "tokens": counted, "input_tokens": tokens,
-                "rows": examples.count, "skipped_rows": file.skipped.count, "seconds": seconds,
-            ] as [String: Any]))
-        } else {
-            for (line, reason) in file.skipped { Console.error("warning: \(data):\(line): skipped: \(reason)") }
-            Console.print(String(format: "loss %.6f  perplexity %.4f  over %d predicted tokens (%d rows, %.2f s)",
-                                 loss, exp(loss), counted, examples.count, seconds))
+        if !batch.isEmpty { result.append(batch) }
+        return result
+    }
+
+    /// Loss sum of the base model (the inference forward).
+    private func evaluateBase(_ model: Llama, _ examples: [TokenizedExample]) throws -> Double {
+        guard !examples.isEmpty else { return 0 }
+        let workspace = LlamaWorkspace(model: model, maxTokens: max(batchTokens, examples.map(\.inputIDs.count).max() ?? 1))
+        var lossSum = 0.0
+        for batch in batches(examples) {
+            lossSum += try model.evaluate(sequences: batch.map(\.inputIDs), labels: batch.map(\.labels), workspace: workspace).lossSum
         }
+        return lossSum
+    }
+
+    /// Loss sum with the adapter (the training path; with --grad-norms also its backward,
+    /// accumulating d(mean loss)/dθ into the adapter's gradients).
+    private func evaluateWithAdapter(_ model: Llama, _ adapter: LoRAAdapter, _ examples: [TokenizedExample],
+                                     lossScale: Float) throws -> Double {
+        adapter.zeroGradients()
+        guard !examples.isEmpty else { return 0 }
+        let shard = LlamaShard.whole(model.config)
+        let group = SingleRankGroup()
+        let workspace = TrainingWorkspace(model: model, shard: shard,
+                                          maxTokens: max(batchTokens, examples.map(\.inputIDs.count).max() ?? 1),
+                                          maxLoRARank: adapter.rank)
+        var lossSum = 0.0
+        for batch in batches(examples) {
+            var ids: [Int] = [], labels: [Int] = [], segments: [Range<Int>] = []
+            for example in batch {
+                segments.append(ids.count..<(ids.count + example.inputIDs.count))
+                ids += example.inputIDs
+                labels += example.labels
+            }
+            let result = gradNorms
+                ? try model.trainStep(ids: ids, labels: labels, segments: segments, shard: shard, group: group,
+                                      adapters: adapter, lossScale: lossScale, workspace: workspace)
+                : try model.evaluateLoss(ids: ids, labels: labels, segments: segments, shard: shard, group: group,
+                                         adapters: adapter, workspace: workspace)
+            lossSum += result.lossSum
+        }
+        return lossSum
     }
 }

@@ -3,6 +3,7 @@ import Collectives
 import Foundation
 import Kernels
 import LlamaModel
+import LoRA
 
 /// `tessera info`: versions, the MPI world, the BLAS kernels, and every rank's host and pid.
 struct InfoCommand: ParsableCommand {
@@ -15,6 +16,9 @@ struct InfoCommand: ParsableCommand {
 
     @Option(help: "Also describe this model (a .gguf file or a Hugging Face directory).")
     var model: String?
+
+    @OptionGroup(title: "LoRA (with --model: print PEFT's trainable-parameter line)")
+    var lora: LoRAOptions
 
     func run() throws {
         if let model {
@@ -60,6 +64,12 @@ struct InfoCommand: ParsableCommand {
     private func describeModel(_ path: String) throws {
         let summary = try ModelSummary(path: ModelPath(path))
         let c = summary.config
+        if lora.given {
+            // Exactly PEFT's print_trainable_parameters() line, alone, for scripts to compare.
+            let adapter = try LoRAAdapter(config: lora.config(baseModel: path), targets: lora.config(baseModel: path).targets(for: c))
+            Console.print(adapter.trainableParametersLine(totalBaseParameters: summary.parameterCount))
+            return
+        }
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         if json {
             Console.print(Console.json([

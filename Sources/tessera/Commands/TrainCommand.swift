@@ -34,11 +34,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up steps.") var warmup = 0
     @Option(help: "AdamW weight decay.") var weightDecay = 0.0
     @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm = 1.0
-    @Option(help: "LoRA rank r.") var loraR = 16
-    @Option(help: "LoRA alpha.") var loraAlpha = 32.0
-    @Option(help: "LoRA dropout.") var loraDropout = 0.0
-    @Option(help: "Target modules: names (q_proj,v_proj), all-linear, or a regex.") var loraTargets = "q_proj,v_proj"
-    @Flag(help: "Use rank-stabilised LoRA scaling (alpha / sqrt(r)).") var rslora = false
+    @OptionGroup var lora: LoRAOptions
     @Option(help: "Random seed (adapter init, data order, dropout).") var seed: UInt64 = 0
     @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
     @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward (saves memory).") var activationCheckpointing = true
@@ -125,12 +121,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         let stream = try TrainingStream(examples: examples, maxSeqLen: maxSeqLen, packing: packing, seed: seed)
-        let targets: TargetModules = loraTargets == "all-linear" ? .allLinear
-            : loraTargets.contains(where: { "^$*+?()[]{}|\\".contains($0) }) ? .regex(loraTargets)
-            : .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        let loraConfig = LoRAConfig(r: loraR, loraAlpha: loraAlpha, loraDropout: loraDropout, targetModules: targets,
-                                    useRSLoRA: rslora, baseModelNameOrPath: modelOption.resolved)
-        let adapter = try LoRAAdapter(config: loraConfig, model: model.config, seed: seed)
+        let adapter = try LoRAAdapter(config: lora.config(baseModel: modelOption.resolved), model: model.config, seed: seed)
         let options = TrainerOptions(
             steps: steps, globalBatchSize: batchSize, microBatchSize: microBatchSize, maxSeqLen: maxSeqLen,
             packing: packing, learningRate: lr, schedule: schedule.kind, warmupSteps: warmup,

@@ -72,7 +72,9 @@ struct TrainCommand: ParsableCommand {
             }
             let metricsPath = metrics ?? (out as NSString).appendingPathComponent("metrics.jsonl")
             let metricsFile = world.isRoot ? try MetricsWriter(path: metricsPath) : nil
+            let fault = FaultInjection.fromEnvironment
             for index in 0..<steps {
+                try fault?.check(rank: world.rank, step: index + 1)
                 let report = try trainer.step(index)
                 if world.isRoot {
                     try metricsFile?.write(report)

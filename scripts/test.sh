@@ -107,6 +107,16 @@ check "unknown flag exits 2" exit_code_is 2 "$tessera" info --frobnicate
 check "bench collectives under np 2 reports all operations" bench_collectives_runs
 check "bench gemm reports every shape" bench_gemm_runs
 
+# 4. Training across meshes: the same job on every (tp, dp) gives the same losses and adapter.
+mesh_log=$(mktemp)
+TESSERA="$tessera" scripts/test_meshes.sh 2>&1 | tee "$mesh_log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$mesh_log" | tail -1)
+if [ -z "$line" ]; then bad 1 "mesh equality (no summary)"; else
+  ok "$(echo "$line" | cut -d' ' -f1)"
+  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "mesh equality"
+fi
+rm -f "$mesh_log"
+
 echo
 if [ "$failed" -gt 0 ]; then
   echo "failures:"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Equality across meshes (issue: "equality is the test"): the same training job with the same
+# global batch and seed on (tp, dp) ∈ {(1,1), (2,1), (3,1), (1,2), (2,2), (1,3)} must give the
+# same per-step losses and the same final adapter within 1e-4 relative, and `eval --adapter`
+# the same loss on every mesh. Prints PASS/FAIL per mesh and `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tessera=${TESSERA:-.build/release/tessera}
+data=Tests/Fixtures/chat_small.jsonl
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+steps=${MESH_STEPS:-10}
+job=(train --data "$data" --steps "$steps" --batch-size 6 --max-seq-len 64 --lr 1e-3 --lora-r 4
+     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --overwrite)
+passed=0
+failed=0
+run_mesh() {   # np tp
+  local np=$1 tp=$2 out="$work/mesh-$1-$2"
+  if ! timeout 600 scripts/mpirun.sh -np "$np" "$tessera" "${job[@]}" --tp "$tp" --out "$out" > "$out.log" 2>&1; then
+    echo "FAIL mesh tp=$tp dp=$((np / tp)): training failed"; tail -5 "$out.log"; failed=$((failed + 1)); return 1
+  fi
+  scripts/mpirun.sh -np "$np" "$tessera" eval --data "$data" --adapter "$out/adapter" --json > "$out/eval.json" 2> "$out.eval.log" \
+    || { echo "FAIL mesh tp=$tp dp=$((np / tp)): eval failed"; tail -3 "$out.eval.log"; failed=$((failed + 1)); return 1; }
+}
+run_mesh 1 1 || exit 1
+reference="$work/mesh-1-1"
+for mesh in "2 2" "3 3" "2 1" "4 2" "3 1"; do
+  set -- $mesh
+  np=$1 tp=$2
+  name="tp=$tp dp=$((np / tp))"
+  run_mesh "$np" "$tp" || continue
+  if python3 scripts/compare_runs.py "$reference" "$work/mesh-$np-$tp" \
+     && python3 - "$reference/eval.json" "$work/mesh-$np-$tp/eval.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p))["loss"] for p in sys.argv[1:])
+print(f"  eval --adapter loss {b:.8f} vs {a:.8f}")
+sys.exit(0 if abs(a - b) <= 1e-4 * abs(a) else 1)
+PY
+  then echo "PASS mesh $name equals tp=1 dp=1"; passed=$((passed + 1))
+  else echo "FAIL mesh $name differs from tp=1 dp=1"; failed=$((failed + 1)); fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

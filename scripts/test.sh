@@ -99,7 +99,64 @@ import json, sys
 d = json.load(sys.stdin)
 assert d['peak_gflops_per_rank'] > 0 and len(d['shapes']) == 7, d"
 }
+trainable_line_matches_peft() {
+  local ref=../shared/reference/smollm2/trainable_params.json got want
+  [ -f "$ref" ] || { echo "  missing $ref"; return 1; }
+  got=$("$tessera" info --model models/SmolLM2-135M-Instruct.Q4_1.gguf --lora-r 16 --lora-targets q_proj,v_proj)
+  want=$(python3 -c "import json; print(json.load(open('$ref'))['r16_alpha32_q_proj_v_proj']['printed'])")
+  [ "$got" = "$want" ] || { echo "  got:  $got"; echo "  want: $want"; return 1; }
+  got=$("$tessera" info --model models/SmolLM2-135M-Instruct.Q4_1.gguf --lora-r 8 --lora-targets all-linear)
+  want=$(python3 -c "import json; print(json.load(open('$ref'))['r8_alpha16_all_linear']['printed'])")
+  [ "$got" = "$want" ] || { echo "  got:  $got"; echo "  want: $want"; return 1; }
+  echo "  $got"
+}
+grad_norms_match_peft() {
+  local ref=../shared/reference/smollm2
+  python3 -c "import json; t=json.load(open('$ref/text.json')); print(json.dumps({'input_ids': t['input_ids']}))" > "$scratch/text_ids.jsonl"
+  "$tessera" eval --data "$scratch/text_ids.jsonl" --adapter "$ref/lora_r8_qv" --grad-norms --base-quant none --json \
+    | python3 -c "
+import json, sys
+d = json.load(sys.stdin); r = json.load(open('$ref/lora.json'))
+assert abs(d['loss'] - r['loss']) <= 2e-4, (d['loss'], r['loss'])
+assert abs(d['grad_total_norm'] - r['grad_total_l2_norm']) <= 1e-3 * r['grad_total_l2_norm']
+worst = max(abs(d['grad_norms'][k] - v) / v for k, v in r['grad_l2_norm'].items())
+assert worst <= 1e-3, worst
+print(f\"  loss {d['loss']:.6f} vs {r['loss']:.6f}; total grad norm {d['grad_total_norm']:.6f}; worst per-tensor norm error {worst:.1e}\")"
+}
+failing_rank_ends_the_job() {
+  local start end out
+  start=$(date +%s)
+  out=$(TESSERA_INJECT_FAULT=1:2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" train --data Tests/Fixtures/chat_small.jsonl \
+        --steps 4 --batch-size 2 --max-seq-len 64 --out "$scratch/fault" --overwrite 2>&1)
+  local code=$?
+  end=$(date +%s)
+  [ "$code" -ne 0 ] || { echo "  exit code 0"; return 1; }
+  [ "$(echo "$out" | grep -c 'error: rank 1: injected fault')" -eq 1 ] || { echo "$out" | tail -5; return 1; }
+  echo "  exit $code after $((end - start)) s (set-up included)"
+  [ $((end - start)) -le 60 ]
+}
+mesh_that_does_not_divide_is_refused() {
+  local out
+  out=$(timeout 60 scripts/mpirun.sh -np 2 "$tessera" train --data Tests/Fixtures/chat_small.jsonl --steps 1 --tp 3 --out "$scratch/mesh" 2>&1)
+  local code=$?
+  [ "$code" -ne 0 ] && [ "$(echo "$out" | grep -c 'does not divide the 2 ranks')" -eq 1 ] || { echo "$out" | tail -3; return 1; }
+  echo "  $(echo "$out" | grep 'does not divide')"
+}
+bad_jsonl_line_names_file_and_line() {
+  printf '{"text": "fine"}\n{broken\n' > "$scratch/bad.jsonl"
+  local out
+  out=$(timeout 60 scripts/mpirun.sh -np 2 "$tessera" eval --data "$scratch/bad.jsonl" 2>&1)
+  local code=$?
+  [ "$code" -ne 0 ] && [ "$(echo "$out" | grep -c "bad.jsonl:2: the line is not valid JSON")" -eq 1 ] || { echo "$out" | tail -3; return 1; }
+  echo "  $(echo "$out" | grep 'bad.jsonl')"
+}
+scratch=$(mktemp -d)
 check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
+check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
+check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
+check "a failing rank ends the whole job with one message naming it" failing_rank_ends_the_job
+check "a mesh that does not divide the world is refused once, non-zero" mesh_that_does_not_divide_is_refused
+check "a corrupt JSONL line is named by file:line on every rank, printed once" bad_jsonl_line_names_file_and_line
 check "info --json under mpirun -np 4 --oversubscribe lists 4 ranks" info_lists_ranks 4
 check "launch path selects fast OpenBLAS kernels" fast_kernels
 check "unknown command exits 2" exit_code_is 2 "$tessera" frobnicate

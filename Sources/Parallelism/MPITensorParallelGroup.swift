@@ -20,4 +20,23 @@ public final class MPITensorParallelGroup: TensorParallelGroup, @unchecked Senda
         guard size > 1 else { return }
         try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .max)
     }
+
+    public func allGather(_ values: [Float]) throws -> [[Float]] {
+        guard size > 1 else { return [values] }
+        // Every rank learns every count first, then one variable-size gather.
+        let counts = try communicator.allGather([Int64(values.count)]).map { Int($0) }
+        var all = [Float](repeating: 0, count: counts.reduce(0, +))
+        try values.withUnsafeBufferPointer { source in
+            try all.withUnsafeMutableBufferPointer { destination in
+                try communicator.allGatherV(source, counts: counts, into: destination)
+            }
+        }
+        var out: [[Float]] = []
+        var start = 0
+        for n in counts {
+            out.append(Array(all[start..<(start + n)]))
+            start += n
+        }
+        return out
+    }
 }

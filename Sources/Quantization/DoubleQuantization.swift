@@ -17,6 +17,10 @@ public struct DoubleQuantizedAbsmax: Sendable, Equatable {
     public let nestedAbsmax: [Float]
     /// The mean of the original absmax values (torch's float32 mean).
     public let offset: Float
+    /// For a tensor-parallel slice: where each local block sits in the full tensor, so it reads
+    /// its global nested absmax (`nestedAbsmax` then holds only the nested blocks the slice
+    /// touches). nil for a whole tensor.
+    public let blockMap: NF4BlockSlice?
 
     /// Wraps stored fields (e.g. from a bitsandbytes checkpoint), checking their sizes agree.
     public init(quantized: [UInt8], nestedAbsmax: [Float], offset: Float) throws {
@@ -27,6 +31,7 @@ public struct DoubleQuantizedAbsmax: Sendable, Equatable {
         self.quantized = quantized
         self.nestedAbsmax = nestedAbsmax
         self.offset = offset
+        blockMap = nil
     }
 
     /// Double-quantizes NF4 block scales as bitsandbytes does on the CPU.
@@ -51,6 +56,7 @@ public struct DoubleQuantizedAbsmax: Sendable, Equatable {
         self.quantized = codes
         self.nestedAbsmax = nested
         self.offset = offset
+        blockMap = nil
     }
 
     /// The code bnb's CPU kernel picks for v in [-1, 1]: grid index
@@ -76,7 +82,8 @@ public struct DoubleQuantizedAbsmax: Sendable, Equatable {
     /// fp32(fp32(code8[q[b]] * nestedAbsmax[b / 256]) + offset).
     @inline(__always)
     public func absmax(block b: Int) -> Float {
-        DynamicQuantMap.signed[Int(quantized[b])] * nestedAbsmax[b / Self.blockSize] + offset
+        let nested = blockMap.map { $0.nestedIndex(ofLocalBlock: b) } ?? b / Self.blockSize
+        return DynamicQuantMap.signed[Int(quantized[b])] * nestedAbsmax[nested] + offset
     }
 
     /// All dequantized block scales (bnb's intermediate `absmax` before the 4-bit dequant).   // [blocks]

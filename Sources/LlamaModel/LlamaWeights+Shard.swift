@@ -1,0 +1,206 @@
+// Tensor-parallel loading of the frozen base (DESIGN §3, §5, §7): each rank keeps only its
+// slice of every matrix, and the bytes it keeps are exactly the matching part of what one rank
+// would hold.
+//   - Row slices: q [queryRows, C], k/v [keyValueRows, C], gate/up [ffnColumns, C], embedding
+//     and head [vocabRows, C]. Column slices: o [C, queryRows], down [C, ffnColumns]. Biases
+//     like their rows; norms whole. Embedding and head keep their stored precision.
+//   - `.none`: the slice dequantized to owned fp32 (the same floats as the full matrix's).
+//   - `.nf4`: only the slice is quantized; its 64-blocks are blocks of the full matrix (checked),
+//     so codes and absmax match. Double quantization needs the full matrix's absmax array (its
+//     torch-order mean and its nested blocks of 256): every rank gathers all ranks' absmax over
+//     the TP group, places them by the ranks' shards and 8-bit-quantizes its own entries
+//     (`DoubleQuantizedAbsmax(slicing:globalAbsmax:)`).
+// One gather per layer (the seven matrices together) bounds the temporary absmax copy; the
+// matrices of a layer are sliced and quantized on up to `threads` threads, the collectives run
+// on the calling thread only.
+// Legend: C = hidden, G = KV heads, D = head dim, F = FFN size, V = vocab, Kb = blocks per row.
+
+import Dispatch
+import Kernels
+import Quantization
+
+extension LlamaWeights {
+    /// This rank's slice of the weights, with the seven linear matrices of every layer held as
+    /// `target`. `group` is the TP group; `shard` is this rank's entry of a plan whose shards
+    /// tile the model (checked against the other ranks' shards when the group has more than one).
+    /// With `.whole(config)` and a group of one the result equals `quantizedBase(target)`.
+    public func sharded(_ shard: LlamaShard, config: LlamaConfig, target: BaseQuantization,
+                        group: TensorParallelGroup, threads: Int = BLAS.threadCount) throws -> LlamaWeights {
+        try Self.validate(shard, config)
+        guard group.size > 1 || shard == .whole(config) else {
+            throw LlamaModelError.invalidConfig("shard \(shard) is part of the model but the tensor-parallel group has one rank; a group of one holds the whole model")
+        }
+        let all = group.size > 1 ? try Self.gatherShards(shard, config, group) : [shard]
+        var out = self
+        out.embedding = try embedding.sliced(rows: shard.vocabRows, columns: 0..<config.hiddenSize)
+        out.output = config.tieWordEmbeddings ? out.embedding
+            : try output.sliced(rows: shard.vocabRows, columns: 0..<config.hiddenSize)
+        for l in layers.indices {
+            let sources = layers[l].linears
+            let converted = try Self.convertLayer(sources, shards: all, rank: group.rank, config: config,
+                                                  target: target, group: group, threads: threads)
+            let q = shard.queryRows, kv = shard.keyValueRows
+            out.layers[l].q = converted[0]
+            out.layers[l].k = converted[1]
+            out.layers[l].v = converted[2]
+            out.layers[l].o = converted[3]
+            out.layers[l].gate = converted[4]
+            out.layers[l].up = converted[5]
+            out.layers[l].down = converted[6]
+            out.layers[l].qBias = layers[l].qBias.map { FloatBuffer(Array($0.array[q])) }
+            out.layers[l].kBias = layers[l].kBias.map { FloatBuffer(Array($0.array[kv])) }
+            out.layers[l].vBias = layers[l].vBias.map { FloatBuffer(Array($0.array[kv])) }
+        }
+        return out
+    }
+
+    /// Bytes of the sliced base a rank holds: the seven linears of every layer, the embedding,
+    /// and the head when it is not the embedding itself.
+    public func baseStoredBytes(tiedEmbeddings: Bool) -> Int {
+        baseLinearStoredBytes + embedding.storedBytes + (tiedEmbeddings ? 0 : output.storedBytes)
+    }
+
+    /// The HF-order `(rows, columns)` a shard holds of the linear in PEFT order `index`
+    /// (q, k, v, o, gate, up, down).
+    static func sliceRanges(_ index: Int, _ shard: LlamaShard, _ config: LlamaConfig) -> (rows: Range<Int>, columns: Range<Int>) {
+        let c = 0..<config.hiddenSize
+        switch index {
+        case 0: return (shard.queryRows, c)
+        case 1, 2: return (shard.keyValueRows, c)
+        case 3: return (c, shard.queryRows)
+        case 4, 5: return (shard.ffnColumns, c)
+        default: return (c, shard.ffnColumns)
+        }
+    }
+
+    /// Slices and converts one layer's seven matrices; double quantization of plain-NF4 slices
+    /// then runs on the whole group's gathered absmax.
+    private static func convertLayer(_ sources: [FrozenMatrix], shards: [LlamaShard], rank: Int, config: LlamaConfig,
+                                     target: BaseQuantization, group: TensorParallelGroup, threads: Int) throws -> [FrozenMatrix] {
+        let shard = shards[rank]
+        let whole = shards.count == 1 && shard == .whole(config)
+        // Slices whose DQ statistics are global: quantize them plain first, gather, then DQ.
+        // The choice depends only on the source storage and the target, the same on every rank.
+        let needsGather: [Bool] = sources.map { m in
+            guard !whole, case .nf4(doubleQuantization: true) = target else { return false }
+            if case .doubleQuantized = m.nf4?.scales { return false }   // sliced codes keep the global statistics
+            return true
+        }
+        let local = try parallelMap(sources.count, threads: threads) { i in
+            let (rows, columns) = sliceRanges(i, shard, config)
+            let slice = try sources[i].sliced(rows: rows, columns: columns)
+            return try slice.converted(to: needsGather[i] ? .nf4(doubleQuantization: false) : target)
+        }
+        guard needsGather.contains(true) else { return local }
+
+        // Every rank's plain absmax of the gathered matrices, concatenated in module order.
+        var mine: [Float] = []
+        for i in sources.indices where needsGather[i] {
+            guard let tensor = local[i].nf4, case .plain(let absmax) = tensor.scales else {
+                throw LlamaModelError.invalidWeights("internal: tensor '\(sources[i].name)' slice is not plain NF4")
+            }
+            mine += absmax
+        }
+        let gathered = try group.allGather(mine)
+        guard gathered.count == shards.count else {
+            throw LlamaModelError.invalidWeights("the tensor-parallel group returned \(gathered.count) contributions for \(shards.count) ranks")
+        }
+        var cursor = [Int](repeating: 0, count: shards.count)   // read position in each rank's contribution
+        var out = local
+        for i in sources.indices where needsGather[i] {
+            let full = sources[i]
+            let blocksPerRow = full.columns / NF4.blockSize
+            var global = [Float](repeating: 0, count: full.rows * blocksPerRow)   // [O, Kb]
+            for (r, other) in shards.enumerated() {
+                let (rows, columns) = sliceRanges(i, other, config)
+                let place = try full.nf4BlockSlice(rows: rows, columns: columns)
+                guard cursor[r] + place.count <= gathered[r].count else {
+                    throw LlamaModelError.invalidWeights("tensor '\(full.name)': rank \(r) sent \(gathered[r].count) absmax values, its shard needs more; do all ranks load the same model with the same plan?")
+                }
+                for b in 0..<place.count { global[place.globalBlock(b)] = gathered[r][cursor[r] + b] }
+                cursor[r] += place.count
+            }
+            let (rows, columns) = sliceRanges(i, shard, config)
+            let place = try full.nf4BlockSlice(rows: rows, columns: columns)
+            guard let tensor = local[i].nf4 else { continue }
+            let dq = global.withUnsafeBufferPointer { tensor.doubleQuantized(as: place, globalAbsmax: $0) }
+            out[i] = try FrozenMatrix(name: full.name, nf4: dq)
+        }
+        for r in shards.indices where cursor[r] != gathered[r].count {
+            throw LlamaModelError.invalidWeights("rank \(r) sent \(gathered[r].count) absmax values for layer matrices \(sources.first?.name ?? ""), its shard explains \(cursor[r]); do all ranks load the same model with the same plan?")
+        }
+        return out
+    }
+
+    /// Checks a shard against the config before any slicing.
+    static func validate(_ shard: LlamaShard, _ config: LlamaConfig) throws {
+        let g = config.numKeyValueHeads
+        func inside(_ range: Range<Int>, _ upper: Int) -> Bool { !range.isEmpty && range.lowerBound >= 0 && range.upperBound <= upper }
+        guard inside(shard.kvHeads, g), inside(shard.ffnColumns, config.intermediateSize), inside(shard.vocabRows, config.vocabSize),
+              shard.headDim == config.headDim, shard.queriesPerKVHead * g == config.numAttentionHeads,
+              shard.vocabRows.upperBound < 1 << 24, shard.ffnColumns.upperBound < 1 << 24 else {
+            throw LlamaModelError.invalidConfig("shard \(shard) does not fit the model (\(g) KV heads, \(config.numAttentionHeads) query heads of \(config.headDim), FFN \(config.intermediateSize), vocab \(config.vocabSize)); every range must be non-empty and inside the model")
+        }
+    }
+
+    /// Every rank's shard, in rank order; throws unless their KV heads and FFN columns tile the
+    /// model (each exactly once, in rank order), since the gathered absmax are placed by them.
+    static func gatherShards(_ shard: LlamaShard, _ config: LlamaConfig, _ group: TensorParallelGroup) throws -> [LlamaShard] {
+        let bounds = [shard.kvHeads.lowerBound, shard.kvHeads.upperBound, shard.ffnColumns.lowerBound,
+                      shard.ffnColumns.upperBound, shard.vocabRows.lowerBound, shard.vocabRows.upperBound]
+        let all = try group.allGather(bounds.map(Float.init)).map { $0.map { Int($0) } }   // exact below 2^24 (validate bounds them)
+        var shards: [LlamaShard] = []
+        for (r, b) in all.enumerated() {
+            guard b.count == 6, b[0] <= b[1], b[2] <= b[3], b[4] <= b[5] else {
+                throw LlamaModelError.invalidConfig("rank \(r) of the tensor-parallel group sent an unreadable shard \(b)")
+            }
+            let other = LlamaShard(kvHeads: b[0]..<b[1], ffnColumns: b[2]..<b[3], vocabRows: b[4]..<b[5],
+                                   queriesPerKVHead: shard.queriesPerKVHead, headDim: shard.headDim)
+            try validate(other, config)
+            shards.append(other)
+        }
+        for r in 1..<shards.count {
+            guard shards[r].kvHeads.lowerBound == shards[r - 1].kvHeads.upperBound,
+                  shards[r].ffnColumns.lowerBound == shards[r - 1].ffnColumns.upperBound else {
+                throw LlamaModelError.invalidConfig("the tensor-parallel shards do not tile the model in rank order: \(shards.map(\.description))")
+            }
+        }
+        guard shards.first?.kvHeads.lowerBound == 0, shards.last?.kvHeads.upperBound == config.numKeyValueHeads,
+              shards.first?.ffnColumns.lowerBound == 0, shards.last?.ffnColumns.upperBound == config.intermediateSize,
+              shards[group.rank] == shard else {
+            throw LlamaModelError.invalidConfig("the tensor-parallel shards do not cover the model: \(shards.map(\.description))")
+        }
+        return shards
+    }
+}
+
+/// `body(i)` for `i in 0..<count` on up to `threads` threads; the first failure (in index order)
+/// is rethrown.
+private func parallelMap(_ count: Int, threads: Int, _ body: @Sendable (Int) throws -> FrozenMatrix) throws -> [FrozenMatrix] {
+    let slots = SliceSlots(count: count)
+    let workers = max(1, min(threads, count))
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        for i in stride(from: worker, to: count, by: workers) { slots.pointer[i] = Result { try body(i) } }
+    }
+    return try (0..<count).map { i in
+        guard let result = slots.pointer[i] else { throw LlamaModelError.invalidWeights("internal: slice \(i) was not converted") }
+        return try result.get()
+    }
+}
+
+/// One slot per matrix, written by exactly one worker and read after the workers finish.
+private final class SliceSlots: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Result<FrozenMatrix, Error>?>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: count)
+        pointer.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        pointer.deinitialize(count: count)
+        pointer.deallocate()
+    }
+}

@@ -48,11 +48,16 @@ extension Llama {
             try group.allReduceMax(rowMax, count: count)
             for r in 0..<count {
                 let row = logits + r * vl, m = rowMax[r]
-                var s = 0.0  // fp64: V can be 10⁵ terms
-                for j in 0..<vl { s += Double(Foundation.exp(row[j] - m)) }
-                sums[r] = Float(s)
                 let local = targets[start + r] - v0
                 z[r] = local >= 0 && local < vl ? row[local] : 0
+                var s = 0.0  // fp64: V can be 10⁵ terms
+                if backward {
+                    // Keep exp(logit − m) in place for the gradient (one exp per logit).
+                    for j in 0..<vl { let e = Foundation.exp(row[j] - m); row[j] = e; s += Double(e) }
+                } else {
+                    for j in 0..<vl { s += Double(Foundation.exp(row[j] - m)) }
+                }
+                sums[r] = Float(s)
             }
             try group.allReduceSum(sums, count: 2 * count)
             for r in 0..<count where targets[start + r] != CrossEntropy.ignoreIndex {
@@ -61,13 +66,13 @@ extension Llama {
                 counted += 1
             }
             guard backward else { continue }
-            // loss = log s + m − z  ⇒  dlogits = lossScale · (softmax − onehot), in place
+            // loss = log s + m − z  ⇒  dlogits = lossScale · (exp(logit − m) / s − onehot), in place
             for r in 0..<count {
                 let row = logits + r * vl
                 let target = targets[start + r]
                 if target == CrossEntropy.ignoreIndex { row.update(repeating: 0, count: vl); continue }
-                let m = rowMax[r], norm = Float(1 / Double(sums[r])) * lossScale
-                for j in 0..<vl { row[j] = Foundation.exp(row[j] - m) * norm }
+                let norm = Float(1 / Double(sums[r])) * lossScale
+                for j in 0..<vl { row[j] *= norm }
                 let local = target - v0
                 if local >= 0 && local < vl { row[local] -= lossScale }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LlamaModel
+import LoRA
 import Tokenization
 
 /// `tessera generate`: continue a prompt, or answer it as a chat turn with --chat.
@@ -13,6 +14,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
     @Option(help: "The prompt text.") var prompt: String
+    @Option(help: "A PEFT LoRA adapter directory, merged into the base for generation.") var adapter: String?
     @Flag(help: "Render the prompt as a user turn with the chat template and stop at the end of the turn.") var chat = false
     @Option(help: "System message for --chat (default: the template's own, if any).") var system: String?
     @Option(help: "Maximum new tokens.") var maxTokens = 128
@@ -47,7 +49,11 @@ struct GenerateCommand: ParsableCommand {
         if let eos = tokenizer.eosTokenID { stop.insert(eos) }
         var ids = tokenizer.encode(text)
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, ids.first != bos { ids.insert(bos, at: 0) }
-        let model = try path.load(maxPositions: ids.count + maxTokens, baseQuantization: baseQuant.resolved)
+        var model = try path.load(maxPositions: ids.count + maxTokens, baseQuantization: baseQuant.resolved)
+        if let adapter {
+            let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), model: model.config)
+            model = try Llama(config: model.config, weights: lora.merged(into: model.weights), maxPositions: model.maxPositions)
+        }
         let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         try sampling.validate()
         let generated = try model.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stop)

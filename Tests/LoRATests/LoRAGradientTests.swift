@@ -1,6 +1,7 @@
 // The training step with the reference PEFT adapter (lora_r8_qv) on SmolLM2-135M-Instruct
 // against transformers + PEFT in fp32 (../shared/reference/smollm2/lora.json and
-// lora_grads.safetensors): loss, every gradient tensor, total norm. (Checkpointing on = off is
+// lora_grads.safetensors): loss, every gradient tensor, total norm; and over an NF4 base
+// (qlora_nf4.json): loss and every gradient norm. (Checkpointing on = off is
 // checked bit for bit on the tiny model in LlamaModelTests, where it costs no real-model step.)
 
 import Foundation
@@ -58,6 +59,37 @@ struct LoRAGradientTests {
         let total = totalSquares.squareRoot()
         #expect(abs(total - expectedNorm) <= 1e-3 * expectedNorm, "total norm \(total) vs \(expectedNorm)")
         print("reference LoRA step: loss \(loss), worst gradient \(worst.name) \(worst.error), total norm \(total), \(seconds) s")
+    }
+
+    /// QLoRA: the base's linears in NF4 with double quantization (bnb's default), the same
+    /// adapter; loss and gradient norms from transformers + bitsandbytes (qlora_nf4.json).
+    @Test func qloraStepMatchesBitsAndBytes() throws {
+        let reference = try #require(try TestPaths.referenceJSON("qlora_nf4.json") as? [String: Any])
+        let expected = try #require(reference["double_quant"] as? [String: Any])
+        let expectedLoss = try #require(expected["lora_loss"] as? Double)
+        let expectedNorm = try #require(expected["lora_grad_total_l2_norm"] as? Double)
+        let expectedNorms = try #require(expected["lora_grad_l2_norm"] as? [String: Double])
+        let model = try ModelPath.gguf(TestPaths.defaultModel.path).load(baseQuantization: .nf4(doubleQuantization: true))
+        let text = try #require(try TestPaths.referenceJSON("text.json") as? [String: Any])
+        let ids = try #require(text["input_ids"] as? [Int])
+        let adapter = try LoRAAdapter.load(from: referenceAdapter, model: model.config)
+        let ws = TrainingWorkspace(model: model, shard: .whole(model.config), maxTokens: ids.count, maxLoRARank: adapter.rank)
+        let result = try model.trainStep(ids: ids, labels: ids, segments: [0..<ids.count], shard: .whole(model.config),
+                                         group: SingleRankGroup(), adapters: adapter, lossScale: 1 / 90, workspace: ws)
+        let loss = result.lossSum / Double(result.counted)
+        #expect(abs(loss - expectedLoss) <= 2e-4, "QLoRA loss \(loss) vs \(expectedLoss)")
+        var totalSquares = 0.0
+        for f in adapter.factors {
+            for (name, grad) in [(f.target.loraAName, f.gradA), (f.target.loraBName, f.gradB)] {
+                let squares = grad.array.reduce(0.0) { $0 + Double($1) * Double($1) }
+                totalSquares += squares
+                let want = try #require(expectedNorms[name] ?? expectedNorms[name.replacingOccurrences(of: ".weight", with: "")], "\(name)")
+                #expect(abs(squares.squareRoot() - want) <= 2e-3 * want, "\(name): norm \(squares.squareRoot()) vs \(want)")
+            }
+        }
+        #expect(abs(totalSquares.squareRoot() - expectedNorm) <= 1e-3 * expectedNorm,
+                "total norm \(totalSquares.squareRoot()) vs \(expectedNorm)")
+        print("QLoRA (nf4+dq) step: loss \(loss) vs \(expectedLoss), total norm \(totalSquares.squareRoot()) vs \(expectedNorm)")
     }
 
     @Test func conformanceExposesTheAdapterTensors() throws {

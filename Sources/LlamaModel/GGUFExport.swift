@@ -1,0 +1,250 @@
+// Export of a loaded model as a llama.cpp GGUF file: `general.architecture` with the
+// `<arch>.*` hyper-parameters, the tokenizer metadata (copied from a source GGUF or rebuilt from
+// a TokenizerDefinition) and every tensor under its llama.cpp name. Matrices are F16 (or F32 /
+// BF16), norms, biases and rope_freqs F32. q/k rows are permuted back to llama.cpp's interleaved
+// RoPE order for the llama architecture (DESIGN.md §5), so `Llama.load(gguf:)` un-permutes them
+// to exactly the values exported.
+// Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
+
+import Foundation
+import Kernels
+import ModelFormats
+import Quantization
+import Tokenization
+
+/// Element type of the exported GGUF matrices.
+public enum GGUFExportDType: String, Sendable, CaseIterable {
+    case f32, f16, bf16
+
+    /// The GGML type of the matrices.
+    public var ggmlType: GGMLType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        }
+    }
+
+    /// llama.cpp's `general.file_type` (`LLAMA_FTYPE_ALL_F32`, `MOSTLY_F16`, `MOSTLY_BF16`).
+    public var fileType: UInt32 {
+        switch self {
+        case .f32: return 0
+        case .f16: return 1
+        case .bf16: return 32
+        }
+    }
+}
+
+/// The `tokenizer.*` metadata a GGUF export carries, in write order.
+public struct GGUFTokenizerMetadata: Sendable {
+    /// Keys and values, written in this order.
+    public var entries: [(key: String, value: GGUFValue)]
+
+    /// Every `tokenizer.*` key of `file`, verbatim and in file order (vocabulary, merges, token
+    /// types, special ids, chat template).
+    public init(copying file: GGUFFile) {
+        entries = file.metadataKeys.compactMap { key in
+            guard key.hasPrefix("tokenizer."), let value = file.metadata[key] else { return nil }
+            return (key, value)
+        }
+    }
+
+    /// The metadata llama.cpp's converter writes for a byte-level BPE (`gpt2`) tokenizer.
+    public init(_ tokenizer: TokenizerDefinition) {
+        var entries: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.pre", .string(tokenizer.preTokenizer.ggufName)),
+            ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
+        ]
+        if let types = tokenizer.tokenTypes {
+            entries.append(("tokenizer.ggml.token_type", .array(types.map { .int32(Int32(clamping: $0)) })))
+        }
+        entries.append(("tokenizer.ggml.merges", .array(tokenizer.merges.map(GGUFValue.string))))
+        let ids: [(String, Int?)] = [("bos_token_id", tokenizer.bosTokenID), ("eos_token_id", tokenizer.eosTokenID),
+                                     ("unknown_token_id", tokenizer.unknownTokenID),
+                                     ("padding_token_id", tokenizer.padTokenID)]
+        for case let (name, id?) in ids where id >= 0 {
+            entries.append(("tokenizer.ggml.\(name)", .uint32(UInt32(clamping: id))))
+        }
+        entries.append(("tokenizer.ggml.add_bos_token", .bool(tokenizer.addBOS)))
+        if let template = tokenizer.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
+        self.entries = entries
+    }
+}
+
+extension PreTokenizer {
+    /// The `tokenizer.ggml.pre` value llama.cpp uses for this pre-tokenizer.
+    public var ggufName: String {
+        switch self {
+        case .gpt2: return "gpt2"
+        case .smollm: return "smollm"
+        case .llama3: return "llama-bpe"
+        case .qwen2: return "qwen2"
+        }
+    }
+}
+
+extension LlamaConfig {
+    /// llama.cpp's `general.architecture`: `qwen2`, else `llama` (Mistral included).
+    public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
+
+    /// llama.cpp stores q/k rows permuted for interleaved RoPE only for the llama architecture
+    /// (qwen2 uses NEOX-style RoPE, which is HF's rotate-half).
+    public var ggufPermutesQK: Bool { ggufArchitecture == "llama" }
+}
+
+/// `values` (`[rows, columns]`, HF row order) with the rows of each of `heads` heads moved to
+/// llama.cpp's stored order: HF row `h·D + s·D/2 + i` goes to row `h·D + 2i + s` (the inverse of
+/// the un-permutation at load, `ggufRoPERowOrder`).
+public func ggufPermutedRows(_ values: [Float], rows: Int, columns: Int, heads: Int) -> [Float] {
+    precondition(values.count == rows * columns, "ggufPermutedRows: \(values.count) values for [\(rows), \(columns)]")
+    let order = ggufRoPERowOrder(rows: rows, heads: heads)
+    var out = [Float](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { source in
+        out.withUnsafeMutableBufferPointer { destination in
+            for r in 0..<rows {
+                let to = order[r] * columns
+                let from = r * columns
+                for c in 0..<columns { destination[to + c] = source[from + c] }
+            }
+        }
+    }
+    return out
+}
+
+/// Writes `model` as a GGUF v3 file that llama.cpp (and `Llama.load(gguf:)`) loads.
+///
+/// An existing file at `path` is refused unless `overwrite`. The file is written atomically.
+///
+/// Memory: `GGUFWriter` keeps every converted tensor in memory until it writes, so the peak is
+/// the size of the file (about 270 MB for a 135M model in F16, 540 MB in F32) plus one
+/// dequantized tensor; a streaming writer would be needed for multi-billion-parameter models.
+///
+/// - Returns: the file written, with its size.
+/// - Throws: `ModelFormatsError.io` naming the path for file-system problems;
+///   `LlamaModelError.invalidWeights` for shapes GGUF cannot hold.
+@discardableResult
+public func exportGGUF(model: Llama, tokenizer: GGUFTokenizerMetadata, to path: String,
+                       dtype: GGUFExportDType = .f16, name: String = "tessera-export",
+                       overwrite: Bool = false) throws -> HFExportedFile {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard !isDirectory.boolValue else {
+            throw ModelFormatsError.io(file: path, detail: "is a directory; give a .gguf file path for --out")
+        }
+        guard overwrite else {
+            throw ModelFormatsError.io(file: path, detail: "exists; pass overwrite (--overwrite) to replace it")
+        }
+    }
+    let writer = try ggufModelWriter(model: model, tokenizer: tokenizer, dtype: dtype, name: name)
+    try writer.write(to: path)
+    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+    return HFExportedFile(path: path, bytes: (attributes?[.size] as? NSNumber)?.intValue ?? 0)
+}
+
+/// The metadata and tensors of a GGUF export of `model`, ready to write.
+public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtype: GGUFExportDType,
+                            name: String) throws -> GGUFWriter {
+    let config = model.config
+    let weights = model.weights
+    let arch = config.ggufArchitecture
+    var writer = GGUFWriter()
+    writer.set("general.architecture", .string(arch))
+    writer.set("general.name", .string(name))
+    writer.set("general.file_type", .uint32(dtype.fileType))
+    for (key, value) in ggufHyperParameters(config) { writer.set("\(arch).\(key)", value) }
+    for entry in tokenizer.entries { writer.set(entry.key, entry.value) }
+
+    let naming = WeightNaming.gguf(permutedQK: config.ggufPermutesQK)
+    /// A matrix `[O, I]` as GGUF `ne = [I, O]`; q/k rows permuted when `heads` is given.
+    func matrix(_ part: String, _ layer: Int?, _ m: FrozenMatrix, heads: Int? = nil) throws {
+        var values = try m.dequantized()
+        if let heads, config.ggufPermutesQK {
+            guard heads > 0, m.rows % heads == 0, (m.rows / heads) % 2 == 0 else {
+                throw LlamaModelError.invalidWeights("tensor '\(m.name)' [\(m.rows), \(m.columns)]: rows are not \(heads) heads of even size, cannot permute for llama.cpp RoPE")
+            }
+            values = ggufPermutedRows(values, rows: m.rows, columns: m.columns, heads: heads)
+        }
+        try writer.addTensor(name: naming.name(part, layer: layer), type: dtype.ggmlType,
+                             dimensions: [m.columns, m.rows], bytes: ggufBytes(values, dtype.ggmlType))
+    }
+    /// A vector, always F32 (llama.cpp keeps norms and biases in F32).
+    func vector(_ part: String, _ layer: Int?, _ values: [Float]) throws {
+        try writer.addTensor(name: naming.name(part, layer: layer), type: .f32, dimensions: [values.count],
+                             bytes: ggufBytes(values, .f32))
+    }
+
+    try matrix("embed", nil, weights.embedding)                                  // [V, C]
+    if let factors = try ropeFrequencyFactors(config: config, weights: weights) {
+        try vector("rope_freqs", nil, factors)                                    // [D/2]
+    }
+    for (l, layer) in weights.layers.enumerated() {
+        try vector("attn_norm", l, layer.attentionNorm.array)                     // [C]
+        try matrix("q", l, layer.q, heads: config.numAttentionHeads)              // [H·D, C]
+        try matrix("k", l, layer.k, heads: config.numKeyValueHeads)               // [G·D, C]
+        try matrix("v", l, layer.v)                                               // [G·D, C]
+        try matrix("o", l, layer.o)                                               // [C, H·D]
+        // Biases (qwen2) are never permuted: qwen2 uses NEOX RoPE.
+        if let b = layer.qBias { try vector("q_bias", l, b.array) }               // [H·D]
+        if let b = layer.kBias { try vector("k_bias", l, b.array) }               // [G·D]
+        if let b = layer.vBias { try vector("v_bias", l, b.array) }               // [G·D]
+        try vector("ffn_norm", l, layer.ffnNorm.array)                            // [C]
+        try matrix("gate", l, layer.gate)                                         // [F, C]
+        try matrix("up", l, layer.up)                                             // [F, C]
+        try matrix("down", l, layer.down)                                         // [C, F]
+    }
+    try vector("norm", nil, weights.outputNorm.array)                             // [C]
+    // A tied model has no output.weight: llama.cpp then reuses token_embd.
+    if !config.tieWordEmbeddings { try matrix("head", nil, weights.output) }      // [V, C]
+    return writer
+}
+
+/// The `<arch>.*` keys llama.cpp's converter writes for a Llama-family model.
+func ggufHyperParameters(_ config: LlamaConfig) -> [(String, GGUFValue)] {
+    func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
+    var keys: [(String, GGUFValue)] = [
+        ("context_length", u32(config.maxPositionEmbeddings)),
+        ("embedding_length", u32(config.hiddenSize)),
+        ("block_count", u32(config.numHiddenLayers)),
+        ("feed_forward_length", u32(config.intermediateSize)),
+        ("rope.dimension_count", u32(config.headDim)),
+        ("attention.head_count", u32(config.numAttentionHeads)),
+        ("attention.head_count_kv", u32(config.numKeyValueHeads)),
+        ("attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps))),
+        ("rope.freq_base", .float32(Float(config.ropeTheta))),
+        ("vocab_size", u32(config.vocabSize)),
+    ]
+    // Written only when head_dim is not hidden / heads, as llama.cpp does.
+    if config.headDim * config.numAttentionHeads != config.hiddenSize {
+        keys.append(("attention.key_length", u32(config.headDim)))
+        keys.append(("attention.value_length", u32(config.headDim)))
+    }
+    return keys
+}
+
+/// `rope_freqs.weight` (`[D/2]` divisors of the base frequencies): the model's own when it came
+/// from a GGUF, else derived from Llama 3 `rope_scaling` as llama.cpp's converter does (GGUF has
+/// no key for it); nil when RoPE is unscaled.
+func ropeFrequencyFactors(config: LlamaConfig, weights: LlamaWeights) throws -> [Float]? {
+    if let factors = weights.ropeFrequencyFactors { return factors }
+    guard let scaling = config.ropeScaling else { return nil }
+    let base = RoPETable.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta, scaling: nil)
+    let scaled = RoPETable.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta, scaling: scaling)
+    guard base.count == scaled.count, scaled.allSatisfy({ $0 > 0 }) else {
+        throw LlamaModelError.invalidWeights("rope_scaling \(scaling) gives non-positive frequencies; cannot write rope_freqs.weight")
+    }
+    return zip(base, scaled).map { $0 / $1 }
+}
+
+/// Little-endian bytes of `values` as `type` (F32, F16 or BF16; narrowing rounds to nearest even).
+func ggufBytes(_ values: [Float], _ type: GGMLType) -> [UInt8] {
+    switch type {
+    case .f16:
+        return values.map(HalfFloat.fromFloat).withUnsafeBytes { [UInt8]($0) }
+    case .bf16:
+        return values.map(BFloat16.fromFloat).withUnsafeBytes { [UInt8]($0) }
+    default:
+        precondition(type == .f32, "ggufBytes: unsupported type \(type)")
+        return values.withUnsafeBytes { [UInt8]($0) }
+    }
+}

@@ -88,6 +88,8 @@ extension LlamaWeights {
         }
         let local = try parallelMap(sources.count, threads: threads) { i in
             let (rows, columns) = sliceRanges(i, shard, config)
+            // NF4 blocks of a slice must be blocks of the full matrix, or the bytes would differ.
+            if !whole, case .nf4 = target { _ = try sources[i].nf4BlockSlice(rows: rows, columns: columns) }
             let slice = try sources[i].sliced(rows: rows, columns: columns)
             return try slice.converted(to: needsGather[i] ? .nf4(doubleQuantization: false) : target)
         }

@@ -1,0 +1,299 @@
+// Tensor-parallel loading (ModelPath.load(shard:group:)): tp "ranks" run on threads joined by an
+// in-memory group, and every rank's slice must be exactly the matching part of the single-rank
+// model: NF4 codes, absmax, double-quant codes, offset and nested absmax byte for byte (compared
+// with the single-rank tensor cut by NF4Tensor.sliced), dequantized values bit for bit, fp32
+// (`none`) values bit for bit, embedding rows as stored; and the bytes a rank holds shrink as
+// 1/tp. Synthetic cases cover NF4 sources (bnb checkpoints), nested blocks that straddle a
+// slice, and the refusals.
+
+import Foundation
+import Testing
+import TestSupport
+import Kernels
+@testable import LlamaModel
+import Quantization
+
+/// A barrier and a board for in-memory collectives between threads.
+private final class ThreadHub: @unchecked Sendable {
+    let size: Int
+    var board: [[Float]]
+    private let condition = NSCondition()
+    private var arrived = 0
+    private var generation = 0
+
+    init(size: Int) {
+        self.size = size
+        board = Array(repeating: [], count: size)
+    }
+
+    func barrier() {
+        condition.lock()
+        let current = generation
+        arrived += 1
+        if arrived == size {
+            arrived = 0
+            generation += 1
+            condition.broadcast()
+        } else {
+            while current == generation { condition.wait() }
+        }
+        condition.unlock()
+    }
+}
+
+/// One rank: sums in rank order; `native` gathers from the board, otherwise the protocol's
+/// default gather (two sum-reductions) runs.
+private final class ThreadGroup: TensorParallelGroup, @unchecked Sendable {
+    let hub: ThreadHub, rank: Int, native: Bool
+    var size: Int { hub.size }
+    init(hub: ThreadHub, rank: Int, native: Bool) { self.hub = hub; self.rank = rank; self.native = native }
+
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count, +) }
+    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count, max) }
+
+    func allGather(_ values: [Float]) throws -> [[Float]] {
+        guard native else { return try defaultGather(values) }
+        hub.board[rank] = values
+        hub.barrier()
+        let all = hub.board
+        hub.barrier()   // everyone has read before the board is reused
+        return all
+    }
+
+    private func defaultGather(_ values: [Float]) throws -> [[Float]] {
+        // The protocol extension's implementation (a class's own method would shadow it).
+        try DefaultGather(self).allGather(values)
+    }
+
+    private func reduce(_ buffer: UnsafeMutablePointer<Float>, _ count: Int, _ op: (Float, Float) -> Float) {
+        hub.board[rank] = Array(UnsafeBufferPointer(start: buffer, count: count))
+        hub.barrier()
+        for i in 0..<count {
+            var value = hub.board[0][i]
+            for r in 1..<size { value = op(value, hub.board[r][i]) }
+            buffer[i] = value
+        }
+        hub.barrier()
+    }
+}
+
+/// Forwards the reductions of a group and keeps the protocol's default `allGather`.
+private final class DefaultGather: TensorParallelGroup, @unchecked Sendable {
+    let inner: ThreadGroup
+    init(_ inner: ThreadGroup) { self.inner = inner }
+    var rank: Int { inner.rank }
+    var size: Int { inner.size }
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { try inner.allReduceSum(buffer, count: count) }
+    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { try inner.allReduceMax(buffer, count: count) }
+}
+
+/// The planner's splits of SmolLM2 (3 KV heads, FFN 1536, vocab 49152; work-balanced): uneven
+/// KV groups, FFN bounds on multiples of 64 (704 is not a multiple of 256; nested DQ blocks
+/// straddle ranks in every matrix anyway).
+private func smolShards(tp: Int, _ config: LlamaConfig) -> [LlamaShard] {
+    let kv: [Range<Int>], ffn: [Range<Int>]
+    if tp == 2 {
+        kv = [0..<2, 2..<3]
+        ffn = [0..<704, 704..<1536]
+    } else {
+        kv = [0..<1, 1..<2, 2..<3]
+        ffn = [0..<512, 512..<1024, 1024..<1536]
+    }
+    let v = config.vocabSize
+    return (0..<tp).map { r in
+        LlamaShard(kvHeads: kv[r], ffnColumns: ffn[r], vocabRows: (v * r / tp)..<(v * (r + 1) / tp),
+                   queriesPerKVHead: config.numAttentionHeads / config.numKeyValueHeads, headDim: config.headDim)
+    }
+}
+
+private final class RankSlot: @unchecked Sendable { var result: Result<Llama, Error>? }
+
+/// Loads every rank's slice concurrently, one thread per rank.
+private func loadRanks(_ shards: [LlamaShard], _ target: BaseQuantization, native: Bool) throws -> [Llama] {
+    let hub = ThreadHub(size: shards.count)
+    let slots = shards.map { _ in RankSlot() }
+    let done = DispatchSemaphore(value: 0)
+    for (rank, shard) in shards.enumerated() {
+        let slot = slots[rank]
+        let thread = Thread {
+            slot.result = Result {
+                try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 64, baseQuantization: target, shard: shard,
+                                                                group: ThreadGroup(hub: hub, rank: rank, native: native), threads: 1)
+            }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    for _ in shards { done.wait() }
+    return try slots.map { slot in
+        guard let result = slot.result else { throw LlamaModelError.invalidWeights("a rank did not finish") }
+        return try result.get()
+    }
+}
+
+/// Single-rank models, loaded once per representation.
+private let singleRank: [BaseQuantization: Result<Llama, Error>] = {
+    var out: [BaseQuantization: Result<Llama, Error>] = [:]
+    for q in [BaseQuantization.default, .none] {
+        out[q] = Result { try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 64, baseQuantization: q) }
+    }
+    return out
+}()
+
+/// Rows `rows`, columns `columns` of a row-major `[*, total]` array.
+private func cut(_ values: [Float], total: Int, rows: Range<Int>, columns: Range<Int>) -> [Float] {
+    rows.flatMap { r in values[(r * total + columns.lowerBound)..<(r * total + columns.upperBound)] }
+}
+
+private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+@Suite(.enabled(if: TestPaths.hasDefaultModel))
+struct ShardedLoadTests {
+    /// NF4 with double quantization, tp = 2 (native gather) and tp = 3 (default gather).
+    @Test(arguments: [(2, true), (3, false)])
+    func nf4SlicesEqualTheSingleRankTensor(_ tp: Int, _ native: Bool) throws {
+        let reference = try #require(singleRank[.default]).get()
+        let config = reference.config
+        let shards = smolShards(tp: tp, config)
+        let ranks = try loadRanks(shards, .default, native: native)
+        for l in 0..<config.numHiddenLayers {
+            let full = reference.weights.layers[l].linears
+            let fullValues = try full.map { try $0.dequantized() }
+            for (rank, shard) in shards.enumerated() {
+                let local = ranks[rank].weights.layers[l].linears
+                for i in 0..<7 {
+                    let (rows, columns) = LlamaWeights.sliceRanges(i, shard, config)
+                    let place = try full[i].nf4BlockSlice(rows: rows, columns: columns)
+                    let expected = try #require(full[i].nf4).sliced(place)
+                    let got = try #require(local[i].nf4, "\(local[i].name) is not NF4")
+                    // Codes, 8-bit scales, offset, nested absmax and block map: byte for byte.
+                    #expect(got == expected, "rank \(rank) \(local[i].name)")
+                    #expect(local[i].storageDescription == "NF4+DQ")
+                    let want = cut(fullValues[i], total: full[i].columns, rows: rows, columns: columns)
+                    #expect(bits(try local[i].dequantized()) == bits(want), "rank \(rank) \(local[i].name) values")
+                }
+            }
+        }
+        try checkEmbedding(reference, ranks, shards)
+    }
+
+    /// `--base-quant none`: each slice is the same fp32 values as the single-rank matrix.
+    @Test func noneSlicesEqualTheSingleRankValues() throws {
+        let reference = try #require(singleRank[.none]).get()
+        let config = reference.config
+        let shards = smolShards(tp: 2, config)
+        let ranks = try loadRanks(shards, .none, native: true)
+        for l in 0..<config.numHiddenLayers {
+            let full = reference.weights.layers[l].linears
+            for (rank, shard) in shards.enumerated() {
+                let local = ranks[rank].weights.layers[l].linears
+                for i in 0..<7 {
+                    let (rows, columns) = LlamaWeights.sliceRanges(i, shard, config)
+                    #expect(local[i].storageDescription == "F32")
+                    let want = cut(try full[i].dequantized(), total: full[i].columns, rows: rows, columns: columns)
+                    #expect(bits(try local[i].dequantized()) == bits(want), "rank \(rank) \(local[i].name)")
+                }
+            }
+        }
+        try checkEmbedding(reference, ranks, shards)
+    }
+
+    /// Bytes of the sliced base (linears, embedding = tied head) per rank.
+    @Test func bytesPerRankScaleAsOneOverTP() throws {
+        let reference = try #require(singleRank[.default]).get()
+        let config = reference.config
+        let one = reference.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
+        for (tp, bound) in [(2, 0.55), (3, 0.40)] {
+            let ranks = try loadRanks(smolShards(tp: tp, config), .default, native: true)
+            for (rank, model) in ranks.enumerated() {
+                let bytes = model.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
+                #expect(Double(bytes) <= bound * Double(one), "tp \(tp) rank \(rank): \(bytes) of \(one) bytes")
+            }
+        }
+    }
+
+    /// Embedding (= tied head) rows as stored, biases absent for SmolLM2, norms whole.
+    private func checkEmbedding(_ reference: Llama, _ ranks: [Llama], _ shards: [LlamaShard]) throws {
+        let c = reference.config.hiddenSize
+        var row = [Float](repeating: 0, count: c), want = row
+        for (rank, shard) in shards.enumerated() {
+            let e = ranks[rank].weights.embedding
+            #expect(e.rows == shard.vocabRows.count && e.columns == c && e.type == reference.weights.embedding.type)
+            for local in Array(stride(from: 0, to: e.rows, by: 97)) + [e.rows - 1] {
+                try e.dequantizeRows(local, count: 1, into: &row)
+                try reference.weights.embedding.dequantizeRows(shard.vocabRows.lowerBound + local, count: 1, into: &want)
+                #expect(bits(row) == bits(want), "rank \(rank) embedding row \(local)")
+            }
+            #expect(ranks[rank].weights.outputNorm.array == reference.weights.outputNorm.array)
+            #expect(ranks[rank].weights.layers[0].attentionNorm.array == reference.weights.layers[0].attentionNorm.array)
+        }
+    }
+}
+
+/// Slicing without a model file: NF4 sources (bitsandbytes checkpoints), the gathered double
+/// quantization against the single-tensor one, and the refusals.
+@Suite struct NF4SliceTests {
+    /// [40, 640]: 10 blocks per row, 400 blocks, two nested blocks that straddle row 25.
+    private func tensors() throws -> (plain: NF4Tensor, dq: NF4Tensor, values: [Float]) {
+        var rng = RandomFloats(state: 17)
+        let w = (0..<(40 * 640)).map { i in rng.next() * (0.05 + Float(i % 640) / 640) }   // scales vary per block
+        return (try NF4Tensor(quantizing: w, shape: [40, 640], doubleQuantization: false),
+                try NF4Tensor(quantizing: w, shape: [40, 640], doubleQuantization: true), w)
+    }
+
+    @Test(arguments: [(7..<23, 0..<640), (0..<40, 192..<448), (25..<40, 576..<640), (3..<4, 64..<128)])
+    func gatheredDoubleQuantizationEqualsTheWholeTensors(_ rows: Range<Int>, _ columns: Range<Int>) throws {
+        let (plain, dq, _) = try tensors()
+        let place = try FrozenMatrix(name: "w", nf4: plain).nf4BlockSlice(rows: rows, columns: columns)
+        guard case .plain(let absmax) = plain.scales else { Issue.record("not plain"); return }
+        let gathered = absmax.withUnsafeBufferPointer { plain.sliced(place).doubleQuantized(as: place, globalAbsmax: $0) }
+        #expect(gathered == dq.sliced(place))
+        #expect(gathered.packed == plain.sliced(place).packed)
+        // A bnb-style NF4 source sliced as a FrozenMatrix: the same values as the whole tensor's.
+        for tensor in [plain, dq] {
+            let slice = try FrozenMatrix(name: "w", nf4: tensor).sliced(rows: rows, columns: columns)
+            #expect(bits(try slice.dequantized()) == bits(cut(tensor.dequantized(), total: 640, rows: rows, columns: columns)))
+        }
+        #expect(bits(gathered.dequantized()) == bits(cut(dq.dequantized(), total: 640, rows: rows, columns: columns)))
+    }
+
+    @Test func fp32SlicesCopyTheirValues() throws {
+        let (_, _, w) = try tensors()
+        let m = try FrozenMatrix(name: "w", rows: 40, columns: 640, values: w)
+        let s = try m.sliced(rows: 5..<9, columns: 32..<100)
+        #expect(try s.dequantized() == cut(w, total: 640, rows: 5..<9, columns: 32..<100))
+        #expect(s.storedBytes == 4 * 4 * 68)
+    }
+
+    @Test func misalignedOrOutsideSlicesAreRefusedByName() throws {
+        let m = try FrozenMatrix(name: "blk.4.attn_output.weight", rows: 8, columns: 128, values: [Float](repeating: 0.5, count: 8 * 128))
+        let misaligned = #expect(throws: LlamaModelError.self) { try m.nf4BlockSlice(rows: 0..<8, columns: 0..<96) }
+        #expect(misaligned?.description.contains("blk.4.attn_output.weight") == true)
+        let outside = #expect(throws: LlamaModelError.self) { try m.sliced(rows: 4..<9, columns: 0..<128) }
+        #expect(outside?.description.contains("blk.4.attn_output.weight") == true)
+        let odd = try FrozenMatrix(name: "blk.0.mlp", rows: 2, columns: 96, values: [Float](repeating: 1, count: 192))
+        #expect(throws: LlamaModelError.self) { try odd.nf4BlockSlice(rows: 0..<1, columns: 0..<96) }
+    }
+}
+
+@Suite(.enabled(if: TestPaths.hasDefaultModel))
+struct ShardedLoadRefusalTests {
+    /// An FFN bound off the 64-grid cannot give single-rank NF4 blocks: every rank refuses,
+    /// naming the matrix, before any collective.
+    @Test func ffnBoundOffTheBlockGridIsRefused() throws {
+        let config = try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 8).config
+        let good = smolShards(tp: 2, config)
+        let shards = good.map { s in
+            LlamaShard(kvHeads: s.kvHeads, ffnColumns: s.ffnColumns.lowerBound == 0 ? 0..<480 : 480..<1536, vocabRows: s.vocabRows,
+                       queriesPerKVHead: s.queriesPerKVHead, headDim: s.headDim)
+        }
+        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default, native: true) }
+        #expect(error?.description.contains("blk.0.ffn_") == true, "\(String(describing: error))")
+        // A part of the model with a group of one is refused too.
+        let single = #expect(throws: LlamaModelError.self) {
+            _ = try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 8, baseQuantization: .none, shard: good[0], group: SingleRankGroup())
+        }
+        #expect(single?.description.contains("group") == true)
+    }
+}

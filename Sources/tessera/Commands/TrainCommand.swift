@@ -108,12 +108,16 @@ struct TrainCommand: ParsableCommand {
         let mesh = try ProcessMesh(world: world, tp: tp)
         let path = try ModelPath(modelOption.resolved)
         let tokenizer = try BPETokenizer(path.tokenizerDefinition())
-        let full = try path.load(maxPositions: maxSeqLen, baseQuantization: baseQuant.resolved)
-        let shards = try ShardPlanner.plan(full.config, tp: tp)
-        guard tp == 1 else {
-            throw ValidationError("--tp \(tp): tensor-parallel loading of the base is not available yet; use --tp 1 (data parallel over all ranks)")
-        }
-        let model = full
+        // Mapped only (nothing expanded): the config and the stored block sizes the plan needs.
+        let stored = try path.load(maxPositions: maxSeqLen)
+        // FFN bounds must fall on NF4 blocks (64) and on the stored blocks of the down projection,
+        // whose column slices are cut from the file's rows.
+        let storedBlock = stored.weights.layers.map { $0.down.type?.blockElements ?? 1 }.max() ?? 1
+        let alignment = storedBlock % 64 == 0 ? storedBlock : (64 % storedBlock == 0 ? 64 : 64 * storedBlock)
+        let shards = try ShardPlanner.plan(stored.config, tp: tp, columnAlignment: alignment)
+        // Each TP rank maps the file and keeps only its slice (NF4 bytes equal to one rank's).
+        let model = try path.load(maxPositions: maxSeqLen, baseQuantization: baseQuant.resolved,
+                                  shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
         let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: maskPrompt)
         let file = try JSONLFile(path: data)
         var examples: [TokenizedExample] = []

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Collectives
+import Foundation
+import Kernels
+import LlamaModel
+import LoRA
+import Parallelism
+import Training
+
+/// `tessera bench train`: training throughput under any mesh, on random token ids (or a data
+/// file), with model-FLOPs utilisation against the sgemm peak measured at start.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Measure training tokens/s, MFU and peak memory per rank (any mesh, under mpirun).",
+        discussion: """
+            MFU counts the model FLOPs of a LoRA step on a frozen base per token: forward \
+            2·(P_linear + V·C) + backward input gradients 2·(P_linear + V·C) + attention 6·T·H·D·L \
+            (causal: forward 2·T·H·D, backward 4·T·H·D per layer) + LoRA 6·P_lora; activation \
+            recomputation is not counted. The peak is the best sgemm GFLOP/s of one rank at the \
+            layer's shapes, measured at start on every rank at once, times the ranks.
+            """)
+
+    @OptionGroup var modelOption: ModelOption
+    @OptionGroup var baseQuant: BaseQuantOption
+    @OptionGroup var lora: LoRAOptions
+    @Option(help: "Timed optimizer steps (after one warm-up step).") var steps = 3
+    @Option(help: "Sequences per step, over all data-parallel ranks.") var batchSize = 4
+    @Option(help: "Tokens per sequence.") var seqLen = 256
+    @Option(help: "Sequences per forward/backward on a rank.") var microBatchSize: Int?
+    @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
+    @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward.") var activationCheckpointing = true
+    @Option(help: "Seconds of sgemm timing per shape for the peak.") var peakSeconds = 0.2
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        MPISession.run { environment in
+            let world = environment.world
+            let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double) in
+                let mesh = try ProcessMesh(world: world, tp: tp)
+                let path = try ModelPath(modelOption.resolved)
+                let config = try path.load(maxPositions: seqLen).config
+                let shards = try ShardPlanner.plan(config, tp: tp)
+                let model = try path.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
+                                          shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
+                // Random ids, every token counted: the cost of a step does not depend on the text.
+                var state: UInt64 = 0x2545_F491_4F6C_DD1D
+                let examples = (0..<max(batchSize * 2, 8)).map { _ -> TokenizedExample in
+                    let ids = (0..<seqLen).map { _ -> Int in
+                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                        return Int(state >> 33) % config.vocabSize
+                    }
+                    return TokenizedExample(inputIDs: ids, labels: ids)
+                }
+                let stream = try TrainingStream(examples: examples, maxSeqLen: seqLen, packing: false, seed: 0)
+                let adapter = try LoRAAdapter(config: lora.config(baseModel: nil), model: config, seed: 0)
+                let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream,
+                                          options: TrainerOptions(steps: steps + 1, globalBatchSize: batchSize,
+                                                                  microBatchSize: microBatchSize, maxSeqLen: seqLen,
+                                                                  packing: false, schedule: .constant,
+                                                                  activationCheckpointing: activationCheckpointing))
+                let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
+                                                        kvDim: config.keyValueWidth, ffn: config.intermediateSize,
+                                                        vocabChunk: 8192)
+                try world.barrier()
+                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
+                return (trainer, adapter.trainableParameterCount, peak)
+            }
+            let (trainer, loraParameters, localPeak) = setup
+            let peakPerRank = try world.allReduce([localPeak], .sum)[0] / Double(world.size)
+            _ = try trainer.step(0)   // warm-up: page faults, OpenBLAS buffers
+            var seconds = 0.0, tokens = 0
+            for index in 1...steps {
+                let report = try trainer.step(index)
+                seconds += report.seconds
+                tokens += report.tokens
+            }
+            let rss = try world.allGather([Int64(ProcessMemory.peakResidentBytes())]).map { Int($0) }
+            guard world.isRoot else { return }
+            let c = trainer.model.config
+            let linear = Double(c.numHiddenLayers * (2 * c.hiddenSize * c.queryWidth + 2 * c.hiddenSize * c.keyValueWidth
+                + 3 * c.hiddenSize * c.intermediateSize))
+            let head = Double(c.vocabSize * c.hiddenSize)
+            let attention = 6.0 * Double(seqLen * c.queryWidth * c.numHiddenLayers)
+            let flopsPerToken = 4 * (linear + head) + attention + 6 * Double(loraParameters)
+            let tokensPerSecond = Double(tokens) / seconds
+            let mfu = tokensPerSecond * flopsPerToken / (peakPerRank * 1e9 * Double(world.size))
+            if json {
+                Console.print(Console.json([
+                    "ranks": world.size, "tp": tp, "dp": world.size / tp, "batch_size": batchSize, "seq_len": seqLen,
+                    "steps": steps, "tokens_per_s": tokensPerSecond, "seconds_per_step": seconds / Double(steps),
+                    "mfu": mfu, "model_flops_per_token": flopsPerToken, "peak_gflops_per_rank": peakPerRank,
+                    "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
+                    "activation_checkpointing": activationCheckpointing, "workspace_bytes": trainer.workspaceBytes,
+                    "blas_core": BLAS.coreName,
+                ] as [String: Any]))
+            } else {
+                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(activationCheckpointing ? "on" : "off")")
+                Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
+                                     tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
+                Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
+            }
+        }
+    }
+}

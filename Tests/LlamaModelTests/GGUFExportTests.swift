@@ -58,7 +58,8 @@ private func tokenizer37() -> TokenizerDefinition {
         #expect(exported.tensors.allSatisfy { $0.type == .f32 })
         // q/k permuted back: the stored rows equal the source's stored rows, dequantized.
         for name in ["blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.29.attn_k.weight", "blk.7.ffn_down.weight"] {
-            #expect(try storedValues(exported, name) == storedValues(source, name), "\(name)")
+            let same = try storedValues(exported, name) == storedValues(source, name)
+            #expect(same, "\(name): exported rows differ from llama.cpp's stored rows")
             #expect(exported.tensor(named: name)?.dimensions == source.tensor(named: name)?.dimensions)
         }
         // Hyper-parameters as the source states them; the tokenizer metadata verbatim.
@@ -119,7 +120,8 @@ private func tokenizer37() -> TokenizerDefinition {
         let file = try GGUFFile(path: path)
         #expect(file["general.architecture"]?.string == "qwen2" && file["qwen2.block_count"]?.int == 2)
         // qwen2 is NEOX RoPE: q rows stay in HF order.
-        #expect(try storedValues(file, "blk.0.attn_q.weight") == weights.layers[0].q.dequantized())
+        let hfOrder = try storedValues(file, "blk.0.attn_q.weight") == weights.layers[0].q.dequantized()
+        #expect(hfOrder, "qwen2 q rows must stay in HF order")
         #expect(try storedValues(file, "blk.1.attn_k.bias") == weights.layers[1].kBias?.array)
         #expect(try TokenizerDefinition(gguf: file) == tokenizer)
         let reloaded = try Llama.load(gguf: path)

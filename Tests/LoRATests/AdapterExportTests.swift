@@ -57,21 +57,25 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
             let q = try #require(adapter.factors(layer: layer, module: .qProj))
             let qA = "blk.\(layer).attn_q.weight.lora_a", qB = "blk.\(layer).attn_q.weight.lora_b"
             #expect(file.tensor(named: qA)?.dimensions == [576, 8] && file.tensor(named: qB)?.dimensions == [8, 576])
-            #expect(try floats(file, qA) == peft.floats(named: q.target.loraAName))
+            let sameA = try floats(file, qA) == peft.floats(named: q.target.loraAName)
+            #expect(sameA, "\(qA) is PEFT's A verbatim")
             let peftQB = try peft.floats(named: q.target.loraBName)
             let storedQB = try floats(file, qB)
-            #expect(storedQB == llamaCppOrder(peftQB, rows: 576, columns: 8, heads: 9))
+            let inLlamaCppOrder = storedQB == llamaCppOrder(peftQB, rows: 576, columns: 8, heads: 9)
+            #expect(inLlamaCppOrder, "\(qB) rows are not in llama.cpp's RoPE order")
             #expect(storedQB != peftQB)
             // Un-permuting with the loader's order gives PEFT's B exactly.
             let order = ggufRoPERowOrder(rows: 576, heads: 9)
             let unpermuted = (0..<576).flatMap { r in storedQB[(order[r] * 8)..<((order[r] + 1) * 8)] }
-            #expect(unpermuted == peftQB)
+            let roundTrips = unpermuted == peftQB
+            #expect(roundTrips, "\(qB) un-permuted is not PEFT's B")
             // v: no RoPE, rows untouched.
             let v = try #require(adapter.factors(layer: layer, module: .vProj))
             let vB = "blk.\(layer).attn_v.weight.lora_b"
             #expect(file.tensor(named: vB)?.dimensions == [8, 192])
-            #expect(try floats(file, vB) == peft.floats(named: v.target.loraBName))
-            #expect(try floats(file, "blk.\(layer).attn_v.weight.lora_a") == peft.floats(named: v.target.loraAName))
+            let sameV = try floats(file, vB) == peft.floats(named: v.target.loraBName)
+                && floats(file, "blk.\(layer).attn_v.weight.lora_a") == peft.floats(named: v.target.loraAName)
+            #expect(sameV, "layer \(layer) v factors are not PEFT's")
         }
         #expect(file.tensor(named: "blk.0.attn_k.weight.lora_a") == nil)
     }
@@ -118,8 +122,9 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         let qA = try #require(weights.tensor(named: "model.layers.5.self_attn.q_proj.lora_a"))
         let qB = try #require(weights.tensor(named: "model.layers.5.self_attn.q_proj.lora_b"))
         #expect(qA.shape == [576, 8] && qB.shape == [8, 576])
-        #expect(try weights.floats(for: qA) == transpose(q.a.array, rows: 8, columns: 576))
-        #expect(try weights.floats(for: qB) == transpose(q.b.array, rows: 576, columns: 8))
+        let transposed = try weights.floats(for: qA) == transpose(q.a.array, rows: 8, columns: 576)
+            && weights.floats(for: qB) == transpose(q.b.array, rows: 576, columns: 8)
+        #expect(transposed, "MLX factors are not Aᵀ and Bᵀ")
         #expect(weights.tensor(named: "model.layers.5.self_attn.v_proj.lora_b")?.shape == [8, 192])
 
         let json = try #require(try JSONSerialization.jsonObject(
@@ -163,7 +168,10 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         let resaved = try SafeTensorsFile(path: dir.appendingPathComponent("adapter_model.safetensors").path)
         let original = try SafeTensorsFile(path: referenceAdapter.appendingPathComponent("adapter_model.safetensors").path)
         #expect(Set(resaved.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
-        for tensor in original.tensors { #expect(try resaved.floats(named: tensor.name) == original.floats(for: tensor)) }
+        for tensor in original.tensors {
+            let same = try resaved.floats(named: tensor.name) == original.floats(for: tensor)
+            #expect(same, "\(tensor.name)")
+        }
         #expect(try LoRAAdapter.load(from: dir, model: smolLM2).config == adapter.config)
     }
 }

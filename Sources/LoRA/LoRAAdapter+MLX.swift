@@ -37,7 +37,7 @@ extension LoRAAdapter {
         for layer in (model.numHiddenLayers - mlxLayerCount(model: model))..<model.numHiddenLayers {
             for module in modules {
                 let (inFeatures, outFeatures) = module.features(in: model)
-                let prefix = "\(module.fullName(layer: layer))"
+                let prefix = module.fullName(layer: layer)
                 var loraA = [Float](repeating: 0, count: inFeatures * r)   // [I, r]
                 var loraB = [Float](repeating: 0, count: r * outFeatures)  // [r, O]
                 if let f = factors(layer: layer, module: module) {

@@ -33,6 +33,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule: constant, linear or cosine.") var schedule: ScheduleKind = .cosine
     @Option(help: "Warm-up steps.") var warmup = 0
     @Option(help: "AdamW weight decay.") var weightDecay = 0.0
+    @Option(help: "AdamW beta1.") var adamBeta1 = 0.9
+    @Option(help: "AdamW beta2.") var adamBeta2 = 0.999
+    @Option(help: "AdamW epsilon.") var adamEps = 1e-8
     @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm = 1.0
     @OptionGroup var lora: LoRAOptions
     @Option(help: "Random seed (adapter init, data order, dropout).") var seed: UInt64 = 0
@@ -131,6 +134,7 @@ struct TrainCommand: ParsableCommand {
         let options = TrainerOptions(
             steps: steps, globalBatchSize: batchSize, microBatchSize: microBatchSize, maxSeqLen: maxSeqLen,
             packing: packing, learningRate: lr, schedule: schedule.kind, warmupSteps: warmup,
+            beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEps,
             weightDecay: weightDecay, maxGradNorm: maxGradNorm > 0 ? maxGradNorm : nil, seed: seed,
             activationCheckpointing: activationCheckpointing)
         let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream, options: options)

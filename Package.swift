@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C interop: system libraries found through pkg-config, no unsafeFlags.
@@ -30,6 +31,7 @@ let package = Package(
             dependencies: [
                 "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Multi-rank checks, launched by scripts/test.sh under mpirun (not by swift test).

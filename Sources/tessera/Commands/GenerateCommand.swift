@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import Foundation
 import LlamaModel
 import LoRA
@@ -13,7 +14,9 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
-    @Option(help: "The prompt text.") var prompt: String
+    @Option(help: "The prompt text.") var prompt: String?
+    @Option(help: "A JSONL file of prompts (strings, or objects with \"prompt\" or \"question\"); prints one JSON line per prompt. Split over the ranks under mpirun.")
+    var prompts: String?
     @Option(help: "A PEFT LoRA adapter directory, merged into the base for generation.") var adapter: String?
     @Flag(help: "Render the prompt as a user turn with the chat template and stop at the end of the turn.") var chat = false
     @Option(help: "System message for --chat (default: the template's own, if any).") var system: String?
@@ -26,11 +29,74 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
+        guard (prompt == nil) != (prompts == nil) else { throw ValidationError("give exactly one of --prompt and --prompts") }
     }
 
     func run() throws {
-        let path = try ModelPath(modelOption.resolved)
-        let tokenizer = try BPETokenizer(path.tokenizerDefinition())
+        MPISession.run { environment in
+            let world = environment.world
+            let (tokenizer, model, inputs) = try MPISession.agreed(world) { () throws -> (BPETokenizer, Llama, [String]) in
+                let path = try ModelPath(modelOption.resolved)
+                let tokenizer = try BPETokenizer(path.tokenizerDefinition())
+                let inputs = try prompts.map(Self.readPrompts) ?? [prompt ?? ""]
+                var model = try path.load(maxPositions: 4096, baseQuantization: baseQuant.resolved)
+                if let adapter {
+                    let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), model: model.config)
+                    model = try Llama(config: model.config, weights: lora.merged(into: model.weights), maxPositions: model.maxPositions)
+                }
+                return (tokenizer, model, inputs)
+            }
+            let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+            try sampling.validate()
+            // A prompts file is dealt round-robin over the ranks; answers are gathered in order.
+            var mine: [String] = []
+            for index in inputs.indices where index % world.size == world.rank {
+                let (ids, generated, text) = try answer(inputs[index], tokenizer: tokenizer, model: model, sampling: sampling)
+                if prompts == nil && json {
+                    mine.append(Console.json(["prompt_ids": ids, "generated_ids": generated, "text": text] as [String: Any]))
+                } else if prompts != nil {
+                    let line = try JSONSerialization.data(withJSONObject: ["prompt": inputs[index], "answer": text], options: [.sortedKeys])
+                    mine.append(String(decoding: line, as: UTF8.self))
+                } else {
+                    mine.append(text)
+                }
+                if prompts == nil { break }
+            }
+            let separator = "\u{1E}"   // record separator: answers may hold newlines
+            let all = try world.allGather(string: mine.joined(separator: separator))
+            guard world.isRoot else { return }
+            var perRank = all.map { $0.isEmpty ? [] : $0.components(separatedBy: separator) }
+            for index in inputs.indices {
+                let rank = index % world.size
+                guard !perRank[rank].isEmpty else { continue }
+                Console.print(perRank[rank].removeFirst())
+            }
+        }
+    }
+
+    /// Prompts from a JSONL file: each line a JSON string, or an object with "prompt" or "question".
+    static func readPrompts(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read the prompts file \(path)")
+        }
+        var result: [String] = []
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            let value = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed])
+            if let text = value as? String { result.append(text); continue }
+            if let object = value as? [String: Any], let text = (object["prompt"] ?? object["question"]) as? String {
+                result.append(text)
+                continue
+            }
+            throw ValidationError("\(path):\(number + 1): expected a JSON string or an object with \"prompt\" or \"question\"")
+        }
+        return result
+    }
+
+    /// Generates the answer to one prompt: (prompt ids, generated ids, visible text).
+    private func answer(_ prompt: String, tokenizer: BPETokenizer, model: Llama,
+                        sampling: SamplingParameters) throws -> ([Int], [Int], String) {
         var stop = Set<Int>()
         let text: String
         if chat {
@@ -49,20 +115,8 @@ struct GenerateCommand: ParsableCommand {
         if let eos = tokenizer.eosTokenID { stop.insert(eos) }
         var ids = tokenizer.encode(text)
         if tokenizer.addBOS, let bos = tokenizer.bosTokenID, ids.first != bos { ids.insert(bos, at: 0) }
-        var model = try path.load(maxPositions: ids.count + maxTokens, baseQuantization: baseQuant.resolved)
-        if let adapter {
-            let lora = try LoRAAdapter.load(from: URL(fileURLWithPath: adapter), model: model.config)
-            model = try Llama(config: model.config, weights: lora.merged(into: model.weights), maxPositions: model.maxPositions)
-        }
-        let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
-        try sampling.validate()
         let generated = try model.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stop)
         let visible = generated.last.map { stop.contains($0) } == true ? Array(generated.dropLast()) : generated
-        let output = try tokenizer.decode(visible)
-        if json {
-            Console.print(Console.json(["prompt_ids": ids, "generated_ids": generated, "text": output] as [String: Any]))
-        } else {
-            Console.print(output)
-        }
+        return (ids, generated, try tokenizer.decode(visible))
     }
 }

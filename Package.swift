@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
         .target(name: "Parallelism", dependencies: ["Collectives", "LlamaModel", "LoRA"]),
-        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Collectives"]),
+        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "ModelFormats", "LlamaModel", "LoRA", "Parallelism", "Collectives"]),
         .executableTarget(
             name: "tessera",
             dependencies: [

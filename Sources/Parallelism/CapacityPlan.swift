@@ -93,7 +93,8 @@ public struct PlannedJob: Sendable, Equatable {
 public struct CostModel: Sendable, Equatable {
     /// Peak sgemm GFLOP/s of one core (`GEMMBenchmark`).
     public var gflopsPerCore: Double
-    /// Fraction of that peak a training step reaches (model-FLOPs utilisation).
+    /// Fraction of that peak the counted FLOPs reach (recompute included, so a little above the
+    /// model-FLOPs utilisation `tessera bench train` reports with checkpointing on).
     public var efficiency: Double
     /// Stored bytes per embedding/head parameter (2 for bf16; QLoRA keeps them as stored).
     public var embeddingBytesPerParameter: Double

@@ -46,7 +46,10 @@ struct PlanCommand: ParsableCommand {
 
     @Option(help: "Peak sgemm GFLOP/s of one core (default: measured now with a short sgemm benchmark).")
     var gflopsPerCore: Double?
-    @Option(help: "Fraction of peak a training step reaches (MFU).") var efficiency = 0.5
+    // 0.5 is assumed for GEMM-bound large models. Measured here (shared 2-core box under load):
+    // SmolLM2, 1 rank, 4 × 256 tokens reached 0.23 on this FLOP count (bench train MFU 16%).
+    @Option(help: "Fraction of the sgemm peak the counted FLOPs (recompute included) reach. `tessera bench train` measures MFU without recompute: scale it by about 1.4 with checkpointing.")
+    var efficiency = 0.5
     @Option(help: "Stored bytes per embedding/head parameter (default 2 = bf16; read from the file for .gguf and HF weights).")
     var embeddingBytes: Double?
     @Option(help: "Runtime overhead per rank, GB (Swift, OpenBLAS and MPI buffers, tokenizer, data).") var overheadGb = 0.5

@@ -8,7 +8,9 @@ import Parallelism
 import Tokenization
 import Training
 
-/// `tessera train`: LoRA/QLoRA fine-tuning across the ranks of an `mpirun` job.
+/// `tessera train`: LoRA/QLoRA fine-tuning across the ranks of an `mpirun` job. Settings come
+/// from `--config FILE.yaml` (TrainConfig's keys) and flags, flags winning; set-up and resume
+/// are in TrainCommand+Setup.swift, checkpoints and metrics in TrainCommand+Output.swift.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -16,44 +18,67 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Launch with mpirun for several processes: --tp ranks share one copy of the model \
             (tensor parallel) and the remaining factor splits each batch (data parallel).
-            Example: mpirun -np 2 tessera train --data train.jsonl --steps 100 --out out
+            Example: mpirun -np 2 tessera train --config examples/support.yaml
+
+            A YAML config holds the same settings as the flags, in snake_case (model, data: {train, \
+            valid, format}, max_seq_len, packing, mask_prompt, lora: {r, alpha, dropout, targets, \
+            rslora, init}, optimizer: {lr, betas, weight_decay, eps}, schedule: {type, warmup}, \
+            batch_size, micro_batch_size or grad_accumulation, steps or epochs, eval_every, \
+            save_every, keep_last, log_every, seed, tp, base_quant, double_quant, \
+            activation_checkpointing, output_dir, max_grad_norm); a flag overrides its key. The \
+            resolved settings are written to OUT/config.yaml.
+
+            Checkpoints go to OUT/checkpoints/step-NNNNNN every --save-every steps and at the end \
+            (adapter in PEFT layout, AdamW moments per tensor-parallel rank, step and seed, a \
+            manifest with SHA-256 checksums); the last --keep-last are kept. --resume continues \
+            from the latest one (--resume-from a given one): with the same mesh every later step's \
+            loss equals the uninterrupted run's bit for bit; with another number of data-parallel \
+            ranks (same tp, same global batch) the per-step losses agree within 1e-5 (sums are \
+            reduced in another order). --stop-after N ends after N steps as if interrupted, keeping \
+            the full run's schedule.
             """)
 
+    @Option(help: "YAML training config (flags override its keys).") var config: String?
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var baseQuant: BaseQuantOption
     @OptionGroup var templateOption: ChatTemplateOption
-    @Option(help: "Training data (JSONL: messages, prompt/completion, text or input_ids rows).") var data: String
-    @Option(help: "Optimizer steps.") var steps = 100
-    @Option(help: "Sequences per optimizer step, over all data-parallel ranks.") var batchSize = 8
+    @Option(help: "Training data (JSONL: messages, prompt/completion, text or input_ids rows).") var data: String?
+    @Option(help: "Validation data (default: a seeded 5% of the training rows when --eval-every is set).") var valid: String?
+    @Option(help: "Optimizer steps (default 100).") var steps: Int?
+    @Option(help: "Passes over the training data, instead of --steps.") var epochs: Double?
+    @Option(help: "Sequences per optimizer step, over all data-parallel ranks (default 8).") var batchSize: Int?
     @Option(help: "Sequences per forward/backward on a rank (the rest is gradient accumulation).") var microBatchSize: Int?
-    @Option(help: "Tokens per sequence.") var maxSeqLen = 512
-    @Flag(inversion: .prefixedNo, help: "Pack several examples into one sequence.") var packing = true
-    @Flag(inversion: .prefixedNo, help: "Count only assistant turns and completions in the loss.") var maskPrompt = true
-    @Option(help: "Peak learning rate.") var lr = 2e-4
-    @Option(help: "Learning-rate schedule: constant, linear or cosine.") var schedule: ScheduleKind = .cosine
-    @Option(help: "Warm-up steps.") var warmup = 0
-    @Option(help: "AdamW weight decay.") var weightDecay = 0.0
-    @Option(help: "AdamW beta1.") var adamBeta1 = 0.9
-    @Option(help: "AdamW beta2.") var adamBeta2 = 0.999
-    @Option(help: "AdamW epsilon.") var adamEps = 1e-8
-    @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm = 1.0
+    @Option(help: "Micro-batches per step on a rank (instead of --micro-batch-size).") var gradAccumulation: Int?
+    @Option(help: "Tokens per sequence (default 512).") var maxSeqLen: Int?
+    @Flag(inversion: .prefixedNo, help: "Pack several examples into one sequence (default on).") var packing: Bool?
+    @Flag(inversion: .prefixedNo, help: "Count only assistant turns and completions in the loss (default on).") var maskPrompt: Bool?
+    @Option(help: "Peak learning rate (default 2e-4).") var lr: Double?
+    @Option(help: "Learning-rate schedule: constant, linear or cosine (default cosine).") var schedule: TrainConfig.ScheduleType?
+    @Option(help: "Warm-up steps.") var warmup: Int?
+    @Option(help: "AdamW weight decay.") var weightDecay: Double?
+    @Option(help: "AdamW beta1 (default 0.9).") var adamBeta1: Double?
+    @Option(help: "AdamW beta2 (default 0.999).") var adamBeta2: Double?
+    @Option(help: "AdamW epsilon (default 1e-8).") var adamEps: Double?
+    @Option(help: "Global gradient-norm clipping, 0 disables (default 1).") var maxGradNorm: Double?
     @OptionGroup var lora: LoRAOptions
-    @Option(help: "Random seed (adapter init, data order, dropout).") var seed: UInt64 = 0
-    @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
-    @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward (saves memory).") var activationCheckpointing = true
-    @Option(help: "Output directory (the adapter goes to OUT/adapter).") var out = "out"
+    @Option(help: "Random seed (adapter init, data order, dropout, validation split).") var seed: UInt64?
+    @Option(help: "Tensor-parallel ranks per model copy.") var tp: Int?
+    @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward (default on).") var activationCheckpointing: Bool?
+    @Option(help: "Output directory (default out): adapter, checkpoints, metrics.jsonl, config.yaml.") var out: String?
     @Option(help: "Write one JSON line per step to this file (default OUT/metrics.jsonl).") var metrics: String?
-    @Flag(help: "Replace an existing adapter in the output directory.") var overwrite = false
+    @Option(help: "Evaluate the validation loss every N steps and at the end (0: at the end, with --valid only).") var evalEvery: Int?
+    @Option(help: "Checkpoint every N steps (0: only at the end).") var saveEvery: Int?
+    @Option(help: "Checkpoints to keep (default 3).") var keepLast: Int?
+    @Option(help: "Progress line every N steps when stdout is not a terminal (default ~5% of the run).") var logEvery: Int?
+    @Flag(help: "Continue from the latest checkpoint in OUT/checkpoints.") var resume = false
+    @Option(help: "Continue from this checkpoint directory.") var resumeFrom: String?
+    @Option(help: "End after N steps of this invocation as if interrupted (checkpoint saved, full schedule kept).") var stopAfter: Int?
+    @Flag(help: "Replace a run already in the output directory (its checkpoints are removed).") var overwrite = false
 
-    enum ScheduleKind: String, ExpressibleByArgument, CaseIterable {
-        case constant, linear, cosine
-        var kind: LearningRateSchedule.Kind {
-            switch self {
-            case .constant: return .constant
-            case .linear: return .linear
-            case .cosine: return .cosine
-            }
-        }
+    func validate() throws {
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }
+        if resume && resumeFrom != nil { throw ValidationError("give --resume or --resume-from PATH, not both") }
+        if (resume || resumeFrom != nil) && overwrite { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
     }
 
     func run() throws {
@@ -63,113 +88,76 @@ struct TrainCommand: ParsableCommand {
             // Everything a rank can get wrong on its own is checked in one agreed phase, so a bad
             // file on one host ends the job cleanly on every rank.
             let setup = try MPISession.agreed(world) { try prepare(world: world) }
-            let (trainer, fullAdapter, mesh) = (setup.trainer, setup.adapter, setup.mesh)
-            if world.isRoot {
-                Console.print("mesh: \(mesh.shape); this shard: \(trainer.shard)")
-                Console.print("model: \(setup.modelDescription)")
-                Console.print("data: \(setup.examples) examples → \(trainer.stream.sequencesPerEpoch) sequences of ≤ \(maxSeqLen) tokens per epoch\(setup.truncated > 0 ? " (\(setup.truncated) truncated)" : "")")
-                Console.print(String(format: "LoRA: %@; memory per rank: activations %.0f MB, peak RSS so far %.0f MB; set-up %.1f s",
-                                     fullAdapter.trainableParametersLine(totalBaseParameters: setup.baseParameters),
-                                     Double(trainer.workspaceBytes) / 1e6, Double(ProcessMemory.peakResidentBytes()) / 1e6,
-                                     monotonicSeconds() - started))
-            }
-            let metricsPath = metrics ?? (out as NSString).appendingPathComponent("metrics.jsonl")
-            let metricsFile = world.isRoot ? try MetricsWriter(path: metricsPath) : nil
+            let (trainer, config) = (setup.trainer, setup.config)
+            if world.isRoot { printSummary(setup, started: started) }
+            let metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
+            let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery) : nil
+            let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
             let fault = FaultInjection.fromEnvironment
-            for index in 0..<steps {
+            for index in setup.startStep..<end {
                 try fault?.check(rank: world.rank, step: index + 1)
                 let report = try trainer.step(index)
+                let step = index + 1
+                let evaluate = !setup.validSequences.isEmpty
+                    && ((config.evalEvery > 0 && step % config.evalEvery == 0) || step == setup.steps)
+                let evalLoss = evaluate ? try trainer.evaluate(setup.validSequences).loss : nil
                 if world.isRoot {
-                    try metricsFile?.write(report)
-                    Console.print(String(format: "step %d/%d  loss %.4f  lr %.2e  grad_norm %.3f  %.0f tokens/s  epoch %.2f",
-                                         report.step, steps, report.loss, report.learningRate, report.gradNorm,
-                                         report.tokensPerSecond, report.epoch))
+                    try metricsFile?.write(report, evalLoss: evalLoss)
+                    progress?.step(report, evalLoss: evalLoss)
+                }
+                if (config.saveEvery > 0 && step % config.saveEvery == 0) || step == end {
+                    let directory = try saveCheckpoint(step: step, setup: setup, world: world)
+                    progress?.note("checkpoint: \(directory.path)")
                 }
             }
-            try trainer.gatherAdapter(into: fullAdapter)
+            progress?.finish()
+            guard end == setup.steps else {
+                if world.isRoot {
+                    Console.print("stopped after step \(end) of \(setup.steps) (--stop-after); continue with: tessera train --resume (same config and --out \(config.outputDir))")
+                }
+                return
+            }
+            try trainer.gatherAdapter(into: setup.adapter)
             if world.isRoot {
-                let directory = URL(fileURLWithPath: out).appendingPathComponent("adapter")
-                try fullAdapter.save(to: directory)
-                Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath)")
+                let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
+                try setup.adapter.save(to: directory)
+                Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath(config))")
                 Console.print(String(format: "done in %.1f s, peak RSS %.0f MB on rank 0", monotonicSeconds() - started,
                                      Double(ProcessMemory.peakResidentBytes()) / 1e6))
             }
         }
     }
 
-    struct Setup {
-        let trainer: Trainer
-        let adapter: LoRAAdapter
-        let mesh: ProcessMesh
-        let examples: Int
-        let truncated: Int
-        let baseParameters: Int
-        let modelDescription: String
+    private func printSummary(_ setup: Setup, started: Double) {
+        let trainer = setup.trainer
+        Console.print("mesh: \(setup.mesh.shape); this shard: \(trainer.shard)")
+        Console.print("model: \(setup.modelDescription)")
+        let truncated = setup.truncated > 0 ? " (\(setup.truncated) truncated)" : ""
+        Console.print("data: \(setup.examples) examples → \(trainer.stream.sequencesPerEpoch) sequences of ≤ \(setup.config.maxSeqLen) tokens per epoch\(truncated); \(setup.steps) steps of \(setup.config.batchSize) sequences")
+        if !setup.validSequences.isEmpty {
+            Console.print("validation: \(setup.validDescription), \(setup.validSequences.count) sequences")
+        }
+        if let resumed = setup.resumedFrom {
+            Console.print("resuming from \(resumed.path) at step \(setup.startStep)")
+        }
+        Console.print(String(format: "LoRA: %@; memory per rank: activations %.0f MB, peak RSS so far %.0f MB; set-up %.1f s",
+                             setup.adapter.trainableParametersLine(totalBaseParameters: setup.baseParameters),
+                             Double(trainer.workspaceBytes) / 1e6, Double(ProcessMemory.peakResidentBytes()) / 1e6,
+                             monotonicSeconds() - started))
     }
 
-    private func prepare(world: Communicator) throws -> Setup {
-        let mesh = try ProcessMesh(world: world, tp: tp)
-        let path = try ModelPath(modelOption.resolved)
-        let tokenizer = try BPETokenizer(path.tokenizerDefinition())
-        // Mapped only (nothing expanded): the config and the stored block sizes the plan needs.
-        let stored = try path.load(maxPositions: maxSeqLen)
-        // FFN bounds must fall on NF4 blocks (64) and on the stored blocks of the down projection,
-        // whose column slices are cut from the file's rows.
-        let storedBlock = stored.weights.layers.map { $0.down.type?.blockElements ?? 1 }.max() ?? 1
-        let alignment = storedBlock % 64 == 0 ? storedBlock : (64 % storedBlock == 0 ? 64 : 64 * storedBlock)
-        let shards = try ShardPlanner.plan(stored.config, tp: tp, columnAlignment: alignment)
-        // Each TP rank maps the file and keeps only its slice (NF4 bytes equal to one rank's).
-        let model = try path.load(maxPositions: maxSeqLen, baseQuantization: baseQuant.resolved,
-                                  shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
-        let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: maskPrompt)
-        let file = try JSONLFile(path: data)
-        var examples: [TokenizedExample] = []
-        for (line, row) in file.rows {
-            do { examples.append(try encoder.encode(row)) } catch {
-                throw DataError.invalidRow(file: data, line: line, detail: error.description)
-            }
+    /// `--metrics`, else OUT/metrics.jsonl.
+    func metricsPath(_ config: TrainConfig) -> String {
+        metrics ?? (config.outputDir as NSString).appendingPathComponent("metrics.jsonl")
+    }
+
+    /// True when `flag` (`--name`) was typed, for options whose default cannot be told apart from
+    /// an explicit value (shared option groups with non-optional defaults).
+    static func given(_ flags: String...) -> Bool {
+        CommandLine.arguments.dropFirst().contains { argument in
+            flags.contains { argument == $0 || argument.hasPrefix($0 + "=") }
         }
-        let stream = try TrainingStream(examples: examples, maxSeqLen: maxSeqLen, packing: packing, seed: seed)
-        let adapter = try LoRAAdapter(config: lora.config(baseModel: modelOption.resolved), model: model.config, seed: seed)
-        let options = TrainerOptions(
-            steps: steps, globalBatchSize: batchSize, microBatchSize: microBatchSize, maxSeqLen: maxSeqLen,
-            packing: packing, learningRate: lr, schedule: schedule.kind, warmupSteps: warmup,
-            beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEps,
-            weightDecay: weightDecay, maxGradNorm: maxGradNorm > 0 ? maxGradNorm : nil, seed: seed,
-            activationCheckpointing: activationCheckpointing)
-        let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream, options: options)
-        let adapterDirectory = URL(fileURLWithPath: out).appendingPathComponent("adapter")
-        if !overwrite, FileManager.default.fileExists(atPath: adapterDirectory.appendingPathComponent("adapter_model.safetensors").path) {
-            throw ValidationError("\(adapterDirectory.path) already holds an adapter; pass --overwrite or choose another --out")
-        }
-        let summary = "\(model.config.modelType), \(model.config.numHiddenLayers) layers, base \(baseQuant.resolved)"
-        return Setup(trainer: trainer, adapter: adapter, mesh: mesh, examples: examples.count,
-                     truncated: stream.truncatedPerEpoch.first ?? 0,
-                     baseParameters: try ModelSummary(path: path).parameterCount, modelDescription: summary)
     }
 }
 
-/// Appends one JSON object per step to the metrics file.
-final class MetricsWriter {
-    private let handle: FileHandle
-
-    init(path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw ValidationError("cannot write the metrics file \(path)")
-        }
-        self.handle = handle
-    }
-
-    func write(_ report: StepReport) throws {
-        let object: [String: Any] = [
-            "step": report.step, "loss": report.loss, "lr": report.learningRate, "grad_norm": report.gradNorm,
-            "tokens": report.tokens, "counted_tokens": report.countedTargets, "tokens_per_s": report.tokensPerSecond,
-            "seconds": report.seconds, "epoch": report.epoch,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        handle.write(data + Data("\n".utf8))
-    }
-}
+extension TrainConfig.ScheduleType: ExpressibleByArgument {}

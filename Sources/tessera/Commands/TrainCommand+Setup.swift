@@ -1,0 +1,191 @@
+// Set-up of `tessera train`: the resolved config (file, then flags), the model shard, the data
+// with its validation split, the output-directory checks and, with --resume, the checkpoint's
+// adapter and optimizer state. Runs on every rank inside one agreed phase.
+import ArgumentParser
+import Collectives
+import Foundation
+import LlamaModel
+import LoRA
+import Parallelism
+import Tokenization
+import Training
+
+extension TrainCommand {
+    struct Setup {
+        let trainer: Trainer
+        /// The full adapter (gathered into for saving).
+        let adapter: LoRAAdapter
+        let mesh: ProcessMesh
+        /// Resolved settings; `steps` is set, `epochs` cleared.
+        let config: TrainConfig
+        let steps: Int
+        /// Steps already done (0, or the checkpoint's step).
+        let startStep: Int
+        let resumedFrom: URL?
+        let validSequences: [PackedSequence]
+        let validDescription: String
+        let examples: Int
+        let truncated: Int
+        let baseParameters: Int
+        let modelDescription: String
+        let configIdentity: [String: String]
+        let modelIdentity: String
+    }
+
+    /// The config file's settings with every given flag applied on top.
+    func resolvedConfig() throws -> TrainConfig {
+        var c = try config.map { try TrainConfigFile.load($0) } ?? TrainConfig()
+        c.model = modelOption.model ?? c.model ?? modelOption.resolved
+        if Self.given("--base-quant") { c.baseQuant = baseQuant.baseQuant == .nf4 ? .nf4 : .none }
+        if Self.given("--double-quant", "--no-double-quant") { c.doubleQuant = baseQuant.doubleQuant }
+        if let data { c.data.train = data }
+        if let valid { c.data.valid = valid }
+        if let steps { (c.steps, c.epochs) = (steps, nil) }
+        if let epochs { (c.epochs, c.steps) = (epochs, nil) }
+        if let batchSize { c.batchSize = batchSize }
+        if let microBatchSize { (c.microBatchSize, c.gradAccumulation) = (microBatchSize, nil) }
+        if let gradAccumulation { (c.gradAccumulation, c.microBatchSize) = (gradAccumulation, nil) }
+        if let maxSeqLen { c.maxSeqLen = maxSeqLen }
+        if let packing { c.packing = packing }
+        if let maskPrompt { c.maskPrompt = maskPrompt }
+        if let lr { c.optimizer.lr = lr }
+        if let schedule { c.schedule.type = schedule }
+        if let warmup { c.schedule.warmup = warmup }
+        if let weightDecay { c.optimizer.weightDecay = weightDecay }
+        if let adamBeta1, !c.optimizer.betas.isEmpty { c.optimizer.betas[0] = adamBeta1 }
+        if let adamBeta2, c.optimizer.betas.count == 2 { c.optimizer.betas[1] = adamBeta2 }
+        if let adamEps { c.optimizer.eps = adamEps }
+        if let maxGradNorm { c.maxGradNorm = maxGradNorm }
+        if let r = lora.loraR { c.lora.r = r }
+        if let alpha = lora.loraAlpha { c.lora.alpha = alpha }
+        if Self.given("--lora-dropout") { c.lora.dropout = lora.loraDropout }
+        if let targets = lora.loraTargets {
+            let isRegex = targets.contains(where: { "^$*+?()[]{}|\\".contains($0) })
+            c.lora.targets = isRegex ? [targets] : targets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
+        if Self.given("--rslora") { c.lora.rslora = lora.rslora }
+        if let seed { c.seed = seed }
+        if let tp { c.tp = tp }
+        if let activationCheckpointing { c.activationCheckpointing = activationCheckpointing }
+        if let out { c.outputDir = out }
+        if let evalEvery { c.evalEvery = evalEvery }
+        if let saveEvery { c.saveEvery = saveEvery }
+        if let keepLast { c.keepLast = keepLast }
+        if let logEvery { c.logEvery = logEvery }
+        try c.validate()
+        return c
+    }
+
+    func prepare(world: Communicator) throws -> Setup {
+        var config = try resolvedConfig()
+        let mesh = try ProcessMesh(world: world, tp: config.tp)
+        let modelPath = config.model ?? modelOption.resolved
+        let path = try ModelPath(modelPath)
+        let tokenizer = try BPETokenizer(path.tokenizerDefinition())
+        // Mapped only (nothing expanded): the config and the stored block sizes the plan needs.
+        let stored = try path.load(maxPositions: config.maxSeqLen)
+        // FFN bounds must fall on NF4 blocks (64) and on the stored blocks of the down projection,
+        // whose column slices are cut from the file's rows.
+        let storedBlock = stored.weights.layers.map { $0.down.type?.blockElements ?? 1 }.max() ?? 1
+        let alignment = storedBlock % 64 == 0 ? storedBlock : (64 % storedBlock == 0 ? 64 : 64 * storedBlock)
+        let shards = try ShardPlanner.plan(stored.config, tp: config.tp, columnAlignment: alignment)
+        // Each TP rank maps the file and keeps only its slice (NF4 bytes equal to one rank's).
+        let model = try path.load(maxPositions: config.maxSeqLen, baseQuantization: config.baseQuantization,
+                                  shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
+        let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: config.maskPrompt)
+
+        guard let trainPath = config.data.train else { throw TrainConfigError.invalidValue(key: "data.train", detail: "no training data") }
+        var examples = try encodeRows(trainPath, encoder: encoder, format: config.data.format)
+        var validExamples: [TokenizedExample] = []
+        var validDescription = ""
+        if let validPath = config.data.valid {
+            validExamples = try encodeRows(validPath, encoder: encoder, format: config.data.format)
+            validDescription = "\(validExamples.count) examples from \(validPath)"
+        } else if config.holdsOutValidation {
+            let split = ValidationSplit.holdOut(rowCount: examples.count, seed: config.seed)
+            validExamples = split.valid.map { examples[$0] }
+            examples = split.train.map { examples[$0] }
+            validDescription = "\(validExamples.count) training examples held out (seeded \(Int(ValidationSplit.fraction * 100))%)"
+        }
+        let validSequences = SequencePacker.pack(validExamples, order: Array(validExamples.indices),
+                                                 maxSeqLen: config.maxSeqLen, packing: config.packing).sequences
+        let stream = try TrainingStream(examples: examples, maxSeqLen: config.maxSeqLen, packing: config.packing, seed: config.seed)
+        let steps = config.resolvedSteps(sequencesPerEpoch: stream.sequencesPerEpoch)
+        (config.steps, config.epochs) = (steps, nil)
+
+        let digests = (train: try RunIdentity.file(trainPath), valid: try config.data.valid.map { path throws(CheckpointError) in try RunIdentity.file(path) })
+        let configIdentity = config.resumeIdentity(steps: steps, dataDigests: digests)
+        let modelIdentity = try RunIdentity.model(modelPath)
+        let checkpoint = try checkpointToResume(config: config, steps: steps, configIdentity: configIdentity, modelIdentity: modelIdentity)
+
+        let adapter = try checkpoint.map { try LoRAAdapter.load(from: $0.adapterDirectory, model: model.config) }
+            ?? LoRAAdapter(config: config.loraConfig(baseModel: modelPath), model: model.config, seed: config.seed)
+        let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream,
+                                  options: config.trainerOptions(steps: steps, dataParallel: mesh.shape.dp))
+        if let checkpoint {
+            let names = trainer.optimizer.state().names
+            try trainer.optimizer.restore(try checkpoint.readOptimizer(adapter: trainer.adapter, names: names))
+        }
+        let summary = "\(model.config.modelType), \(model.config.numHiddenLayers) layers, base \(config.baseQuantization)"
+        return Setup(trainer: trainer, adapter: adapter, mesh: mesh, config: config, steps: steps,
+                     startStep: checkpoint?.state.step ?? 0, resumedFrom: checkpoint?.directory,
+                     validSequences: validSequences, validDescription: validDescription, examples: examples.count,
+                     truncated: stream.truncatedPerEpoch.first ?? 0,
+                     baseParameters: try ModelSummary(path: path).parameterCount, modelDescription: summary,
+                     configIdentity: configIdentity, modelIdentity: modelIdentity)
+    }
+
+    /// The checkpoint --resume / --resume-from names, checked against this run; nil for a new
+    /// run, which must not land in a directory that holds another run unless --overwrite.
+    private func checkpointToResume(config: TrainConfig, steps: Int, configIdentity: [String: String],
+                                    modelIdentity: String) throws -> Checkpoint? {
+        let outputDirectory = URL(fileURLWithPath: config.outputDir)
+        let store = CheckpointStore(outputDirectory: outputDirectory)
+        guard resume || resumeFrom != nil else {
+            let marks = ["config.yaml", "adapter/adapter_model.safetensors"].filter {
+                FileManager.default.fileExists(atPath: outputDirectory.appendingPathComponent($0).path)
+            }
+            if !overwrite, !marks.isEmpty || !store.completed().isEmpty {
+                throw ValidationError("\(outputDirectory.path) already holds a training run (\((marks + (store.completed().isEmpty ? [] : ["checkpoints"])).joined(separator: ", "))); pass --resume to continue it, --overwrite to replace it, or choose another --out")
+            }
+            return nil
+        }
+        let checkpoint: Checkpoint
+        if let resumeFrom {
+            checkpoint = try Checkpoint(directory: URL(fileURLWithPath: resumeFrom))
+        } else {
+            guard let latest = try store.latest() else {
+                throw ValidationError("--resume: \(store.root.path) holds no finished checkpoint; start without --resume or name one with --resume-from PATH")
+            }
+            checkpoint = latest
+        }
+        try checkpoint.state.checkCompatible(configIdentity: configIdentity, modelIdentity: modelIdentity, tp: config.tp)
+        guard checkpoint.state.step < steps else {
+            throw ValidationError("\(checkpoint.directory.path) is the end of the run (step \(checkpoint.state.step) of \(steps)); nothing to resume")
+        }
+        return checkpoint
+    }
+
+    /// Tokenized rows of a JSONL file; a row of the wrong format or that cannot be encoded is an
+    /// error naming file:line.
+    private func encodeRows(_ path: String, encoder: ExampleEncoder, format: TrainConfig.DataFormat) throws -> [TokenizedExample] {
+        let file = try JSONLFile(path: path)
+        var examples: [TokenizedExample] = []
+        for (line, row) in file.rows {
+            let kind: TrainConfig.DataFormat
+            switch row {
+            case .chat: kind = .chat
+            case .promptCompletion: kind = .completion
+            case .text: kind = .text
+            case .tokens: kind = .tokens
+            }
+            guard format == .auto || format == kind else {
+                throw DataError.invalidRow(file: path, line: line, detail: "a \(kind.rawValue) row, but data.format is \(format.rawValue)")
+            }
+            do { examples.append(try encoder.encode(row)) } catch {
+                throw DataError.invalidRow(file: path, line: line, detail: error.description)
+            }
+        }
+        return examples
+    }
+}

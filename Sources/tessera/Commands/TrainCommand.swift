@@ -70,6 +70,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint every N steps (0: only at the end).") var saveEvery: Int?
     @Option(help: "Checkpoints to keep (default 3).") var keepLast: Int?
     @Option(help: "Progress line every N steps when stdout is not a terminal (default ~5% of the run).") var logEvery: Int?
+    @Option(help: "Progress display on rank 0: bar (one live line), log (plain lines) or auto (bar on a terminal; mpirun gives ranks a terminal even when its own output is a file, so pass log there).")
+    var progress: ProgressStyle = .auto
     @Flag(help: "Continue from the latest checkpoint in OUT/checkpoints.") var resume = false
     @Option(help: "Continue from this checkpoint directory.") var resumeFrom: String?
     @Option(help: "End after N steps of this invocation as if interrupted (checkpoint saved, full schedule kept).") var stopAfter: Int?
@@ -91,7 +93,8 @@ struct TrainCommand: ParsableCommand {
             let (trainer, config) = (setup.trainer, setup.config)
             if world.isRoot { printSummary(setup, started: started) }
             let metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
-            let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery) : nil
+            let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
+                                                            isTerminal: progress.isTerminal) : nil
             let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
             let fault = FaultInjection.fromEnvironment
             for index in setup.startStep..<end {
@@ -161,3 +164,15 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainConfig.ScheduleType: ExpressibleByArgument {}
+
+/// `--progress`.
+enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
+    case auto, bar, log
+    var isTerminal: Bool {
+        switch self {
+        case .auto: return isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TESSERA_PROGRESS"] != "log"
+        case .bar: return true
+        case .log: return false
+        }
+    }
+}

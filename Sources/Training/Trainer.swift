@@ -25,6 +25,9 @@ public struct StepReport: Sendable, Equatable {
     public let seconds: Double
     /// Epochs completed after this step (fractional).
     public let epoch: Double
+    /// Seconds spent reducing gradients over the TP and DP groups (the part of a step that
+    /// overlapping with the backward could hide).
+    public var synchronizationSeconds: Double = 0
 
     public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
 }
@@ -97,7 +100,9 @@ public final class Trainer: @unchecked Sendable {
             lossSum += result.lossSum
             micro += options.microBatchSize
         }
+        let syncStart = monotonicSeconds()
         try synchronizer.synchronize()
+        let syncSeconds = monotonicSeconds() - syncStart
         let norm = try synchronizer.globalNorm()
         let totalLoss = mesh.dataParallel.size > 1 ? try mesh.dataParallel.allReduce([lossSum], .sum)[0] : lossSum
         let loss = totalLoss / Double(max(counted, 1))
@@ -110,9 +115,11 @@ public final class Trainer: @unchecked Sendable {
         let lr = schedule.learningRate(base: options.learningRate, atStep: index)
         optimizer.hyperparameters.learningRate = lr
         optimizer.step()
-        return StepReport(step: index + 1, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
-                          countedTargets: counted, seconds: monotonicSeconds() - start,
-                          epoch: stream.epochProgress(steps: index + 1, batchSize: options.globalBatchSize))
+        var report = StepReport(step: index + 1, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                                countedTargets: counted, seconds: monotonicSeconds() - start,
+                                epoch: stream.epochProgress(steps: index + 1, batchSize: options.globalBatchSize))
+        report.synchronizationSeconds = syncSeconds
+        return report
     }
 
     /// Mean loss of `sequences` with the current adapter (no dropout), the same on every rank:

@@ -69,11 +69,12 @@ struct BenchTrainCommand: ParsableCommand {
             let (trainer, loraParameters, localPeak) = setup
             let peakPerRank = try world.allReduce([localPeak], .sum)[0] / Double(world.size)
             _ = try trainer.step(0)   // warm-up: page faults, OpenBLAS buffers
-            var seconds = 0.0, tokens = 0
+            var seconds = 0.0, tokens = 0, syncSeconds = 0.0
             for index in 1...steps {
                 let report = try trainer.step(index)
                 seconds += report.seconds
                 tokens += report.tokens
+                syncSeconds += report.synchronizationSeconds
             }
             let rss = try world.allGather([Int64(ProcessMemory.peakResidentBytes())]).map { Int($0) }
             guard world.isRoot else { return }
@@ -92,12 +93,14 @@ struct BenchTrainCommand: ParsableCommand {
                     "mfu": mfu, "model_flops_per_token": flopsPerToken, "peak_gflops_per_rank": peakPerRank,
                     "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
                     "activation_checkpointing": activationCheckpointing, "workspace_bytes": trainer.workspaceBytes,
-                    "blas_core": BLAS.coreName,
+                    "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                 ] as [String: Any]))
             } else {
                 Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(activationCheckpointing ? "on" : "off")")
                 Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
                                      tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
+                Console.print(String(format: "gradient reduction (TP partial + DP fused allReduce): %.1f ms/step, %.2f%% of the step",
+                                     1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))
                 Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
             }
         }

@@ -174,6 +174,17 @@ if [ -z "$line" ]; then bad 1 "mesh equality (no summary)"; else
 fi
 rm -f "$mesh_log"
 
+# 5. Checkpoints and exact resume: stop + resume equals the uninterrupted run (bit for bit on the
+# same mesh, within 1e-5 on another data-parallel size); refusals keep the checkpoints intact.
+resume_log=$(mktemp)
+TESSERA="$tessera" scripts/test_resume.sh 2>&1 | tee "$resume_log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$resume_log" | tail -1)
+if [ -z "$line" ]; then bad 1 "resume equality (no summary)"; else
+  ok "$(echo "$line" | cut -d' ' -f1)"
+  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "resume equality"
+fi
+rm -f "$resume_log"
+
 echo
 if [ "$failed" -gt 0 ]; then
   echo "failures:"

@@ -18,6 +18,9 @@ enum TrainConfigFile {
             return try YAMLDecoder().decode(TrainConfig.self, from: text)
         } catch let error as TrainConfigError {
             throw TrainConfigError.unreadable(file: path, detail: error.description)
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is TrainConfigError {
+            // Yams wraps errors thrown while decoding; the config's own message is the useful one.
+            throw TrainConfigError.unreadable(file: path, detail: String(describing: context.underlyingError.map { "\($0)" } ?? ""))
         } catch let error as YamlError {
             throw TrainConfigError.unreadable(file: path, detail: "not valid YAML: \(error)")
         } catch {

@@ -11,6 +11,9 @@
 import LlamaModel
 
 public enum ShardPlanner {
+    /// Sequence length at which attention's share of a rank's work is weighed.
+    public static let nominalSequenceLength = 256
+
     /// One shard per TP rank, in rank order.
     ///
     /// - Parameters:
@@ -34,9 +37,11 @@ public enum ShardPlanner {
             start += count
         }
 
-        // Work in multiply-adds per token: a KV group's q, k, v, o projections, and one FFN
-        // column's gate, up and down.
-        let groupWork = Double((2 * q + 2) * d * c)
+        // Work in multiply-adds per token: a KV group's q, k, v, o projections plus its heads'
+        // causal attention (q heads × 2·T·D at a nominal sequence length; a fixed T keeps the
+        // plan — and so checkpoint slices — the same for every run), and one FFN column's
+        // gate, up and down.
+        let groupWork = Double((2 * q + 2) * d * c) + Double(q * 2 * nominalSequenceLength * d)
         let columnWork = Double(3 * c)
         let units = (f + columnAlignment - 1) / columnAlignment
         let totalWork = Double(g) * groupWork + Double(f) * columnWork
@@ -72,9 +77,10 @@ public enum ShardPlanner {
     /// Relative work of each shard (1 = an even share), for reports and tests.
     public static func workShares(_ shards: [LlamaShard], _ config: LlamaConfig) -> [Double] {
         let q = config.numAttentionHeads / max(config.numKeyValueHeads, 1)
+        let groupWork = Double((2 * q + 2) * config.headDim * config.hiddenSize)
+            + Double(q * 2 * nominalSequenceLength * config.headDim)
         let work = shards.map { shard in
-            Double((2 * q + 2) * config.headDim * config.hiddenSize * shard.kvHeads.count)
-                + Double(3 * config.hiddenSize * shard.ffnColumns.count)
+            groupWork * Double(shard.kvHeads.count) + Double(3 * config.hiddenSize * shard.ffnColumns.count)
         }
         let mean = work.reduce(0, +) / Double(max(work.count, 1))
         return work.map { $0 / mean }

@@ -169,8 +169,9 @@ extension TrainCommand {
     /// Tokenized rows of a JSONL file; a row of the wrong format or that cannot be encoded is an
     /// error naming file:line.
     private func encodeRows(_ path: String, encoder: ExampleEncoder, format: TrainConfig.DataFormat) throws -> [TokenizedExample] {
-        let file = try JSONLFile(path: path)
+        let file = try JSONLFile(path: path, skipInvalid: skipInvalid)
         var examples: [TokenizedExample] = []
+        var skipped = file.skipped.count
         for (line, row) in file.rows {
             let kind: TrainConfig.DataFormat
             switch row {
@@ -183,8 +184,12 @@ extension TrainCommand {
                 throw DataError.invalidRow(file: path, line: line, detail: "a \(kind.rawValue) row, but data.format is \(format.rawValue)")
             }
             do { examples.append(try encoder.encode(row)) } catch {
+                if skipInvalid { skipped += 1; continue }
                 throw DataError.invalidRow(file: path, line: line, detail: error.description)
             }
+        }
+        if skipped > 0 {
+            FileHandle.standardError.write(Data("warning: \(path): skipped \(skipped) invalid line(s) (--skip-invalid)\n".utf8))
         }
         return examples
     }

@@ -76,6 +76,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue from this checkpoint directory.") var resumeFrom: String?
     @Option(help: "End after N steps of this invocation as if interrupted (checkpoint saved, full schedule kept).") var stopAfter: Int?
     @Flag(help: "Replace a run already in the output directory (its checkpoints are removed).") var overwrite = false
+    @Flag(help: "Skip data lines that are invalid or cannot be encoded (counted and reported) instead of stopping.") var skipInvalid = false
 
     func validate() throws {
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }

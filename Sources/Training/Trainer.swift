@@ -78,7 +78,9 @@ public final class Trainer: @unchecked Sendable {
     public var workspaceBytes: Int { workspace.byteCount }
 
     /// Runs optimizer step `index` (0-based; the schedule and the data follow from it).
-    public func step(_ index: Int) throws -> StepReport {
+    /// `injectNonFinite` makes the loss NaN (fault-injection tests). A non-finite loss or gradient
+    /// norm throws `TrainingError.nonFinite` before any update, with the gradients zeroed.
+    public func step(_ index: Int, injectNonFinite: Bool = false) throws -> StepReport {
         let start = monotonicSeconds()
         let batch = stream.batch(step: index, batchSize: options.globalBatchSize)
         let perRank = options.globalBatchSize / mesh.shape.dp
@@ -100,14 +102,17 @@ public final class Trainer: @unchecked Sendable {
             lossSum += result.lossSum
             micro += options.microBatchSize
         }
+        if injectNonFinite { lossSum = .nan }
         let syncStart = monotonicSeconds()
         try synchronizer.synchronize()
         let syncSeconds = monotonicSeconds() - syncStart
         let norm = try synchronizer.globalNorm()
         let totalLoss = mesh.dataParallel.size > 1 ? try mesh.dataParallel.allReduce([lossSum], .sum)[0] : lossSum
         let loss = totalLoss / Double(max(counted, 1))
-        guard loss.isFinite else { throw TrainingError.nonFinite(step: index + 1, what: "loss") }
-        guard norm.isFinite else { throw TrainingError.nonFinite(step: index + 1, what: "gradient norm") }
+        guard loss.isFinite, norm.isFinite else {
+            adapter.zeroGradients()
+            throw TrainingError.nonFinite(step: index + 1, what: loss.isFinite ? "gradient norm" : "loss")
+        }
         if let maxNorm = options.maxGradNorm {
             let coefficient = GradientClipping.clipCoefficient(totalNorm: norm, maxNorm: maxNorm)
             if coefficient < 1 { GradientClipping.scale(synchronizer.gradientBuffers, by: coefficient) }

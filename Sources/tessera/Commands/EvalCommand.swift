@@ -47,6 +47,7 @@ struct EvalCommand: ParsableCommand {
         MPISession.run { environment in
             let world = environment.world
             let start = monotonicSeconds()
+            try checkRanksAgree(world)
             let prepared = try MPISession.agreed(world) { try prepare() }
             let examples = prepared.examples
             let totalCounted = examples.reduce(0) { $0 + $1.countedTargets }

@@ -77,9 +77,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "End after N steps of this invocation as if interrupted (checkpoint saved, full schedule kept).") var stopAfter: Int?
     @Flag(help: "Replace a run already in the output directory (its checkpoints are removed).") var overwrite = false
     @Flag(help: "Skip data lines that are invalid or cannot be encoded (counted and reported) instead of stopping.") var skipInvalid = false
+    @Option(help: "Skip up to N steps whose loss or gradient is NaN/Inf (no update; counted and reported) instead of stopping at the first.") var skipNonfinite = 0
 
     func validate() throws {
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }
+        if skipNonfinite < 0 { throw ValidationError("--skip-nonfinite must be 0 or more") }
         if resume && resumeFrom != nil { throw ValidationError("give --resume or --resume-from PATH, not both") }
         if (resume || resumeFrom != nil) && overwrite { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
     }
@@ -90,6 +92,7 @@ struct TrainCommand: ParsableCommand {
             let started = monotonicSeconds()
             // Everything a rank can get wrong on its own is checked in one agreed phase, so a bad
             // file on one host ends the job cleanly on every rank.
+            try checkRanksAgree(world)
             let setup = try MPISession.agreed(world) { try prepare(world: world) }
             let (trainer, config) = (setup.trainer, setup.config)
             if world.isRoot { printSummary(setup, started: started) }
@@ -98,16 +101,19 @@ struct TrainCommand: ParsableCommand {
                                                             isTerminal: progress.isTerminal) : nil
             let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
             let fault = FaultInjection.fromEnvironment
+            let nonFinite = NonFiniteSteps(limit: skipNonfinite)
             for index in setup.startStep..<end {
                 try fault?.check(rank: world.rank, step: index + 1)
-                let report = try trainer.step(index)
+                let report = try nonFinite.run(index) { try trainer.step(index, injectNonFinite: $0) }
                 let step = index + 1
                 let evaluate = !setup.validSequences.isEmpty
                     && ((config.evalEvery > 0 && step % config.evalEvery == 0) || step == setup.steps)
                 let evalLoss = evaluate ? try trainer.evaluate(setup.validSequences).loss : nil
-                if world.isRoot {
+                if world.isRoot, let report {
                     try metricsFile?.write(report, evalLoss: evalLoss)
                     progress?.step(report, evalLoss: evalLoss)
+                } else if let note = nonFinite.lastSkipNote {
+                    progress?.note(note)
                 }
                 if (config.saveEvery > 0 && step % config.saveEvery == 0) || step == end {
                     let directory = try saveCheckpoint(step: step, setup: setup, world: world)
@@ -115,6 +121,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             progress?.finish()
+            if world.isRoot, let summary = nonFinite.summary { Console.print(summary) }
             guard end == setup.steps else {
                 if world.isRoot {
                     Console.print("stopped after step \(end) of \(setup.steps) (--stop-after); continue with: tessera train --resume (same config and --out \(config.outputDir))")

@@ -27,3 +27,14 @@ struct FaultInjection {
 struct InjectedFault: Error, CustomStringConvertible {
     let description: String
 }
+
+/// `TESSERA_INJECT_NAN=STEP[,STEP...]`: the loss of these 1-based steps becomes NaN on every
+/// rank (Trainer.step's `injectNonFinite`), to test the non-finite handling. Empty when unset.
+enum NonFiniteInjection {
+    static let variable = "TESSERA_INJECT_NAN"
+
+    static var fromEnvironment: Set<Int> {
+        guard let text = ProcessInfo.processInfo.environment[variable] else { return [] }
+        return Set(text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+    }
+}

@@ -185,6 +185,17 @@ if [ -z "$line" ]; then bad 1 "resume equality (no summary)"; else
 fi
 rm -f "$resume_log"
 
+# 6. Rank failure: kill -9 of one rank mid-step and during checkpoint writes ends the whole job,
+# leaves the newest published checkpoint intact, and --resume reproduces the losses bit for bit.
+failure_log=$(mktemp)
+TESSERA="$tessera" scripts/test_rank_failure.sh 2>&1 | tee "$failure_log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$failure_log" | tail -1)
+if [ -z "$line" ]; then bad 1 "rank failure (no summary)"; else
+  ok "$(echo "$line" | cut -d' ' -f1)"
+  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "rank failure"
+fi
+rm -f "$failure_log"
+
 echo
 if [ "$failed" -gt 0 ]; then
   echo "failures:"

@@ -131,15 +131,17 @@ public final class Trainer: @unchecked Sendable {
     /// DP ranks split the sequences, TP ranks compute together.
     public func evaluate(_ sequences: [PackedSequence]) throws -> (loss: Double, counted: Int) {
         var lossSum = 0.0, counted = 0
-        var index = mesh.dpRank * options.microBatchSize
+        // The same chunk as a training micro-batch, which is what the workspace is sized for.
+        let chunk = min(options.microBatchSize, options.globalBatchSize / mesh.shape.dp)
+        var index = mesh.dpRank * chunk
         while index < sequences.count {
-            let part = sequences[index..<min(index + options.microBatchSize, sequences.count)]
+            let part = sequences[index..<min(index + chunk, sequences.count)]
             let (ids, labels, segments, _) = Self.concatenate(part)
             let result = try model.evaluateLoss(ids: ids, labels: labels, segments: segments, shard: shard,
                                                 group: group, adapters: adapter, workspace: workspace)
             lossSum += result.lossSum
             counted += result.counted
-            index += options.microBatchSize * mesh.shape.dp
+            index += chunk * mesh.shape.dp
         }
         if mesh.dataParallel.size > 1 {
             lossSum = try mesh.dataParallel.allReduce([lossSum], .sum)[0]

@@ -18,7 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 steps=${MESH_STEPS:-10}
 job=(train --data "$data" --steps "$steps" --batch-size 6 --max-seq-len 64 --lr 1e-3 --lora-r 4
-     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-6 --overwrite)
+     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-6 --eval-every 5 --progress log --overwrite)
 passed=0
 failed=0
 run_mesh() {   # np tp

@@ -8,9 +8,10 @@ Prints one line per check and exits 1 on any mismatch."""
 import argparse, array, json, math, struct, sys
 
 
-def losses(run):
+def losses(run, key="loss"):
     with open(f"{run}/metrics.jsonl") as f:
-        return [json.loads(line)["loss"] for line in f if line.strip()]
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [row[key] for row in rows if key in row]
 
 
 def tensors(run):
@@ -50,6 +51,14 @@ def main():
         if relative > args.tolerance:
             print(f"  step {step}: loss {b} vs {a} (relative {relative:.2e})")
             ok = False
+    ref_eval, other_eval = losses(args.reference, "eval_loss"), losses(args.other, "eval_loss")
+    if len(ref_eval) != len(other_eval):
+        print(f"  eval points differ: {len(ref_eval)} vs {len(other_eval)}")
+        ok = False
+    for a, b in zip(ref_eval, other_eval):
+        if abs(a - b) > args.tolerance * abs(a):
+            print(f"  eval loss {b} vs {a}")
+            ok = False
     ref_tensors, other_tensors = tensors(args.reference), tensors(args.other)
     if set(ref_tensors) != set(other_tensors):
         print("  adapter keys differ")
@@ -67,7 +76,7 @@ def main():
         if diff / norm > args.tolerance:
             print(f"  {name}: relative L2 error {diff / norm:.2e}")
             ok = False
-    print(f"  {len(ref_losses)} step losses, worst relative difference {worst_loss:.2e}; "
+    print(f"  {len(ref_losses)} step losses, worst relative difference {worst_loss:.2e}; {len(ref_eval)} eval losses; "
           f"{len(ref_tensors)} adapter tensors, worst relative L2 error {worst_tensor[0]:.2e} ({worst_tensor[1]})")
     sys.exit(0 if ok else 1)
 

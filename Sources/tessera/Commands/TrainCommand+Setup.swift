@@ -78,7 +78,6 @@ extension TrainCommand {
 
     func prepare(world: Communicator) throws -> Setup {
         var config = try resolvedConfig()
-        if world.isRoot { try OutputDirectory.checkWritable(config.outputDir) }
         let mesh = try ProcessMesh(world: world, tp: config.tp)
         let modelPath = config.model ?? modelOption.resolved
         let path = try ModelPath(modelPath)

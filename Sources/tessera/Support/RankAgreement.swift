@@ -96,10 +96,15 @@ enum RankAgreement {
 
 extension TrainCommand {
     /// The resolved config (when it resolves; else the arguments, and set-up reports the error),
-    /// the model and the data files, compared across ranks.
+    /// the model and the data files, compared across ranks; then rank 0, the only writer, checks
+    /// the output directory. Runs before set-up, whose process-mesh split is collective: a
+    /// failure on one rank there would leave the others waiting in the split.
     func checkRanksAgree(_ world: Communicator) throws {
-        guard world.size > 1 else { return }
         let config = try? resolvedConfig()
+        try MPISession.agreed(world) {
+            if world.isRoot, let config { try OutputDirectory.checkWritable(config.outputDir) }
+        }
+        guard world.size > 1 else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let settings = config.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? RankAgreement.arguments

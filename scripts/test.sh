@@ -196,6 +196,18 @@ if [ -z "$line" ]; then bad 1 "rank failure (no summary)"; else
 fi
 rm -f "$failure_log"
 
+# 7. Multi-host over real TCP on one machine: two network namespaces with sshd, mpirun --hostfile
+# across them; losses equal the local run, a cut link ends the job, --resume completes it
+# (~1.5 min; prints "skipped: ..." and counts nothing where namespaces are not permitted).
+multihost_log=$(mktemp)
+TESSERA="$tessera" scripts/multihost_test.sh 2>&1 | tee "$multihost_log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$multihost_log" | tail -1)
+if [ -z "$line" ]; then bad 1 "multi-host (no summary)"; else
+  ok "$(echo "$line" | cut -d' ' -f1)"
+  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "multi-host"
+fi
+rm -f "$multihost_log"
+
 echo
 if [ "$failed" -gt 0 ]; then
   echo "failures:"

@@ -208,6 +208,18 @@ if [ -z "$line" ]; then bad 1 "multi-host (no summary)"; else
 fi
 rm -f "$multihost_log"
 
+# 6. Bad inputs (issue 8): malformed model, adapter, tokenizer, data and config files, meshes
+# that do not fit, unusable output directories, ranks that disagree and injected NaN losses, each
+# as one process and under mpirun -np 2: one error line, non-zero exit, no signal, within 10 s.
+bad_log=$(mktemp)
+TESSERA="$tessera" scripts/test_bad_inputs.sh 2>&1 | tee "$bad_log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$bad_log" | tail -1)
+if [ -z "$line" ]; then bad 1 "bad inputs (no summary)"; else
+  ok "$(echo "$line" | cut -d' ' -f1)"
+  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "bad inputs"
+fi
+rm -f "$bad_log"
+
 echo
 if [ "$failed" -gt 0 ]; then
   echo "failures:"

@@ -218,6 +218,39 @@ check "rank 1 has another model" "rank 1 has a different model" raw "${mpmd[@]}"
 check "rank 1 has other settings" "rank 1 has different settings" raw "${mpmd[@]}" \
   -np 1 "$tessera" train --data "$ok_data" --steps 1 --lr 1e-3 --out "$run" --overwrite : -np 1 "$tessera" train --data "$ok_data" --steps 1 --lr 2e-3 --out "$run" --overwrite
 
+echo "== numerical faults (TESSERA_INJECT_NAN=2: the loss of step 2 is NaN on every rank)"
+nan_job=(train --data Tests/Fixtures/chat_small.jsonl --steps 3 --batch-size 2 --max-seq-len 64 --save-every 1 --progress log)
+nan_stops_and_keeps_checkpoint() {
+  local out code
+  out=$(TESSERA_INJECT_NAN=2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --out "$work/nan" 2>&1); code=$?
+  local own; own=$(echo "$out" | strip_banner)
+  [ "$code" -ne 0 ] && [ "$code" -lt 124 ] || { echo "  exit $code"; return 1; }
+  [ "$(echo "$own" | grep -c '^error: ')" -eq 1 ] && echo "$own" | grep -q '^error: step 2: the loss is not finite' \
+    || { echo "$own" | tail -3; return 1; }
+  [ -f "$work/nan/checkpoints/step-000001/manifest.json" ] && [ ! -e "$work/nan/checkpoints/step-000002" ] \
+    || { ls -R "$work/nan/checkpoints"; return 1; }
+  # The kept checkpoint is usable: resuming from it (without the fault) finishes the run.
+  timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --out "$work/nan" --resume > "$work/nan.resume.log" 2>&1 \
+    || { tail -3 "$work/nan.resume.log"; return 1; }
+  echo "  $(echo "$own" | grep '^error: ' | cut -c1-120); resumed from step-000001 to the end"
+}
+nan_skipped_and_counted() {
+  local out
+  out=$(TESSERA_INJECT_NAN=2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --skip-nonfinite 1 --out "$work/nan-skip" 2>&1) \
+    || { echo "$out" | tail -3; return 1; }
+  echo "$out" | grep -q 'skipped 1 step(s) with a non-finite loss or gradient: 2' || { echo "$out" | tail -3; return 1; }
+  python3 -c "import json,sys; s=[json.loads(l)['step'] for l in open(sys.argv[1])]; assert s == [1, 3], s" "$work/nan-skip/metrics.jsonl" || return 1
+  echo "  $(echo "$out" | grep 'skipped 1 step')"
+}
+nan_limit_exceeded() {
+  local out code
+  out=$(TESSERA_INJECT_NAN=1,2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --skip-nonfinite 1 --out "$work/nan-limit" 2>&1); code=$?
+  [ "$code" -ne 0 ] && [ "$(echo "$out" | strip_banner | grep -c '^error: step 2: .*after skipping 1 such step')" -eq 1 ] || { echo "$out" | tail -3; return 1; }
+}
+for t in nan_stops_and_keeps_checkpoint nan_skipped_and_counted nan_limit_exceeded; do
+  if $t; then pass "$t"; else fail "$t"; fi
+done
+
 echo "== fuzz crash inputs"
 # Inputs that crashed a fuzz harness (Fuzz/crashes/<harness>/), replayed through the command.
 for f in Fuzz/crashes/gguf/* Fuzz/crashes/safetensors/* Fuzz/crashes/datarow/*; do

@@ -208,7 +208,7 @@ if [ -z "$line" ]; then bad 1 "multi-host (no summary)"; else
 fi
 rm -f "$multihost_log"
 
-# 6. Bad inputs (issue 8): malformed model, adapter, tokenizer, data and config files, meshes
+# 8. Bad inputs (issue 8): malformed model, adapter, tokenizer, data and config files, meshes
 # that do not fit, unusable output directories, ranks that disagree and injected NaN losses, each
 # as one process and under mpirun -np 2: one error line, non-zero exit, no signal, within 10 s.
 bad_log=$(mktemp)

@@ -21,11 +21,19 @@ enum TrainConfigFile {
         } catch let DecodingError.dataCorrupted(context) where context.underlyingError is TrainConfigError {
             // Yams wraps errors thrown while decoding; the config's own message is the useful one.
             throw TrainConfigError.unreadable(file: path, detail: String(describing: context.underlyingError.map { "\($0)" } ?? ""))
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is YamlError {
+            throw TrainConfigError.unreadable(file: path, detail: "not valid YAML: \(oneLine(context.underlyingError.map { "\($0)" } ?? ""))")
         } catch let error as YamlError {
-            throw TrainConfigError.unreadable(file: path, detail: "not valid YAML: \(error)")
+            throw TrainConfigError.unreadable(file: path, detail: "not valid YAML: \(oneLine("\(error)"))")
         } catch {
-            throw TrainConfigError.unreadable(file: path, detail: "\(error)")
+            throw TrainConfigError.unreadable(file: path, detail: oneLine("\(error)"))
         }
+    }
+
+    /// Yams' messages quote the source line with a caret under it; errors are one line.
+    private static func oneLine(_ text: String) -> String {
+        text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.allSatisfy { $0 == "^" } }.joined(separator: "; ")
     }
 
     /// The YAML text of `config`.

@@ -74,6 +74,7 @@ printf 'stepz: 3\n' > "$in/yaml_unknown_key.yaml"
 printf 'lora: [8, 16]\n' > "$in/yaml_section_not_mapping.yaml"
 printf 'lora:\n  r: eight\n' > "$in/yaml_nested_wrong_type.yaml"
 printf 'optimizer:\n  lr: -1\n' > "$in/yaml_invalid_value.yaml"
+printf 'steps: [\n' > "$in/yaml_syntax.yaml"
 
 # A fake finished run: train cases pass --overwrite here, and it must survive every failure.
 run=$work/run
@@ -199,6 +200,7 @@ train_with yaml_unknown_key "unknown key 'stepz'" --config "$in/yaml_unknown_key
 train_with yaml_section_not_mapping "config key 'lora' must be a mapping" --config "$in/yaml_section_not_mapping.yaml"
 train_with yaml_nested_wrong_type "lora.r" --config "$in/yaml_nested_wrong_type.yaml"
 train_with yaml_invalid_value "lr" --config "$in/yaml_invalid_value.yaml"
+train_with yaml_syntax "not valid YAML" --config "$in/yaml_syntax.yaml"
 
 echo "== meshes and output directories"
 check "tp 3 on 2 ranks" "--tp 3 does not divide the 2 ranks" mpi "$tessera" train --data "$ok_data" --steps 1 --tp 3 --out "$run" --overwrite

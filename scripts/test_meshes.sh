@@ -4,12 +4,13 @@
 # same per-step losses and the same final adapter within 1e-4 relative, and `eval --adapter`
 # the same loss on every mesh. Prints PASS/FAIL per mesh and `N passed, N failed`.
 #
-# Why --adam-eps 1e-6: meshes sum the same numbers in different orders (allReduce of partial
+# Why --adam-eps 1e-5: meshes sum the same numbers in different orders (allReduce of partial
 # products), so gradients differ in the last bits (~1e-7 relative; the losses agree to ~1e-6).
 # AdamW divides by sqrt(v) + eps: for gradient elements near eps in size it turns those last
 # bits into visible update differences. With torch's default eps 1e-8 the adapters of tp meshes
-# then differ by ~2-4e-4 relative after 10 steps (dp meshes ~3e-5); eps 1e-6 keeps the
-# amplification below the 1e-4 bound while the comparison stays strict for everything else.
+# then differ by ~2-4e-4 relative after 10 steps (dp meshes ~3e-5), with eps 1e-6 by 0.5-2e-4
+# depending on the data order; eps 1e-5 gives 1.7-3.1e-5 (measured), below the 1e-4 bound, while
+# the comparison stays strict for everything else (losses agree to ~1e-6).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tessera=${TESSERA:-.build/release/tessera}
@@ -18,7 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 steps=${MESH_STEPS:-10}
 job=(train --data "$data" --steps "$steps" --batch-size 6 --max-seq-len 64 --lr 1e-3 --lora-r 4
-     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-6 --eval-every 5 --progress log --overwrite)
+     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-5 --eval-every 5 --progress log --overwrite)
 passed=0
 failed=0
 run_mesh() {   # np tp

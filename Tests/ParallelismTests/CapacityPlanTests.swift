@@ -55,11 +55,12 @@ import TestSupport
     }
 
     @Test func baseBytesHalveAtTP2() throws {
-        for (config, tolerance) in [(smol, 0.02), (llama70, 1e-6)] {
+        // SmolLM2: the bound for tp 2 is 0.55× of tp 1 (the larger rank of an uneven split).
+        for (config, tolerance) in [(smol, 0.05), (llama70, 1e-6)] {
             let one = try CapacityPlanner.plan(config, cluster: cluster(), job: job(config), cost: cost, tp: 1).memory
             let two = try CapacityPlanner.plan(config, cluster: cluster(), job: job(config), cost: cost, tp: 2).memory
-            // SmolLM2's 3 KV groups split 2 + 1 (FFN columns rebalance the work): the larger rank is
-            // a little over half.
+            // SmolLM2's 3 KV groups split 2 + 1 (FFN columns rebalance the work, attention included):
+            // the larger rank is a little over half.
             #expect(abs(two.baseLinearBytes / one.baseLinearBytes - 0.5) < tolerance)
             #expect(abs(two.baseEmbeddingBytes / one.baseEmbeddingBytes - 0.5) < 0.001)
             #expect(two.baseNormBytes == one.baseNormBytes)   // replicated

@@ -154,7 +154,7 @@ extension LlamaWeights {
 
 /// One result slot per matrix; each slot is written by exactly one worker, then read after
 /// `concurrentPerform` returns, so no two threads touch the same slot.
-private final class ResultSlots: @unchecked Sendable {
+final class ResultSlots: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Result<FrozenMatrix, Error>?>
     let count: Int
 

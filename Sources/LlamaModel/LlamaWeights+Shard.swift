@@ -179,7 +179,7 @@ extension LlamaWeights {
 /// `body(i)` for `i in 0..<count` on up to `threads` threads; the first failure (in index order)
 /// is rethrown.
 private func parallelMap(_ count: Int, threads: Int, _ body: @Sendable (Int) throws -> FrozenMatrix) throws -> [FrozenMatrix] {
-    let slots = SliceSlots(count: count)
+    let slots = ResultSlots(count: count)
     let workers = max(1, min(threads, count))
     DispatchQueue.concurrentPerform(iterations: workers) { worker in
         for i in stride(from: worker, to: count, by: workers) { slots.pointer[i] = Result { try body(i) } }
@@ -187,22 +187,5 @@ private func parallelMap(_ count: Int, threads: Int, _ body: @Sendable (Int) thr
     return try (0..<count).map { i in
         guard let result = slots.pointer[i] else { throw LlamaModelError.invalidWeights("internal: slice \(i) was not converted") }
         return try result.get()
-    }
-}
-
-/// One slot per matrix, written by exactly one worker and read after the workers finish.
-private final class SliceSlots: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Result<FrozenMatrix, Error>?>
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        pointer = .allocate(capacity: count)
-        pointer.initialize(repeating: nil, count: count)
-    }
-
-    deinit {
-        pointer.deinitialize(count: count)
-        pointer.deallocate()
     }
 }

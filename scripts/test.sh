@@ -164,61 +164,36 @@ check "unknown flag exits 2" exit_code_is 2 "$tessera" info --frobnicate
 check "bench collectives under np 2 reports all operations" bench_collectives_runs
 check "bench gemm reports every shape" bench_gemm_runs
 
-# 4. Training across meshes: the same job on every (tp, dp) gives the same losses and adapter.
-mesh_log=$(mktemp)
-TESSERA="$tessera" scripts/test_meshes.sh 2>&1 | tee "$mesh_log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$mesh_log" | tail -1)
-if [ -z "$line" ]; then bad 1 "mesh equality (no summary)"; else
-  ok "$(echo "$line" | cut -d' ' -f1)"
-  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "mesh equality"
-fi
-rm -f "$mesh_log"
+# Sections 4-8 are scripts that print PASS/FAIL lines and end with `N passed, N failed`;
+# their counts join this run's.
+section() {   # name script
+  local name=$1 script=$2 log line f
+  log=$(mktemp)
+  TESSERA="$tessera" "$script" 2>&1 | tee "$log"
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  if [ -z "$line" ]; then bad 1 "$name (no summary)"; else
+    ok "$(echo "$line" | cut -d' ' -f1)"
+    f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "$name"
+  fi
+  rm -f "$log"
+}
 
+# 4. Training across meshes: the same job on every (tp, dp) gives the same losses and adapter.
+section "mesh equality" scripts/test_meshes.sh
 # 5. Checkpoints and exact resume: stop + resume equals the uninterrupted run (bit for bit on the
 # same mesh, within 1e-5 on another data-parallel size); refusals keep the checkpoints intact.
-resume_log=$(mktemp)
-TESSERA="$tessera" scripts/test_resume.sh 2>&1 | tee "$resume_log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$resume_log" | tail -1)
-if [ -z "$line" ]; then bad 1 "resume equality (no summary)"; else
-  ok "$(echo "$line" | cut -d' ' -f1)"
-  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "resume equality"
-fi
-rm -f "$resume_log"
-
+section "resume equality" scripts/test_resume.sh
 # 6. Rank failure: kill -9 of one rank mid-step and during checkpoint writes ends the whole job,
 # leaves the newest published checkpoint intact, and --resume reproduces the losses bit for bit.
-failure_log=$(mktemp)
-TESSERA="$tessera" scripts/test_rank_failure.sh 2>&1 | tee "$failure_log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$failure_log" | tail -1)
-if [ -z "$line" ]; then bad 1 "rank failure (no summary)"; else
-  ok "$(echo "$line" | cut -d' ' -f1)"
-  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "rank failure"
-fi
-rm -f "$failure_log"
-
+section "rank failure" scripts/test_rank_failure.sh
 # 7. Multi-host over real TCP on one machine: two network namespaces with sshd, mpirun --hostfile
 # across them; losses equal the local run, a cut link ends the job, --resume completes it
 # (~1.5 min; prints "skipped: ..." and counts nothing where namespaces are not permitted).
-multihost_log=$(mktemp)
-TESSERA="$tessera" scripts/multihost_test.sh 2>&1 | tee "$multihost_log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$multihost_log" | tail -1)
-if [ -z "$line" ]; then bad 1 "multi-host (no summary)"; else
-  ok "$(echo "$line" | cut -d' ' -f1)"
-  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "multi-host"
-fi
-rm -f "$multihost_log"
-
+section "multi-host" scripts/multihost_test.sh
 # 8. Bad inputs (issue 8): malformed model, adapter, tokenizer, data and config files, meshes
 # that do not fit, unusable output directories, ranks that disagree and injected NaN losses, each
 # as one process and under mpirun -np 2: one error line, non-zero exit, no signal, within 10 s.
-bad_log=$(mktemp)
-TESSERA="$tessera" scripts/test_bad_inputs.sh 2>&1 | tee "$bad_log"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$bad_log" | tail -1)
-if [ -z "$line" ]; then bad 1 "bad inputs (no summary)"; else
-  ok "$(echo "$line" | cut -d' ' -f1)"
-  f=$(echo "$line" | cut -d' ' -f3); [ "$f" -gt 0 ] && bad "$f" "bad inputs"
-fi
-rm -f "$bad_log"
+section "bad inputs" scripts/test_bad_inputs.sh
 
 echo
 if [ "$failed" -gt 0 ]; then

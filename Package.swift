@@ -18,7 +18,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "Collectives", dependencies: ["CMPI"]),
-        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        // Element-wise kernels in C: AVX-512 chosen at run time (Swift targets the SSE2 baseline).
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Quantization", dependencies: []),
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),

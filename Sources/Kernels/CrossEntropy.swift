@@ -37,11 +37,9 @@ public enum CrossEntropy {
             if target == ignoreIndex { losses[n] = 0; continue }
             precondition(target >= 0 && target < vocab, "CrossEntropy: target \(target) outside 0..<\(vocab)")
             let row = logits + n * vocab
-            var maxValue = -Float.infinity
-            for v in 0..<vocab where row[v] > maxValue { maxValue = row[v] }
+            let maxValue = VectorMath.max(row, count: vocab)
             // Sum in fp64: V can be 10⁵ terms.
-            var sum = 0.0
-            for v in 0..<vocab { sum += Double(Foundation.exp(row[v] - maxValue)) }
+            let sum = VectorMath.expSum(row, count: vocab, shift: maxValue)
             let loss = Foundation.log(sum) + Double(maxValue) - Double(row[target])
             losses[n] = Float(loss)
             total += loss
@@ -123,17 +121,16 @@ public enum CrossEntropy {
             }
             precondition(target >= 0 && target < vocab, "CrossEntropy: target \(target) outside 0..<\(vocab)")
             // Forward, as in `forward` (all reads of the row happen here, before any write).
-            var maxValue = -Float.infinity
-            for v in 0..<vocab where row[v] > maxValue { maxValue = row[v] }
-            var sum = 0.0
-            for v in 0..<vocab { sum += Double(Foundation.exp(row[v] - maxValue)) }
+            let maxValue = VectorMath.max(row, count: vocab)
+            let sum = VectorMath.expSum(row, count: vocab, shift: maxValue)
             let loss = Foundation.log(sum) + Double(maxValue) - Double(row[target])
             losses[n] = Float(loss)
             total += loss
             counted += 1
             // loss = logsumexp(row) - row[target]  ⇒  dlogits = lossScale · (softmax(row) - onehot)
             let norm = Float(1 / sum) * lossScale
-            for v in 0..<vocab { drow[v] = Foundation.exp(row[v] - maxValue) * norm }
+            _ = VectorMath.expSum(row, count: vocab, shift: maxValue, storingInto: drow)
+            VectorMath.scale(drow, count: vocab, by: norm)
             drow[target] -= lossScale
         }
         return (total, counted)

@@ -1,7 +1,7 @@
 // Numerically stable softmax over the last dimension.
 // Legend: N = rows, L = row length.
 
-import Foundation
+import CKernels
 
 /// Row-wise softmax, forward and backward.
 public enum Softmax {
@@ -25,17 +25,8 @@ public enum Softmax {
     /// Softmax of one row of `length` values; returns log(sum(exp(x - max))) + max (logsumexp).
     @inlinable @discardableResult
     public static func row(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, length: Int) -> Float {
-        var maxValue = -Float.infinity
-        for i in 0..<length where inp[i] > maxValue { maxValue = inp[i] }
-        var sum: Float = 0
-        for i in 0..<length {
-            let e = Foundation.exp(inp[i] - maxValue)
-            out[i] = e
-            sum += e
-        }
-        let scale = 1 / sum
-        for i in 0..<length { out[i] *= scale }
-        return Foundation.log(sum) + maxValue
+        if UnsafePointer(out) != inp { out.update(from: inp, count: length) }
+        return tk_softmax_row(out, length)
     }
 
     /// Backward of `forward`: `dinp = y ⊙ (dout - Σ_j dout_j·y_j)` per row, from the forward's
@@ -64,8 +55,6 @@ public enum Softmax {
     public static func rowBackward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                    out: UnsafePointer<Float>, length: Int) {
         // ∂y_i/∂x_j = y_i·(δ_ij - y_j)  ⇒  dx_j = y_j·(dy_j - Σ_i dy_i·y_i)
-        var dot: Float = 0
-        for i in 0..<length { dot += dout[i] * out[i] }
-        for i in 0..<length { dinp[i] = out[i] * (dout[i] - dot) }
+        tk_softmax_row_backward(dinp, dout, out, length)
     }
 }

@@ -2,11 +2,12 @@
 // Legend: N = rows (tokens), F = intermediate (FFN) size.
 // Backward needs the forward's gate and up (so a training forward must not write `out` over them).
 
-import Foundation
+import CKernels
 
 /// The gated SiLU of the Llama MLP, forward and backward.
 public enum SwiGLU {
-    /// `out[i] = gate[i] / (1 + exp(-gate[i])) · up[i]` over `count = N·F` elements.
+    /// `out[i] = gate[i] / (1 + exp(-gate[i])) · up[i]` over `count = N·F` elements (exp:
+    /// `tk_exp` of CKernels, vectorised).
     ///
     /// - Parameters:
     ///   - out: `[N, F]`; may alias `gate` or `up`.
@@ -20,10 +21,7 @@ public enum SwiGLU {
         count: Int
     ) {
         precondition(count >= 0, "SwiGLU: negative count")
-        for i in 0..<count {
-            let g = gate[i]
-            out[i] = g / (1 + Foundation.exp(-g)) * up[i]
-        }
+        tk_swiglu(out, gate, up, count)
     }
 
     /// Backward of `forward`. With `σ = sigmoid(g)`, `silu(g) = g·σ`, `silu'(g) = σ·(1 + g·(1 - σ))`:
@@ -47,14 +45,7 @@ public enum SwiGLU {
     ) {
         precondition(count >= 0, "SwiGLU: negative count")
         precondition(UnsafePointer(dgate) != UnsafePointer(dup) || count == 0, "SwiGLU: dgate and dup must differ")
-        for i in 0..<count {
-            // All reads of element i come before its writes, so the documented aliasing is safe.
-            let g = gate[i], u = up[i], dy = dout[i]
-            let sigmoid = 1 / (1 + Foundation.exp(-g))
-            let silu = g * sigmoid
-            // out[i] = g / (1 + exp(-g)) * up[i]
-            dgate[i] = dy * u * sigmoid * (1 + g * (1 - sigmoid))
-            dup[i] = dy * silu
-        }
+        // All reads of element i come before its writes, so the documented aliasing is safe.
+        tk_swiglu_backward(dgate, dup, dout, gate, up, count)
     }
 }

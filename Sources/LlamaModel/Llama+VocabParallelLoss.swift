@@ -41,23 +41,16 @@ extension Llama {
                                              scratch: ws.weightScratch.pointer)
             for r in 0..<count {
                 let row = logits + r * vl
-                var m = -Float.infinity
-                for j in 0..<vl where row[j] > m { m = row[j] }
-                rowMax[r] = m
+                rowMax[r] = VectorMath.max(row, count: vl)
             }
             try group.allReduceMax(rowMax, count: count)
             for r in 0..<count {
                 let row = logits + r * vl, m = rowMax[r]
                 let local = targets[start + r] - v0
                 z[r] = local >= 0 && local < vl ? row[local] : 0
-                var s = 0.0  // fp64: V can be 10⁵ terms
-                if backward {
-                    // Keep exp(logit − m) in place for the gradient (one exp per logit).
-                    for j in 0..<vl { let e = Foundation.exp(row[j] - m); row[j] = e; s += Double(e) }
-                } else {
-                    for j in 0..<vl { s += Double(Foundation.exp(row[j] - m)) }
-                }
-                sums[r] = Float(s)
+                // fp64 sum (V can be 10⁵ terms); with the backward, exp(logit − m) stays in place
+                // for the gradient (one exp per logit).
+                sums[r] = Float(VectorMath.expSum(row, count: vl, shift: m, storingInto: backward ? row : nil))
             }
             try group.allReduceSum(sums, count: 2 * count)
             for r in 0..<count where targets[start + r] != CrossEntropy.ignoreIndex {
@@ -72,7 +65,7 @@ extension Llama {
                 let target = targets[start + r]
                 if target == CrossEntropy.ignoreIndex { row.update(repeating: 0, count: vl); continue }
                 let norm = Float(1 / Double(sums[r])) * lossScale
-                for j in 0..<vl { row[j] *= norm }
+                VectorMath.scale(row, count: vl, by: norm)
                 let local = target - v0
                 if local >= 0 && local < vl { row[local] -= lossScale }
             }

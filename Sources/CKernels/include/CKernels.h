@@ -1,0 +1,51 @@
+// Element-wise kernels the Swift compiler cannot vectorise for this CPU: Swift builds for the
+// x86-64 baseline (SSE2) and its SIMD min/max are scalar loops, so the exp-heavy passes of a
+// training step (SiLU, softmax, cross-entropy) live here, with an AVX-512 path chosen at run
+// time and a portable scalar path for other CPUs (and for `TESSERA_KERNELS=scalar`).
+//
+// Every element-wise result is computed by the same formula whatever its position in a
+// vector, so a value does not depend on where a row starts or how it is split across ranks.
+#ifndef TESSERA_CKERNELS_H
+#define TESSERA_CKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the AVX-512 paths are in use, 0 for the scalar ones.
+int tk_simd_enabled(void);
+
+/// Largest element of x[0..<n] (-inf for n == 0); NaN-free inputs assumed.
+float tk_max(const float *x, size_t n);
+
+/// Σ exp(x[i] − shift) accumulated in double; when out is not NULL, also out[i] = exp(x[i] − shift)
+/// (out may alias x).
+double tk_exp_sum(float *out, const float *x, size_t n, float shift);
+
+/// x[i] *= s.
+void tk_scale(float *x, size_t n, float s);
+
+/// In-place softmax of one row; returns log(Σ exp(x − max)) + max. The sum is fp32, as in the
+/// scalar reference.
+float tk_softmax_row(float *x, size_t n);
+
+/// dx[i] = y[i] · (dy[i] − Σ_j dy[j]·y[j]) (softmax backward of one row); dx may alias dy.
+void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t n);
+
+/// out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + exp(−g)); out may alias gate or up.
+void tk_swiglu(float *out, const float *gate, const float *up, size_t n);
+
+/// With σ = sigmoid(g): dgate = dout·up·σ·(1 + g·(1 − σ)), dup = dout·g·σ. dgate may alias gate
+/// or dout, dup may alias up or dout (not dgate).
+void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+
+/// exp(x), the kernels' own approximation (within 1 ulp of the exact value for normal results).
+float tk_exp(float x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,259 @@
+// See include/CKernels.h. One exp: Cephes' degree-6 polynomial on r = x − n·ln2 (n rounded to
+// nearest), scaled by 2ⁿ; inputs below −87.336 (results below FLT_MIN) give 0, so no
+// denormal ever reaches a multiply. The AVX-512 and scalar paths evaluate the same formula with
+// fused multiply-adds, so they agree bit for bit.
+
+#include "CKernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXP_LO (-87.33654f)
+#define EXP_HI (88.72283f)
+static const float LOG2E = 1.44269504088896341f;
+static const float LN2_HI = 0.693359375f;
+static const float LN2_LO = -2.12194440e-4f;
+static const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+                   P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+
+// ---- scalar path -------------------------------------------------------------------------
+
+float tk_exp(float x) {
+    if (x != x) return x;
+    if (x < EXP_LO) return 0.0f;
+    if (x > EXP_HI) return INFINITY;
+    float n = nearbyintf(x * LOG2E);
+    float r = fmaf(n, -LN2_HI, x);
+    r = fmaf(n, -LN2_LO, r);
+    float p = P0;
+    p = fmaf(p, r, P1);
+    p = fmaf(p, r, P2);
+    p = fmaf(p, r, P3);
+    p = fmaf(p, r, P4);
+    p = fmaf(p, r, P5);
+    p = fmaf(p, r * r, r) + 1.0f;
+    return ldexpf(p, (int)n);
+}
+
+static float max_scalar(const float *x, size_t n) {
+    float m = -INFINITY;
+    for (size_t i = 0; i < n; i++) if (x[i] > m) m = x[i];
+    return m;
+}
+
+static double exp_sum_scalar(float *out, const float *x, size_t n, float shift) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        float e = tk_exp(x[i] - shift);
+        if (out) out[i] = e;
+        s += e;
+    }
+    return s;
+}
+
+static void scale_scalar(float *x, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+static float dot_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static float sum_exp_f32_scalar(float *x, size_t n, float shift) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) { float e = tk_exp(x[i] - shift); x[i] = e; s += e; }
+    return s;
+}
+
+static void swiglu_scalar(float *out, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + tk_exp(-g)) * up[i];
+    }
+}
+
+static void swiglu_backward_scalar(float *dgate, float *dup, const float *dout, const float *gate,
+                                   const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], u = up[i], dy = dout[i];
+        float sig = 1.0f / (1.0f + tk_exp(-g));
+        dgate[i] = dy * u * sig * (1.0f + g * (1.0f - sig));
+        dup[i] = dy * (g * sig);
+    }
+}
+
+// ---- AVX-512 path ------------------------------------------------------------------------
+
+#if defined(__x86_64__)
+#define AVX512 __attribute__((target("avx512f,avx512dq")))
+
+AVX512 static inline __m512 exp512(__m512 x) {
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-LN2_HI), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-LN2_LO), r);
+    __m512 p = _mm512_set1_ps(P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512 y = _mm512_scalef_ps(p, n);
+    // Below the normal range → 0, above → inf, NaN passes through.
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_LO), _CMP_LT_OQ), _mm512_setzero_ps());
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_HI), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+    return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+AVX512 static inline __mmask16 tail_mask(size_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+AVX512 static float max_avx512(const float *x, size_t n) {
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        m = _mm512_mask_max_ps(m, k, m, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+AVX512 static double exp_sum_avx512(float *out, const float *x, size_t n, float shift) {
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    __m512 s = _mm512_set1_ps(shift);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), s));
+        e = _mm512_maskz_mov_ps(k, e);
+        if (out) _mm512_mask_storeu_ps(out + i, k, e);
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+AVX512 static void scale_avx512(float *x, size_t n, float s) {
+    __m512 v = _mm512_set1_ps(s);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), v));
+    }
+}
+
+AVX512 static float dot_avx512(const float *a, const float *b, size_t n) {
+    __m512 s = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s);
+    }
+    return _mm512_reduce_add_ps(s);
+}
+
+AVX512 static float sum_exp_f32_avx512(float *x, size_t n, float shift) {
+    __m512 acc = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), sh)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up, size_t n) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        __m512 y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), u);
+        _mm512_mask_storeu_ps(out + i, k, y);
+    }
+}
+
+AVX512 static void swiglu_backward_avx512(float *dgate, float *dup, const float *dout, const float *gate,
+                                          const float *up, size_t n) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+        __m512 dy = _mm512_maskz_loadu_ps(k, dout + i);
+        __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+        // dy·u·σ·(1 + g·(1 − σ)), evaluated left to right like the scalar path
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(dy, u), sig);
+        __m512 dg = _mm512_mul_ps(t, _mm512_add_ps(one, _mm512_mul_ps(g, _mm512_sub_ps(one, sig))));
+        __m512 du = _mm512_mul_ps(dy, _mm512_mul_ps(g, sig));
+        _mm512_mask_storeu_ps(dgate + i, k, dg);
+        _mm512_mask_storeu_ps(dup + i, k, du);
+    }
+}
+#endif
+
+// ---- dispatch ----------------------------------------------------------------------------
+
+static int simd_state = -1;  // -1 unknown, 0 scalar, 1 AVX-512 (a benign race: every writer stores the same)
+
+int tk_simd_enabled(void) {
+    if (simd_state < 0) {
+        int use = 0;
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        use = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
+        const char *force = getenv("TESSERA_KERNELS");
+        if (force && strcmp(force, "scalar") == 0) use = 0;
+        simd_state = use;
+    }
+    return simd_state;
+}
+
+#if defined(__x86_64__)
+#define DISPATCH(simd, scalar) (tk_simd_enabled() ? (simd) : (scalar))
+#else
+#define DISPATCH(simd, scalar) (scalar)
+#endif
+
+float tk_max(const float *x, size_t n) { return DISPATCH(max_avx512(x, n), max_scalar(x, n)); }
+
+double tk_exp_sum(float *out, const float *x, size_t n, float shift) {
+    return DISPATCH(exp_sum_avx512(out, x, n, shift), exp_sum_scalar(out, x, n, shift));
+}
+
+void tk_scale(float *x, size_t n, float s) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { scale_avx512(x, n, s); return; }
+#endif
+    scale_scalar(x, n, s);
+}
+
+float tk_softmax_row(float *x, size_t n) {
+    float m = tk_max(x, n);
+    float s = DISPATCH(sum_exp_f32_avx512(x, n, m), sum_exp_f32_scalar(x, n, m));
+    tk_scale(x, n, 1.0f / s);
+    return logf(s) + m;
+}
+
+void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t n) {
+    float dot = DISPATCH(dot_avx512(dy, y, n), dot_scalar(dy, y, n));
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - dot);
+}
+
+void tk_swiglu(float *out, const float *gate, const float *up, size_t n) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { swiglu_avx512(out, gate, up, n); return; }
+#endif
+    swiglu_scalar(out, gate, up, n);
+}
+
+void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { swiglu_backward_avx512(dgate, dup, dout, gate, up, n); return; }
+#endif
+    swiglu_backward_scalar(dgate, dup, dout, gate, up, n);
+}

@@ -1,0 +1,35 @@
+// Reductions and exp passes over one row, vectorised in CKernels (AVX-512 when the CPU has it,
+// chosen at run time; `TESSERA_KERNELS=scalar` forces the portable path). The exp is CKernels'
+// own, within 1 ulp of the exact value, identical on both paths.
+// Legend: L = row length.
+
+import CKernels
+
+/// Vectorised row operations for the softmax and cross-entropy passes.
+public enum VectorMath {
+    /// Whether the AVX-512 kernels are in use.
+    public static var simdEnabled: Bool { tk_simd_enabled() != 0 }
+
+    /// `exp(x)` as the vectorised kernels compute it.
+    public static func exp(_ x: Float) -> Float { tk_exp(x) }
+
+    /// Largest of `x[0..<L]` (`-inf` when empty).
+    public static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        precondition(count >= 0, "VectorMath: negative count")
+        return tk_max(x, count)
+    }
+
+    /// `Σ exp(x[i] − shift)` summed in fp64; with `out`, also `out[i] = exp(x[i] − shift)`
+    /// (`out` may be `x`).
+    public static func expSum(_ x: UnsafePointer<Float>, count: Int, shift: Float,
+                              storingInto out: UnsafeMutablePointer<Float>? = nil) -> Double {
+        precondition(count >= 0, "VectorMath: negative count")
+        return tk_exp_sum(out, x, count, shift)
+    }
+
+    /// `x[i] *= factor`.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        precondition(count >= 0, "VectorMath: negative count")
+        tk_scale(x, count, factor)
+    }
+}

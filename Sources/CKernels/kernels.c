@@ -6,6 +6,9 @@
 #include "CKernels.h"
 
 #include <immintrin.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +197,14 @@ AVX512 static void swiglu_backward_avx512(float *dgate, float *dup, const float 
     }
 }
 #endif
+
+int tk_release_free_heap(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 
 // ---- dispatch ----------------------------------------------------------------------------
 

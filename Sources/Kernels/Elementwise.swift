@@ -14,6 +14,8 @@ public enum Elementwise {
         count: Int
     ) {
         precondition(count >= 0, "Elementwise: negative count")
-        for i in 0..<count { y[i] += x[i] }
+        StepProfile.measure(.elementwise) {
+            for i in 0..<count { y[i] += x[i] }
+        }
     }
 }

@@ -22,13 +22,15 @@ public enum Embedding {
         vocabStart: Int = 0, vocabLocal: Int,
         readRow: (_ row: Int, _ destination: UnsafeMutablePointer<Float>) throws -> Void
     ) rethrows {
-        for n in 0..<tokens {
-            let local = ids[n] - vocabStart
-            let y = out + n * channels
-            if local >= 0 && local < vocabLocal {
-                try readRow(local, y)
-            } else {
-                y.update(repeating: 0, count: channels)
+        try StepProfile.measure(.elementwise) {
+            for n in 0..<tokens {
+                let local = ids[n] - vocabStart
+                let y = out + n * channels
+                if local >= 0 && local < vocabLocal {
+                    try readRow(local, y)
+                } else {
+                    y.update(repeating: 0, count: channels)
+                }
             }
         }
     }

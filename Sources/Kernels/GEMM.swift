@@ -30,11 +30,13 @@ public func sgemm(
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative dimension")
     if m == 0 || n == 0 { return }
-    cblas_sgemm(
-        CblasRowMajor, transA.cblas, transB.cblas,
-        blasint(m), blasint(n), blasint(k),
-        alpha, a, blasint(lda), b, blasint(ldb),
-        beta, c, blasint(ldc))
+    StepProfile.measure(.gemm) {
+        cblas_sgemm(
+            CblasRowMajor, transA.cblas, transB.cblas,
+            blasint(m), blasint(n), blasint(k),
+            alpha, a, blasint(lda), b, blasint(ldb),
+            beta, c, blasint(ldc))
+    }
 }
 
 /// Row-major `C = alpha · op(A) · op(B) + beta · C` with tightly packed operands (leading

@@ -21,16 +21,18 @@ public enum RMSNorm {
         rows: Int, channels: Int, eps: Float
     ) {
         precondition(rows >= 0 && channels > 0, "RMSNorm: bad shape")
-        for n in 0..<rows {
-            let x = inp + n * channels
-            let y = out + n * channels
-            // fp32 accumulation like HF (variance computed in float32).
-            var sumSquares: Float = 0
-            for c in 0..<channels { sumSquares += x[c] * x[c] }
-            let r = 1 / (sumSquares / Float(channels) + eps).squareRoot()
-            rstd[n] = r
-            // HF order: (x · rstd) rounded to fp32, then · weight.
-            for c in 0..<channels { y[c] = (x[c] * r) * weight[c] }
+        StepProfile.measure(.elementwise) {
+            for n in 0..<rows {
+                let x = inp + n * channels
+                let y = out + n * channels
+                // fp32 accumulation like HF (variance computed in float32).
+                var sumSquares: Float = 0
+                for c in 0..<channels { sumSquares += x[c] * x[c] }
+                let r = 1 / (sumSquares / Float(channels) + eps).squareRoot()
+                rstd[n] = r
+                // HF order: (x · rstd) rounded to fp32, then · weight.
+                for c in 0..<channels { y[c] = (x[c] * r) * weight[c] }
+            }
         }
     }
 
@@ -58,20 +60,22 @@ public enum RMSNorm {
         rows: Int, channels: Int
     ) {
         precondition(rows >= 0 && channels > 0, "RMSNorm: bad shape")
-        for n in 0..<rows {
-            let x = inp + n * channels
-            let dy = dout + n * channels
-            let dx = dinp + n * channels
-            let r = rstd[n]
-            // y[c] = (x[c] * r) * weight[c]
-            if let dw = dweight {
-                for c in 0..<channels { dw[c] += dy[c] * (x[c] * r) }
+        StepProfile.measure(.elementwise) {
+            for n in 0..<rows {
+                let x = inp + n * channels
+                let dy = dout + n * channels
+                let dx = dinp + n * channels
+                let r = rstd[n]
+                // y[c] = (x[c] * r) * weight[c]
+                if let dw = dweight {
+                    for c in 0..<channels { dw[c] += dy[c] * (x[c] * r) }
+                }
+                var dot: Float = 0  // Σ_j dy_j·w_j·x_j
+                for c in 0..<channels { dot += dy[c] * weight[c] * x[c] }
+                let k = dot * r * r * r / Float(channels)
+                // Reads of dy[c] precede the write of dx[c], so dinp may alias dout.
+                for c in 0..<channels { dx[c] = r * weight[c] * dy[c] - k * x[c] }
             }
-            var dot: Float = 0  // Σ_j dy_j·w_j·x_j
-            for c in 0..<channels { dot += dy[c] * weight[c] * x[c] }
-            let k = dot * r * r * r / Float(channels)
-            // Reads of dy[c] precede the write of dx[c], so dinp may alias dout.
-            for c in 0..<channels { dx[c] = r * weight[c] * dy[c] - k * x[c] }
         }
     }
 }

@@ -104,23 +104,25 @@ public enum RoPE {
         tokens: Int, heads: Int, rowStride: Int,
         table: RoPETable
     ) {
-        let d = table.headDim
-        let half = d / 2
-        precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
-        let cosTable = UnsafePointer(table.cos.pointer)
-        let sinTable = UnsafePointer(table.sin.pointer)
-        for n in 0..<tokens {
-            let p = positions[n]
-            precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
-            let c = cosTable + p * half
-            let s = sinTable + p * half
-            for h in 0..<heads {
-                let v = x + n * rowStride + h * d
-                for i in 0..<half {
-                    let x1 = v[i]
-                    let x2 = v[i + half]
-                    v[i] = x1 * c[i] - x2 * s[i]
-                    v[i + half] = x2 * c[i] + x1 * s[i]
+        StepProfile.measure(.elementwise) {
+            let d = table.headDim
+            let half = d / 2
+            precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
+            let cosTable = UnsafePointer(table.cos.pointer)
+            let sinTable = UnsafePointer(table.sin.pointer)
+            for n in 0..<tokens {
+                let p = positions[n]
+                precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
+                let c = cosTable + p * half
+                let s = sinTable + p * half
+                for h in 0..<heads {
+                    let v = x + n * rowStride + h * d
+                    for i in 0..<half {
+                        let x1 = v[i]
+                        let x2 = v[i + half]
+                        v[i] = x1 * c[i] - x2 * s[i]
+                        v[i + half] = x2 * c[i] + x1 * s[i]
+                    }
                 }
             }
         }
@@ -143,23 +145,25 @@ public enum RoPE {
         tokens: Int, heads: Int, rowStride: Int,
         table: RoPETable
     ) {
-        let d = table.headDim
-        let half = d / 2
-        precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
-        let cosTable = UnsafePointer(table.cos.pointer)
-        let sinTable = UnsafePointer(table.sin.pointer)
-        for n in 0..<tokens {
-            let p = positions[n]
-            precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
-            let c = cosTable + p * half
-            let s = sinTable + p * half
-            for h in 0..<heads {
-                let v = dx + n * rowStride + h * d
-                for i in 0..<half {
-                    let dy1 = v[i]
-                    let dy2 = v[i + half]
-                    v[i] = dy1 * c[i] + dy2 * s[i]
-                    v[i + half] = dy2 * c[i] - dy1 * s[i]
+        StepProfile.measure(.elementwise) {
+            let d = table.headDim
+            let half = d / 2
+            precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
+            let cosTable = UnsafePointer(table.cos.pointer)
+            let sinTable = UnsafePointer(table.sin.pointer)
+            for n in 0..<tokens {
+                let p = positions[n]
+                precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
+                let c = cosTable + p * half
+                let s = sinTable + p * half
+                for h in 0..<heads {
+                    let v = dx + n * rowStride + h * d
+                    for i in 0..<half {
+                        let dy1 = v[i]
+                        let dy2 = v[i + half]
+                        v[i] = dy1 * c[i] + dy2 * s[i]
+                        v[i + half] = dy2 * c[i] - dy1 * s[i]
+                    }
                 }
             }
         }

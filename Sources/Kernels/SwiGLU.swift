@@ -21,7 +21,9 @@ public enum SwiGLU {
         count: Int
     ) {
         precondition(count >= 0, "SwiGLU: negative count")
-        tk_swiglu(out, gate, up, count)
+        StepProfile.measure(.elementwise) {
+            tk_swiglu(out, gate, up, count)
+        }
     }
 
     /// Backward of `forward`. With `σ = sigmoid(g)`, `silu(g) = g·σ`, `silu'(g) = σ·(1 + g·(1 - σ))`:
@@ -45,7 +47,9 @@ public enum SwiGLU {
     ) {
         precondition(count >= 0, "SwiGLU: negative count")
         precondition(UnsafePointer(dgate) != UnsafePointer(dup) || count == 0, "SwiGLU: dgate and dup must differ")
-        // All reads of element i come before its writes, so the documented aliasing is safe.
-        tk_swiglu_backward(dgate, dup, dout, gate, up, count)
+        StepProfile.measure(.elementwise) {
+            // All reads of element i come before its writes, so the documented aliasing is safe.
+            tk_swiglu_backward(dgate, dup, dout, gate, up, count)
+        }
     }
 }

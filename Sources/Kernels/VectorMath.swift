@@ -16,7 +16,7 @@ public enum VectorMath {
     /// Largest of `x[0..<L]` (`-inf` when empty).
     public static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
         precondition(count >= 0, "VectorMath: negative count")
-        return tk_max(x, count)
+        return StepProfile.measure(.elementwise) { tk_max(x, count) }
     }
 
     /// `Σ exp(x[i] − shift)` summed in fp64; with `out`, also `out[i] = exp(x[i] − shift)`
@@ -24,12 +24,12 @@ public enum VectorMath {
     public static func expSum(_ x: UnsafePointer<Float>, count: Int, shift: Float,
                               storingInto out: UnsafeMutablePointer<Float>? = nil) -> Double {
         precondition(count >= 0, "VectorMath: negative count")
-        return tk_exp_sum(out, x, count, shift)
+        return StepProfile.measure(.elementwise) { tk_exp_sum(out, x, count, shift) }
     }
 
     /// `x[i] *= factor`.
     public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
         precondition(count >= 0, "VectorMath: negative count")
-        tk_scale(x, count, factor)
+        StepProfile.measure(.elementwise) { tk_scale(x, count, factor) }
     }
 }

@@ -105,6 +105,7 @@ extension LlamaWeights {
             out.layers[l].up = m[5]
             out.layers[l].down = m[6]
         }
+        releaseConvertedSources(out)
         return out
     }
 

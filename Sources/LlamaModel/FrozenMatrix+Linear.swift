@@ -79,7 +79,7 @@ extension FrozenMatrix {
     @inline(__always)
     func tileWeights(_ r0: Int, count: Int, scratch: UnsafeMutablePointer<Float>) throws -> UnsafePointer<Float> {
         if let rows = denseRows(r0) { return rows }
-        try dequantizeRows(r0, count: count, into: scratch)
+        try StepProfile.measure(.dequantize) { try dequantizeRows(r0, count: count, into: scratch) }
         return UnsafePointer(scratch)
     }
 }

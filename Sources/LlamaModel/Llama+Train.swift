@@ -145,6 +145,9 @@ extension Llama {
                 guard f.dropout >= 0, f.dropout < 1 else {
                     throw LlamaModelError.invalidInput("LoRA dropout \(f.dropout) of \(module.fullName(layer: l)) is outside [0, 1)")
                 }
+                guard f.dropout == 0 || ws.sizes.dropoutWidth > 0 else {
+                    throw LlamaModelError.invalidInput("\(module.fullName(layer: l)) uses LoRA dropout \(f.dropout), but the training workspace was built with loraDropout: false")
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 // The training backward on one tensor-parallel rank: the forward of Llama+TrainForward.swift
-// replayed in reverse, layer by layer. With checkpointing each layer's forward is recomputed
-// from its kept input first (the last layer's activations are still in place). Frozen weights
+// replayed in reverse, layer by layer. With full checkpointing each layer's forward is
+// recomputed from its kept input first, with selective checkpointing only its element-wise
+// parts and q (the last layer's activations are still in place either way). Frozen weights
 // get no gradient; only dx flows through them. LoRA gradients accumulate (+=).
 // Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local.
 // Collectives (conjugates of the forward's): after the column-parallel q, k, v (and gate, up)
@@ -21,8 +22,12 @@ extension Llama {
                          rows: n, channels: c)
         for l in (0..<layers).reversed() {
             let acts = ctx.activations(l)
-            if ws.checkpointing && l != layers - 1 {
-                try trainLayerForward(l, acts, ctx, storeOutput: false)
+            if l != layers - 1 {
+                switch ws.checkpointing {
+                case .full: try trainLayerForward(l, acts, ctx, storeOutput: false)
+                case .selective: try recomputeSelected(l, acts, ctx)
+                case .none: break
+                }
             }
             try trainLayerBackward(l, acts, ctx)
             try layerDone?(l)
@@ -66,12 +71,12 @@ extension Llama {
         // att = attention(q, k, v), one call per segment over the local heads  ⇒  dq, dk, dv
         for segment in ctx.segments {
             let t = segment.lowerBound
-            Attention.backward(
+            StepProfile.measure(.attention) { Attention.backward(
                 dq: ws.dq.pointer + t * qw, dk: ws.dk.pointer + t * kvw, dv: ws.dv.pointer + t * kvw,
                 scratch: ws.attentionScratch.pointer, dout: ws.dAtt.pointer + t * qw,
                 q: acts.q.pointer + t * qw, k: acts.k.pointer + t * kvw, v: acts.v.pointer + t * kvw,
                 queries: segment.count, past: 0, heads: hLocal, kvHeads: gLocal, headDim: d,
-                qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot())
+                qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot()) }
         }
         // RoPE(q), RoPE(k)  ⇒  rotate the gradients back
         RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)

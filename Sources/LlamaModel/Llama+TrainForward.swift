@@ -25,9 +25,14 @@ struct TrainStepContext {
         workspace.residuals.pointer + l * workspace.maxTokens * workspace.config.hiddenSize
     }
 
-    /// The activations layer `l` writes: the one shared set with checkpointing.
+    /// The activations layer `l` writes: the one shared set with full checkpointing.
     func activations(_ l: Int) -> LayerActivations {
-        workspace.checkpointing ? workspace.layers[0] : workspace.layers[l]
+        workspace.checkpointing == .full ? workspace.layers[0] : workspace.layers[l]
+    }
+
+    /// Whether `module` of layer `l` carries LoRA factors (its input is then needed in the backward).
+    func adapts(_ module: LinearModule, layer l: Int) -> Bool {
+        adapters?.factors(layer: l, module: module) != nil
     }
 }
 
@@ -99,28 +104,7 @@ extension Llama {
         try project(.vProj, acts.xn1, acts.v)
         RoPE.forward(x: acts.q.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
         RoPE.forward(x: acts.k.pointer, positions: positions, tokens: n, heads: gLocal, rowStride: kvw, table: rope)
-        // att [N, QL] = causal softmax(scale · q·kᵀ) · v per local head, per segment, in query
-        // blocks so the probability scratch stays [64, S].
-        let scale = 1 / Float(d).squareRoot()
-        let queriesPerKV = ctx.shard.queriesPerKVHead
-        for segment in ctx.segments {
-            for head in 0..<hLocal {
-                let kvHead = head / queriesPerKV
-                var t0 = 0
-                while t0 < segment.count {
-                    let rows = min(Llama.attentionQueryRows, segment.count - t0)
-                    let token = segment.lowerBound + t0
-                    Attention.forward(
-                        out: acts.att.pointer + token * qw + head * d, probs: ws.attentionScratch.pointer,
-                        q: acts.q.pointer + token * qw + head * d,
-                        k: acts.k.pointer + segment.lowerBound * kvw + kvHead * d,
-                        v: acts.v.pointer + segment.lowerBound * kvw + kvHead * d,
-                        queries: rows, past: t0, heads: 1, kvHeads: 1, headDim: d,
-                        qStride: qw, kvStride: kvw, scale: scale)
-                    t0 += rows
-                }
-            }
-        }
+        attentionForward(acts, ctx)
         // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
         try project(.oProj, acts.att, ws.projection)
         add(acts.xMid.pointer, x, ws.projection.pointer, count: n * c)
@@ -142,7 +126,65 @@ extension Llama {
     }
 }
 
+extension Llama {
+    /// `acts.att` from `acts.q`, `acts.k`, `acts.v`:
+    /// att [N, QL] = causal softmax(scale · q·kᵀ) · v per local head, per segment, in query blocks
+    /// so the probability scratch stays [64, S].
+    func attentionForward(_ acts: LayerActivations, _ ctx: TrainStepContext) {
+        let d = config.headDim, qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal
+        let scale = 1 / Float(d).squareRoot()
+        let queriesPerKV = ctx.shard.queriesPerKVHead
+        StepProfile.measure(.attention) {
+            for segment in ctx.segments {
+                for head in 0..<ctx.shard.queryHeads.count {
+                    let kvHead = head / queriesPerKV
+                    var t0 = 0
+                    while t0 < segment.count {
+                        let rows = min(Llama.attentionQueryRows, segment.count - t0)
+                        let token = segment.lowerBound + t0
+                        Attention.forward(
+                            out: acts.att.pointer + token * qw + head * d, probs: ctx.workspace.attentionScratch.pointer,
+                            q: acts.q.pointer + token * qw + head * d,
+                            k: acts.k.pointer + segment.lowerBound * kvw + kvHead * d,
+                            v: acts.v.pointer + segment.lowerBound * kvw + kvHead * d,
+                            queries: rows, past: t0, heads: 1, kvHeads: 1, headDim: d,
+                            qStride: qw, kvStride: kvw, scale: scale)
+                        t0 += rows
+                    }
+                }
+            }
+        }
+    }
+
+    /// Selective checkpointing: rebuilds what layer `l`'s backward reads and the layer did not
+    /// keep (q, and the inputs of adapted modules) from the kept activations, running the
+    /// forward's exact arithmetic, so they equal what the forward computed.
+    func recomputeSelected(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps), ws = ctx.workspace
+        let layer = weights.layers[l]
+        // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
+        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
+                        weight: layer.attentionNorm.pointer, rows: n, channels: c, eps: eps)
+        try trainLinear(.qProj, layer: l, ctx).forward(out: acts.q.pointer, inp: acts.xn1.pointer, tokens: n,
+                                                       u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
+                                                       scratch: ws.weightScratch.pointer, group: ctx.group)
+        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n,
+                     heads: ctx.shard.queryHeads.count, rowStride: ctx.shard.queryWidthLocal, table: rope)
+        if ctx.adapts(.oProj, layer: l) { attentionForward(acts, ctx) }
+        if ctx.adapts(.gateProj, layer: l) || ctx.adapts(.upProj, layer: l) {
+            RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
+                            weight: layer.ffnNorm.pointer, rows: n, channels: c, eps: eps)
+        }
+        if ctx.adapts(.downProj, layer: l) {
+            SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
+                           count: n * ctx.shard.ffnColumns.count)
+        }
+    }
+}
+
 /// `out[i] = a[i] + b[i]`.
 private func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { out[i] = a[i] + b[i] }
+    StepProfile.measure(.elementwise) {
+        for i in 0..<count { out[i] = a[i] + b[i] }
+    }
 }

@@ -20,6 +20,17 @@ public final class Llama: @unchecked Sendable {
     /// Rows of logits computed at once by the loss head (`[chunk, V]` scratch).
     public static let logitChunkRows = 32
 
+    /// Bytes the training loss head's `[K, V_local]` logits chunk may take: every chunk streams
+    /// (and dequantizes) the whole head matrix twice, so K is as large as this allows.
+    public static let trainingLogitBytes = 32 << 20
+
+    /// Rows K of the training loss head's chunk for `tokens` tokens and `vocabLocal` rows held:
+    /// `trainingLogitBytes / (4·V_local)` rounded down to 16, at least `logitChunkRows`.
+    public static func trainingLogitRows(tokens: Int, vocabLocal: Int) -> Int {
+        let budgetRows = trainingLogitBytes / (MemoryLayout<Float>.stride * max(vocabLocal, 1)) / 16 * 16
+        return max(1, min(tokens, max(logitChunkRows, budgetRows)))
+    }
+
     /// Builds a model from checked weights. `maxPositions` bounds the RoPE table (defaults to
     /// `max_position_embeddings`, capped at 32768 to keep the table small).
     public init(config: LlamaConfig, weights: LlamaWeights, maxPositions: Int? = nil) throws {

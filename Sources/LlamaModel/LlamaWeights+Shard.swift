@@ -50,6 +50,8 @@ extension LlamaWeights {
             out.layers[l].qBias = layers[l].qBias.map { FloatBuffer(Array($0.array[q])) }
             out.layers[l].kBias = layers[l].kBias.map { FloatBuffer(Array($0.array[kv])) }
             out.layers[l].vBias = layers[l].vBias.map { FloatBuffer(Array($0.array[kv])) }
+            // The layer's file pages are done with: keep them out of the rank's resident set.
+            for (stored, held) in zip(sources, converted) where held.ownsValues { stored.releaseResidentPages() }
         }
         return out
     }

@@ -13,6 +13,7 @@ extension ModelPath {
         let stored = try load(maxPositions: maxPositions)   // mapped, nothing expanded yet
         let weights = try stored.weights.sharded(shard, config: stored.config, target: baseQuantization,
                                                  group: group, threads: threads)
+        ProcessMemory.releaseFreedHeap()
         return try Llama(config: stored.config, weights: weights, maxPositions: stored.maxPositions)
     }
 }

@@ -71,6 +71,7 @@ extension ModelPath {
                      threads: Int = BLAS.threadCount) throws -> Llama {
         let stored = try load(maxPositions: maxPositions)
         let weights = try stored.weights.quantizedBase(baseQuantization, threads: threads)
+        ProcessMemory.releaseFreedHeap()
         return try Llama(config: stored.config, weights: weights, maxPositions: stored.maxPositions)
     }
 }

@@ -5,47 +5,58 @@
 // VL = V_local, r = max LoRA rank, I = widest local input of a linear (max(C, QL, FL)),
 // K = logit chunk rows, Q = attention query block (64), R·I_w = one dequantized weight tile.
 //
-// Activation checkpointing (default): the residual stream entering every layer is kept
-// ([L+1, N, C], the last slot is the output of the final layer) and ONE set of layer activations
-// is reused: the backward recomputes each layer's forward from its kept input. Without
-// checkpointing there is one set of layer activations per layer (faster, more memory).
+// The residual stream entering every layer is always kept ([L+1, N, C], the last slot is the
+// output of the final layer). Full activation checkpointing (default) reuses ONE set of layer
+// activations: the backward recomputes each layer's forward from its kept input. Selective
+// checkpointing keeps a set per layer whose GEMM outputs but q are its own and whose other
+// buffers (xn1, q, att, xn2, h) are one shared set, recomputed in the backward. Without
+// checkpointing every layer has a complete set (ActivationCheckpointing.swift).
 
 import Kernels
 
 /// The activations of one decoder layer that its backward reads.
 final class LayerActivations: @unchecked Sendable {
+    // Recomputable from the others and the layer input (shared by every layer when selective).
     let xn1: FloatBuffer    // [N, C]  rmsnorm(x_in): input of q, k, v
-    let rstd1: FloatBuffer  // [N]
     let q: FloatBuffer      // [N, QL] after RoPE
+    let att: FloatBuffer    // [N, QL] attention output: input of o_proj
+    let xn2: FloatBuffer    // [N, C]  rmsnorm(xMid): input of gate, up
+    let h: FloatBuffer      // [N, FL] silu(gate)·up: input of down_proj
+    // GEMM outputs and statistics, always the layer's own.
+    let rstd1: FloatBuffer  // [N]
     let k: FloatBuffer      // [N, KL] after RoPE
     let v: FloatBuffer      // [N, KL]
-    let att: FloatBuffer    // [N, QL] attention output: input of o_proj
     let xMid: FloatBuffer   // [N, C]  x_in + o_proj(att): input of the MLP half
-    let xn2: FloatBuffer    // [N, C]  rmsnorm(xMid): input of gate, up
     let rstd2: FloatBuffer  // [N]
     let gate: FloatBuffer   // [N, FL] before SiLU
     let up: FloatBuffer     // [N, FL]
-    let h: FloatBuffer      // [N, FL] silu(gate)·up: input of down_proj
     let u: FloatBuffer      // [7, N, r] LoRA bottleneck drop(x)·Aᵀ of each module (PEFT order)
 
-    init(_ s: TrainingWorkspace.Sizes) {
-        xn1 = FloatBuffer(count: s.n * s.c)
+    /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective).
+    init(_ s: TrainingWorkspace.Sizes, sharing recomputable: LayerActivations? = nil) {
+        xn1 = recomputable?.xn1 ?? FloatBuffer(count: s.n * s.c)
+        q = recomputable?.q ?? FloatBuffer(count: s.n * s.queryLocal)
+        att = recomputable?.att ?? FloatBuffer(count: s.n * s.queryLocal)
+        xn2 = recomputable?.xn2 ?? FloatBuffer(count: s.n * s.c)
+        h = recomputable?.h ?? FloatBuffer(count: s.n * s.ffnLocal)
         rstd1 = FloatBuffer(count: s.n)
-        q = FloatBuffer(count: s.n * s.queryLocal)
         k = FloatBuffer(count: s.n * s.keyValueLocal)
         v = FloatBuffer(count: s.n * s.keyValueLocal)
-        att = FloatBuffer(count: s.n * s.queryLocal)
         xMid = FloatBuffer(count: s.n * s.c)
-        xn2 = FloatBuffer(count: s.n * s.c)
         rstd2 = FloatBuffer(count: s.n)
         gate = FloatBuffer(count: s.n * s.ffnLocal)
         up = FloatBuffer(count: s.n * s.ffnLocal)
-        h = FloatBuffer(count: s.n * s.ffnLocal)
         u = FloatBuffer(count: LinearModule.allCases.count * s.n * s.rank)
     }
 
-    static func floatCount(_ s: TrainingWorkspace.Sizes) -> Int {
-        s.n * (4 * s.c + 2 + 2 * s.queryLocal + 2 * s.keyValueLocal + 3 * s.ffnLocal
+    /// Floats of the recomputable buffers (xn1, q, att, xn2, h).
+    static func recomputableFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
+        s.n * (2 * s.c + 2 * s.queryLocal + s.ffnLocal)
+    }
+
+    /// Floats a layer keeps of its own (everything but the recomputable buffers).
+    static func keptFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
+        s.n * (s.c + 2 + 2 * s.keyValueLocal + 2 * s.ffnLocal
                + LinearModule.allCases.count * s.rank)
     }
 
@@ -60,12 +71,15 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// Sizes every buffer derives from (one place, used by `byteCount` too).
     struct Sizes: Sendable {
         let n, layers, c, queryLocal, keyValueLocal, ffnLocal, vocabLocal, rank, weightScratch: Int
+        /// Width of the LoRA dropout buffers: the widest input, 0 without dropout.
+        let dropoutWidth: Int
         var inputMax: Int { max(c, queryLocal, ffnLocal) }
-        var logitRows: Int { min(n, Llama.logitChunkRows) }
+        var logitRows: Int { Llama.trainingLogitRows(tokens: n, vocabLocal: vocabLocal) }
         /// Forward probabilities `[Q, N]` and the backward's two tiles share one scratch.
         var attentionScratch: Int { Attention.backwardScratchCount(queries: n, past: 0) }
 
-        init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int, weightScratch: Int) {
+        init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int, loraDropout: Bool,
+             weightScratch: Int) {
             n = maxTokens
             layers = config.numHiddenLayers
             c = config.hiddenSize
@@ -75,6 +89,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
             vocabLocal = shard.vocabRows.count
             rank = maxLoRARank
             self.weightScratch = weightScratch
+            dropoutWidth = loraDropout ? max(c, queryLocal, ffnLocal) : 0
         }
 
         /// Floats of everything but the layer activations.
@@ -85,14 +100,19 @@ public final class TrainingWorkspace: @unchecked Sendable {
                 + 2 * n * c                                       // dResidual, dNormed
                 + 2 * n * queryLocal + 2 * n * keyValueLocal      // dAtt, dq, dk, dv
                 + 2 * n * ffnLocal                                // dh, dUp
-                + 2 * n * inputMax + n * rank                     // loraInput, loraDx, du
+                + 2 * n * dropoutWidth + n * rank                 // loraInput, loraDx, du
                 + attentionScratch + weightScratch
                 + logitRows * vocabLocal + 3 * logitRows          // logits, lossStats
         }
 
-        func bytes(checkpointing: Bool) -> Int {
-            let activationSets = checkpointing ? 1 : layers
-            let floats = sharedFloats + activationSets * LayerActivations.floatCount(self)
+        func bytes(checkpointing: ActivationCheckpointing) -> Int {
+            let complete = LayerActivations.recomputableFloatCount(self) + LayerActivations.keptFloatCount(self)
+            let activations = switch checkpointing {
+            case .full: complete
+            case .selective: LayerActivations.recomputableFloatCount(self) + layers * LayerActivations.keptFloatCount(self)
+            case .none: layers * complete
+            }
+            let floats = sharedFloats + activations
             return floats * MemoryLayout<Float>.stride
                 + n * (2 * MemoryLayout<Int>.stride + MemoryLayout<UInt64>.stride)  // positions, targets, tokenKeys
         }
@@ -104,12 +124,12 @@ public final class TrainingWorkspace: @unchecked Sendable {
     public let maxTokens: Int
     /// Largest LoRA rank the step accepts.
     public let maxLoRARank: Int
-    /// Keep only layer inputs and recompute each layer in the backward.
-    public let checkpointing: Bool
+    /// What the backward recomputes (ActivationCheckpointing.swift).
+    public let checkpointing: ActivationCheckpointing
     let sizes: Sizes
 
     let residuals: FloatBuffer      // [L+1, N, C] input of layer l at slot l; slot L = last output
-    let layers: [LayerActivations]  // 1 (checkpointing) or L
+    let layers: [LayerActivations]  // 1 (full checkpointing) or L
     let finalNormed: FloatBuffer    // [N, C] rmsnorm of the last residual: input of the head
     let finalRstd: FloatBuffer      // [N]
     let projection: FloatBuffer     // [N, C] row-parallel output before the residual add
@@ -121,8 +141,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
     let dv: FloatBuffer             // [N, KL]
     let dh: FloatBuffer             // [N, FL] gradient of h, then of gate (in place)
     let dUp: FloatBuffer            // [N, FL]
-    let loraInput: FloatBuffer      // [N, I] drop(x) of the LoRA branch
-    let loraDx: FloatBuffer         // [N, I] du·A before the dropout mask
+    let loraInput: FloatBuffer      // [N, I] drop(x) of the LoRA branch (empty without dropout)
+    let loraDx: FloatBuffer         // [N, I] du·A before the dropout mask (empty without dropout)
     let du: FloatBuffer             // [N, r]
     let attentionScratch: FloatBuffer // [2, Q, N]
     let weightScratch: FloatBuffer  // [R, I_w]
@@ -134,19 +154,22 @@ public final class TrainingWorkspace: @unchecked Sendable {
 
     /// Buffers for `model`'s slice `shard`, at most `maxTokens` tokens per step and LoRA rank
     /// `maxLoRARank` (0 for loss-only use).
+    /// `loraDropout: false` leaves out the dropout buffers (`[N, I]` twice) when no adapter of
+    /// the run uses `lora_dropout`; a step with dropout then refuses the workspace.
     public convenience init(model: Llama, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                            checkpointing: Bool = true) {
+                            checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true) {
         self.init(config: model.config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                  checkpointing: checkpointing, weightScratchCount: model.weights.linearScratchCount)
+                  checkpointing: checkpointing, loraDropout: loraDropout,
+                  weightScratchCount: model.weights.linearScratchCount)
     }
 
     /// Buffers from sizes alone; `weightScratchCount` is the largest `FrozenMatrix.scratchCount`
     /// of the shard's weights (`LlamaWeights.linearScratchCount`).
     public init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                checkpointing: Bool = true, weightScratchCount: Int) {
+                checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true, weightScratchCount: Int) {
         precondition(maxTokens > 0 && maxLoRARank >= 0 && weightScratchCount >= 0, "TrainingWorkspace: bad sizes")
         let s = Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                      weightScratch: weightScratchCount)
+                      loraDropout: loraDropout, weightScratch: weightScratchCount)
         self.config = config
         self.shard = shard
         self.maxTokens = maxTokens
@@ -155,7 +178,13 @@ public final class TrainingWorkspace: @unchecked Sendable {
         sizes = s
         let n = s.n
         residuals = FloatBuffer(count: (s.layers + 1) * n * s.c)
-        layers = (0..<(checkpointing ? 1 : s.layers)).map { _ in LayerActivations(s) }
+        switch checkpointing {
+        case .full: layers = [LayerActivations(s)]
+        case .selective:
+            let first = LayerActivations(s)
+            layers = [first] + (0..<max(s.layers - 1, 0)).map { _ in LayerActivations(s, sharing: first) }
+        case .none: layers = (0..<s.layers).map { _ in LayerActivations(s) }
+        }
         finalNormed = FloatBuffer(count: n * s.c)
         finalRstd = FloatBuffer(count: n)
         projection = FloatBuffer(count: n * s.c)
@@ -167,8 +196,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
         dv = FloatBuffer(count: n * s.keyValueLocal)
         dh = FloatBuffer(count: n * s.ffnLocal)
         dUp = FloatBuffer(count: n * s.ffnLocal)
-        loraInput = FloatBuffer(count: n * s.inputMax)
-        loraDx = FloatBuffer(count: n * s.inputMax)
+        loraInput = FloatBuffer(count: n * s.dropoutWidth)
+        loraDx = FloatBuffer(count: n * s.dropoutWidth)
         du = FloatBuffer(count: n * s.rank)
         attentionScratch = FloatBuffer(count: s.attentionScratch)
         weightScratch = FloatBuffer(count: s.weightScratch)
@@ -192,15 +221,17 @@ public final class TrainingWorkspace: @unchecked Sendable {
     public var byteCount: Int { sizes.bytes(checkpointing: checkpointing) }
 
     /// Bytes of a workspace for a configuration (DESIGN §7: the activation part of a rank's
-    /// budget): with checkpointing `(L+1)·N·C` residuals plus one layer's activations, without it
-    /// every layer's; plus gradient buffers, one logits chunk `[K, V_local]`, the attention
+    /// budget): `(L+1)·N·C` residuals plus one layer's activations (full checkpointing), every
+    /// layer's GEMM outputs and one set of the rest (selective), or every layer's (none); plus
+    /// gradient buffers, one logits chunk `[K, V_local]`, the attention
     /// scratch and one dequantized weight tile. `weightScratchCount` defaults to the tile a
     /// `FrozenMatrix` of this shard's widest matrix uses.
     public static func byteCount(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                                 checkpointing: Bool = true, weightScratchCount: Int? = nil) -> Int {
+                                 checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true,
+                                 weightScratchCount: Int? = nil) -> Int {
         let scratch = weightScratchCount ?? estimatedWeightScratch(config: config, shard: shard)
         return Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                     weightScratch: scratch).bytes(checkpointing: checkpointing)
+                     loraDropout: loraDropout, weightScratch: scratch).bytes(checkpointing: checkpointing)
     }
 
     /// `FrozenMatrix.scratchCount` (`tileRows · columns`) of the largest local matrix.

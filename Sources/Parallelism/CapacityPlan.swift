@@ -12,13 +12,13 @@
 //
 // Step time per rank (compute and communication NOT overlapped; an upper bound):
 //   FLOPs per micro-batch (frozen base: no weight gradients, so not 6·P·T):
-//     linears   (2 fwd + 2 bwd dx + 2 recompute if checkpointing)·P_layers_local·N + 4·P_head_local·N
+//     linears   (2 fwd + 2 bwd dx + 2 recompute if full checkpointing)·P_layers_local·N + 4·P_head_local·N
 //     LoRA      (2 fwd + 4 bwd + 2 recompute)·r·(I_A + O_B) per token per targeted module
 //     attention causal, per sequence and layer: (2 fwd + 5 bwd + 2 recompute)·T²·H_local·D
 //   compute = FLOPs / (cores per rank · GFLOP/s per core · efficiency)
 //   ring allReduce of b bytes over p ranks: 2(p−1)·α + 2(p−1)/p · b / β
-//   TP per micro-batch: (2 + 4L (+2L recompute)) allReduces of N·C floats, N·r per targeted row-parallel
-//   module, two per 32-row loss chunk; per step: the partial gradA of column-parallel modules.
+//   TP per micro-batch: (2 + 4L (+2L full recompute)) allReduces of N·C floats, N·r per targeted row-parallel
+//   module, two per loss chunk (Llama.trainingLogitRows rows); per step: the partial gradA of column-parallel modules.
 //   DP per step: one fused allReduce of the local LoRA gradients.
 // Element-wise ops, NF4 dequantization and the optimizer are not counted as FLOPs: the efficiency
 // factor (measured MFU) absorbs them.
@@ -66,10 +66,10 @@ public struct PlannedJob: Sendable, Equatable {
     public var targets: [LoRATarget]
     /// Sequences per forward/backward on one rank; nil: the rank's whole share at once.
     public var microBatchSize: Int?
-    public var checkpointing: Bool
+    public var checkpointing: ActivationCheckpointing
 
     public init(globalBatchSize: Int, seqLen: Int, loraRank: Int, targets: [LoRATarget], microBatchSize: Int? = nil,
-                checkpointing: Bool = true) {
+                checkpointing: ActivationCheckpointing = .full) {
         self.globalBatchSize = globalBatchSize
         self.seqLen = seqLen
         self.loraRank = loraRank
@@ -285,7 +285,7 @@ public enum CapacityPlanner {
     /// FLOPs of one micro-batch of `micro` sequences on `shard` (see the file header).
     static func microBatchFLOPs(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, micro: Int) -> Double {
         let n = Double(micro * job.seqLen), t = Double(job.seqLen)
-        let recompute = job.checkpointing ? 2.0 : 0.0
+        let recompute = job.checkpointing == .full ? 2.0 : 0.0
         let layerParams = LinearModule.allCases.reduce(0.0) { sum, module in
             let (i, o) = shard.localFeatures(module, config)
             return sum + Double(i * o)
@@ -308,11 +308,12 @@ public enum CapacityPlanner {
         if tp > 1 {
             // TP groups are consecutive ranks: inside a node when tp ≤ ranks per node.
             let link = self.link(groupSize: tp, stride: 1, cluster: cluster)
-            let passes = job.checkpointing ? 2 : 1   // forward, plus the recompute in the backward
+            let passes = job.checkpointing == .full ? 2 : 1   // forward, plus the recompute in the backward
             let layers = config.numHiddenLayers
             let rowTargets = job.targets.filter { $0.module.isRowParallel }.count
-            let chunks = (tokens + Llama.logitChunkRows - 1) / Llama.logitChunkRows
-            let chunkRows = Double(min(tokens, Llama.logitChunkRows))
+            let rows = Llama.trainingLogitRows(tokens: tokens, vocabLocal: shards[0].vocabRows.count)
+            let chunks = (tokens + rows - 1) / rows
+            let chunkRows = Double(rows)
             // (count, floats) of each kind of allReduce in one micro-batch.
             let kinds: [(Int, Double)] = [
                 (2 + 2 * layers * passes + 2 * layers, n * c),   // embedding, o/down outputs, head dx, dx of 2 norms

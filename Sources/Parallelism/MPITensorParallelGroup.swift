@@ -1,5 +1,6 @@
 // The model's tensor-parallel collectives over an MPI communicator.
 import Collectives
+import Kernels
 import LlamaModel
 
 /// `TensorParallelGroup` backed by a TP communicator.
@@ -13,12 +14,16 @@ public final class MPITensorParallelGroup: TensorParallelGroup, @unchecked Senda
 
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
         guard size > 1 else { return }
-        try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .sum)
+        try StepProfile.measure(.communication) {
+            try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .sum)
+        }
     }
 
     public func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
         guard size > 1 else { return }
-        try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .max)
+        try StepProfile.measure(.communication) {
+            try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .max)
+        }
     }
 
     public func allGather(_ values: [Float]) throws -> [[Float]] {

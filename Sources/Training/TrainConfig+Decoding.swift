@@ -3,6 +3,7 @@
 // value of the wrong type is an error naming the key and the expected type. Works with any
 // Decoder (Yams' YAMLDecoder in the CLI, JSONDecoder in tests); missing keys keep the defaults.
 
+import LlamaModel
 import Foundation
 import LoRA
 
@@ -152,7 +153,12 @@ extension TrainConfig: Codable {
         tp = try m.value(Int.self, .tp) ?? tp
         baseQuant = try m.choice(BaseQuant.self, .baseQuant) ?? baseQuant
         doubleQuant = try m.value(Bool.self, .doubleQuant) ?? doubleQuant
-        activationCheckpointing = try m.value(Bool.self, .activationCheckpointing) ?? activationCheckpointing
+        // true / false (full / none, the key's first form) or a mode's name.
+        if let flag = try? m.value(Bool.self, .activationCheckpointing) {
+            activationCheckpointing = flag ? .full : .none
+        } else {
+            activationCheckpointing = try m.choice(ActivationCheckpointing.self, .activationCheckpointing) ?? activationCheckpointing
+        }
         outputDir = try m.value(String.self, .outputDir) ?? outputDir
         maxGradNorm = try m.value(Double.self, .maxGradNorm) ?? maxGradNorm
     }

@@ -108,7 +108,7 @@ public struct TrainConfig: Sendable, Equatable {
     public var tp = 1
     public var baseQuant: BaseQuant = .nf4
     public var doubleQuant = true
-    public var activationCheckpointing = true
+    public var activationCheckpointing = ActivationCheckpointing.full
     public var outputDir = "out"
     /// Global gradient-norm clipping; 0 disables it.
     public var maxGradNorm = 1.0

@@ -71,7 +71,8 @@ public final class Trainer: @unchecked Sendable {
         let perRank = options.globalBatchSize / mesh.shape.dp
         workspace = TrainingWorkspace(model: model, shard: shard,
                                       maxTokens: min(options.microBatchSize, perRank) * options.maxSeqLen,
-                                      maxLoRARank: adapter.rank, checkpointing: options.activationCheckpointing)
+                                      maxLoRARank: adapter.rank, checkpointing: options.activationCheckpointing,
+                                      loraDropout: full.config.loraDropout > 0)
     }
 
     /// Bytes of activations and scratch this rank holds for training.
@@ -104,22 +105,26 @@ public final class Trainer: @unchecked Sendable {
         }
         if injectNonFinite { lossSum = .nan }
         let syncStart = monotonicSeconds()
-        try synchronizer.synchronize()
+        try StepProfile.measure(.communication) { try synchronizer.synchronize() }
         let syncSeconds = monotonicSeconds() - syncStart
-        let norm = try synchronizer.globalNorm()
-        let totalLoss = mesh.dataParallel.size > 1 ? try mesh.dataParallel.allReduce([lossSum], .sum)[0] : lossSum
+        let (norm, totalLoss) = try StepProfile.measure(.communication) { [lossSum] in
+            (try synchronizer.globalNorm(),
+             mesh.dataParallel.size > 1 ? try mesh.dataParallel.allReduce([lossSum], .sum)[0] : lossSum)
+        }
         let loss = totalLoss / Double(max(counted, 1))
         guard loss.isFinite, norm.isFinite else {
             adapter.zeroGradients()
             throw TrainingError.nonFinite(step: index + 1, what: loss.isFinite ? "gradient norm" : "loss")
         }
-        if let maxNorm = options.maxGradNorm {
-            let coefficient = GradientClipping.clipCoefficient(totalNorm: norm, maxNorm: maxNorm)
-            if coefficient < 1 { GradientClipping.scale(synchronizer.gradientBuffers, by: coefficient) }
-        }
         let lr = schedule.learningRate(base: options.learningRate, atStep: index)
-        optimizer.hyperparameters.learningRate = lr
-        optimizer.step()
+        StepProfile.measure(.optimizer) {
+            if let maxNorm = options.maxGradNorm {
+                let coefficient = GradientClipping.clipCoefficient(totalNorm: norm, maxNorm: maxNorm)
+                if coefficient < 1 { GradientClipping.scale(synchronizer.gradientBuffers, by: coefficient) }
+            }
+            optimizer.hyperparameters.learningRate = lr
+            optimizer.step()
+        }
         var report = StepReport(step: index + 1, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
                                 countedTargets: counted, seconds: monotonicSeconds() - start,
                                 epoch: stream.epochProgress(steps: index + 1, batchSize: options.globalBatchSize))

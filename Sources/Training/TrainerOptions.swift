@@ -1,5 +1,7 @@
 // The knobs of a training run that the step loop needs (the CLI and config files map onto it).
 
+import LlamaModel
+
 /// Optimisation and batching settings of a run.
 public struct TrainerOptions: Sendable, Equatable {
     /// Optimizer steps of the whole run (the schedule's length).
@@ -20,13 +22,14 @@ public struct TrainerOptions: Sendable, Equatable {
     /// Global gradient-norm clipping; nil: no clipping.
     public var maxGradNorm: Double?
     public var seed: UInt64
-    /// Recompute each layer in the backward instead of keeping its activations.
-    public var activationCheckpointing: Bool
+    /// What the backward recomputes instead of keeping (ActivationCheckpointing.swift).
+    public var activationCheckpointing: ActivationCheckpointing
 
     public init(steps: Int, globalBatchSize: Int, microBatchSize: Int? = nil, maxSeqLen: Int = 512, packing: Bool = true,
                 learningRate: Double = 2e-4, schedule: LearningRateSchedule.Kind = .cosine, warmupSteps: Int = 0,
                 beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
-                maxGradNorm: Double? = 1.0, seed: UInt64 = 0, activationCheckpointing: Bool = true) {
+                maxGradNorm: Double? = 1.0, seed: UInt64 = 0,
+                activationCheckpointing: ActivationCheckpointing = .full) {
         self.steps = steps
         self.globalBatchSize = globalBatchSize
         self.microBatchSize = microBatchSize ?? globalBatchSize

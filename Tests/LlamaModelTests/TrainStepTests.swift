@@ -75,7 +75,7 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     let config = tinyConfig()
 
     private func step(_ model: Llama, ids: [Int], segments: [Range<Int>]? = nil, adapters: LowRankAdapters?,
-                      checkpointing: Bool = true, dropout: LoRADropoutKey = LoRADropoutKey(),
+                      checkpointing: ActivationCheckpointing = .full, dropout: LoRADropoutKey = LoRADropoutKey(),
                       lossScale: Float = 1) throws -> (lossSum: Double, counted: Int) {
         let ws = TrainingWorkspace(model: model, shard: .whole(model.config), maxTokens: ids.count, maxLoRARank: 4,
                                    checkpointing: checkpointing)
@@ -147,15 +147,42 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         }
     }
 
-    @Test func checkpointingOnAndOffAgree() throws {
+    /// Recomputation runs the forward's exact arithmetic, so every mode gives bit-identical
+    /// losses and gradients: all seven modules adapted (selective then recomputes the attention
+    /// output and h too), and a subset that leaves q, o and down without LoRA.
+    @Test(arguments: [LinearModule.allCases, [.kProj, .upProj]])
+    func checkpointingModesAgree(modules: [LinearModule]) throws {
         let model = try tinyLlama()
         let ids = randomIDs(40, vocab: config.vocabSize, seed: 21)
-        let on = TestLowRankAdapters(config: config, dropout: 0.2), off = TestLowRankAdapters(config: config, dropout: 0.2)
         let key = LoRADropoutKey(seed: 1, step: 2)
-        let a = try step(model, ids: ids, segments: [0..<15, 15..<40], adapters: on, checkpointing: true, dropout: key)
-        let b = try step(model, ids: ids, segments: [0..<15, 15..<40], adapters: off, checkpointing: false, dropout: key)
-        #expect(a.lossSum == b.lossSum && a.counted == b.counted)
-        #expect(on.gradients == off.gradients)
+        var results: [(lossSum: Double, gradients: [[Float]])] = []
+        for mode in ActivationCheckpointing.allCases {
+            let adapters = TestLowRankAdapters(config: config, modules: modules, rank: 4, dropout: 0.2)
+            let r = try step(model, ids: ids, segments: [0..<15, 15..<40], adapters: adapters, checkpointing: mode, dropout: key)
+            results.append((r.lossSum, adapters.gradients))
+        }
+        for (mode, r) in zip(ActivationCheckpointing.allCases, results).dropFirst() {
+            #expect(r.lossSum == results[0].lossSum, "\(mode)")
+            #expect(r.gradients == results[0].gradients, "\(mode)")
+        }
+    }
+
+    @Test func workspaceWithoutDropoutBuffersRefusesDropout() throws {
+        let model = try tinyLlama()
+        let shard = LlamaShard.whole(config)
+        let lean = TrainingWorkspace(model: model, shard: shard, maxTokens: 20, maxLoRARank: 4, loraDropout: false)
+        let full = TrainingWorkspace(model: model, shard: shard, maxTokens: 20, maxLoRARank: 4)
+        let widestInput = max(config.hiddenSize, config.queryWidth, config.intermediateSize)
+        #expect(lean.byteCount == full.byteCount - 2 * 20 * widestInput * 4)
+        let ids = randomIDs(20, vocab: config.vocabSize, seed: 5)
+        let plain = TestLowRankAdapters(config: config)
+        _ = try model.trainStep(ids: ids, labels: ids, segments: [0..<20], shard: shard, group: SingleRankGroup(),
+                                adapters: plain, lossScale: 1, workspace: lean)
+        let dropped = TestLowRankAdapters(config: config, dropout: 0.1)
+        #expect(throws: LlamaModelError.self) {
+            try model.trainStep(ids: ids, labels: ids, segments: [0..<20], shard: shard, group: SingleRankGroup(),
+                                adapters: dropped, lossScale: 1, dropout: LoRADropoutKey(seed: 1, step: 0), workspace: lean)
+        }
     }
 
     @Test func packedEqualsSeparate() throws {
@@ -241,7 +268,7 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     @Test func workspaceSizeFormula() throws {
         let model = try tinyLlama()
         let shard = LlamaShard.whole(config)
-        for checkpointing in [true, false] {
+        for checkpointing in ActivationCheckpointing.allCases {
             let ws = TrainingWorkspace(model: model, shard: shard, maxTokens: 50, maxLoRARank: 8, checkpointing: checkpointing)
             #expect(ws.byteCount == TrainingWorkspace.byteCount(config: config, shard: shard, maxTokens: 50, maxLoRARank: 8,
                                                                 checkpointing: checkpointing))
@@ -250,9 +277,16 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         let smol = LlamaConfig(hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9,
                                numKeyValueHeads: 3, headDim: 64, vocabSize: 49152, tieWordEmbeddings: true)
         let on = TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8)
+        let selective = TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8,
+                                                    checkpointing: .selective)
         let off = TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8,
-                                              checkpointing: false)
+                                              checkpointing: .none)
         #expect(on > 31 * 1024 * 576 * 4 && on < 200_000_000 && off > 3 * on)
+        // Selective keeps C + 2·KL + 2·FL + 2 + 7·r floats per layer and token (not xn1, q, att,
+        // xn2, h); full keeps one such set, shared like the recomputed buffers.
+        let keptPerLayer = 1024 * (576 + 2 * 192 + 2 * 1536 + 2 + 7 * 8) * 4
+        #expect(selective - on == 29 * keptPerLayer)
+        #expect(selective < off)
     }
 }
 
@@ -286,7 +320,7 @@ struct TrainStepBenchmark {
         let n = sequences * length
         let ids = randomIDs(n, vocab: config.vocabSize, seed: 77)
         let segments = (0..<sequences).map { ($0 * length)..<(($0 + 1) * length) }
-        for checkpointing in [true, false] {
+        for checkpointing in ActivationCheckpointing.allCases {
             let ws = TrainingWorkspace(model: model, shard: .whole(config), maxTokens: n, maxLoRARank: 8,
                                        checkpointing: checkpointing)
             var best = Double.infinity

@@ -16,7 +16,7 @@ private let sharedModel: Result<Llama, Error> = Result { try Llama.load(gguf: Te
 
 @Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
 struct LoRAGradientTests {
-    private func referenceStep(checkpointing: Bool) throws -> (loss: Double, adapter: LoRAAdapter, seconds: Double) {
+    private func referenceStep(checkpointing: ActivationCheckpointing) throws -> (loss: Double, adapter: LoRAAdapter, seconds: Double) {
         let model = try sharedModel.get()
         let text = try #require(try TestPaths.referenceJSON("text.json") as? [String: Any])
         let ids = try #require(text["input_ids"] as? [Int])
@@ -35,7 +35,7 @@ struct LoRAGradientTests {
         let lora = try #require(try TestPaths.referenceJSON("lora.json") as? [String: Any])
         let expectedLoss = try #require(lora["loss"] as? Double)
         let expectedNorm = try #require(lora["grad_total_l2_norm"] as? Double)
-        let (loss, adapter, seconds) = try referenceStep(checkpointing: true)
+        let (loss, adapter, seconds) = try referenceStep(checkpointing: .full)
         #expect(abs(loss - expectedLoss) <= 2e-4, "loss \(loss) vs \(expectedLoss)")
 
         let grads = try SafeTensorsFile(path: TestPaths.reference.appendingPathComponent("lora_grads.safetensors").path)

@@ -119,8 +119,9 @@ import TestSupport
     @Test func tensorParallelTrafficStaysInTheNode() throws {
         let plan = try CapacityPlanner.plan(llama70, cluster: cluster(), job: job(llama70), cost: cost, tp: 8)
         // Per micro-batch of 2048 tokens: 2 + 4L + 2L (recompute) allReduces of [N, C] floats plus
-        // two per 32-row loss chunk; then the partial gradA once (q and v are column-parallel).
-        let perMicro = 2 + 6 * 80 + 2 * 64
+        // two per loss chunk; then the partial gradA once (q and v are column-parallel).
+        let rows = Llama.trainingLogitRows(tokens: 2048, vocabLocal: llama70.vocabSize / 8)
+        let perMicro = 2 + 6 * 80 + 2 * ((2048 + rows - 1) / rows)
         #expect(plan.time.tensorParallelAllReduces == 8 * perMicro + 1)
         let big = CapacityPlanner.ringAllReduceSeconds(bytes: 4 * 2048 * 8192, ranks: 8, latency: 1e-6, bandwidth: 10e9)
         #expect(plan.time.tensorParallelSeconds > 8 * Double(2 + 6 * 80) * big * 0.999)

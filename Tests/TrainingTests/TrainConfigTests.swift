@@ -31,11 +31,23 @@ private func configError(_ body: () throws -> Void) -> TrainConfigError? {
         #expect(c.lora.initialization == .gaussian)
         #expect(c.optimizer.betas == [0.9, 0.95] && c.optimizer.eps == 1e-6 && c.schedule.type == .linear)
         #expect(c.gradAccumulation == 2 && c.epochs == 2 && c.steps == nil && c.tp == 2 && c.baseQuant == .none)
+        #expect(c.activationCheckpointing == .none)
         #expect(c.resolvedMicroBatchSize(dataParallel: 2) == 2)
         #expect(c.resolvedSteps(sequencesPerEpoch: 23) == 6)   // ceil(2 · 23 / 8)
         let defaults = try decode("{\"data\": \"t.jsonl\"}")
         #expect(defaults.data.train == "t.jsonl" && defaults.lora.r == 16 && defaults.optimizer.lr == 2e-4)
         #expect(defaults.resolvedSteps(sequencesPerEpoch: 5) == TrainConfig.defaultSteps)
+    }
+
+    @Test func activationCheckpointingTakesABoolOrAMode() throws {
+        #expect(try decode("{\"activation_checkpointing\": true}").activationCheckpointing == .full)
+        #expect(try decode("{\"activation_checkpointing\": \"selective\"}").activationCheckpointing == .selective)
+        #expect(try decode("{\"activation_checkpointing\": \"None\"}").activationCheckpointing == .none)
+        #expect(try decode("{}").activationCheckpointing == .full)
+        guard case .invalidValue(let key, let detail) = configError({ _ = try decode("{\"activation_checkpointing\": \"some\"}") }) else {
+            Issue.record("a bad checkpointing mode is not refused"); return
+        }
+        #expect(key == "activation_checkpointing" && detail.contains("full, selective, none"))
     }
 
     @Test func unknownKeyNamesItAndSuggestsTheClosest() {

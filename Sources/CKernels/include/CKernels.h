@@ -41,6 +41,9 @@ void tk_swiglu(float *out, const float *gate, const float *up, size_t n);
 /// or dout, dup may alias up or dout (not dgate).
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 
+/// Returns freed heap memory of every malloc arena to the kernel (glibc malloc_trim); 0 elsewhere.
+int tk_release_free_heap(void);
+
 /// exp(x), the kernels' own approximation (within 1 ulp of the exact value for normal results).
 float tk_exp(float x);
 

@@ -19,6 +19,13 @@ struct BenchTrainCommand: ParsableCommand {
             (causal: forward 2·T·H·D, backward 4·T·H·D per layer) + LoRA 6·P_lora; activation \
             recomputation is not counted. The peak is the best sgemm GFLOP/s of one rank at the \
             layer's shapes, measured at start on every rank at once, times the ranks.
+
+            The time breakdown is wall time per step: dequantize (NF4/GGML tiles to fp32), gemm \
+            (every sgemm outside attention: frozen linears, LoRA, head), attention (its matrix \
+            products and softmax), elementwise (norms, RoPE, SwiGLU, residual adds, loss \
+            exp/max passes, embedding), communication (TP allReduces, gradient reduction, norm \
+            and loss sums), optimizer (clipping and AdamW), other (the rest: batching, dropout \
+            masks, biases, timers).
             """)
 
     @OptionGroup var modelOption: ModelOption
@@ -29,9 +36,12 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Tokens per sequence.") var seqLen = 256
     @Option(help: "Sequences per forward/backward on a rank.") var microBatchSize: Int?
     @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
-    @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward.") var activationCheckpointing = true
+    @OptionGroup var checkpointing: CheckpointingOption
     @Option(help: "Seconds of sgemm timing per shape for the peak.") var peakSeconds = 0.2
     @Flag(help: "Print one JSON object.") var json = false
+
+    /// Full unless the flags say otherwise.
+    var checkpointingMode: ActivationCheckpointing { checkpointing.chosen ?? .full }
 
     func run() throws {
         MPISession.run { environment in
@@ -58,7 +68,7 @@ struct BenchTrainCommand: ParsableCommand {
                                           options: TrainerOptions(steps: steps + 1, globalBatchSize: batchSize,
                                                                   microBatchSize: microBatchSize, maxSeqLen: seqLen,
                                                                   packing: false, schedule: .constant,
-                                                                  activationCheckpointing: activationCheckpointing))
+                                                                  activationCheckpointing: checkpointingMode))
                 let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
                                                         kvDim: config.keyValueWidth, ffn: config.intermediateSize,
                                                         vocabChunk: 8192)
@@ -70,13 +80,20 @@ struct BenchTrainCommand: ParsableCommand {
             let peakPerRank = try world.allReduce([localPeak], .sum)[0] / Double(world.size)
             _ = try trainer.step(0)   // warm-up: page faults, OpenBLAS buffers
             var seconds = 0.0, tokens = 0, syncSeconds = 0.0
+            let profile = StepProfile()
+            StepProfile.active = profile
             for index in 1...steps {
                 let report = try trainer.step(index)
                 seconds += report.seconds
                 tokens += report.tokens
                 syncSeconds += report.synchronizationSeconds
             }
+            StepProfile.active = nil
             let rss = try world.allGather([Int64(ProcessMemory.peakResidentBytes())]).map { Int($0) }
+            // Seconds per step of each phase, and of the rest ("other"), averaged over the ranks.
+            let local = StepProfile.Phase.allCases.map { profile[$0] / Double(steps) } + [(seconds - profile.total) / Double(steps)]
+            let breakdown = try world.allReduce(local, .sum).map { $0 / Double(world.size) }
+            let phaseNames = StepProfile.Phase.allCases.map(\.name) + ["other"]
             guard world.isRoot else { return }
             let c = trainer.model.config
             let linear = Double(c.numHiddenLayers * (2 * c.hiddenSize * c.queryWidth + 2 * c.hiddenSize * c.keyValueWidth
@@ -92,16 +109,24 @@ struct BenchTrainCommand: ParsableCommand {
                     "steps": steps, "tokens_per_s": tokensPerSecond, "seconds_per_step": seconds / Double(steps),
                     "mfu": mfu, "model_flops_per_token": flopsPerToken, "peak_gflops_per_rank": peakPerRank,
                     "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
-                    "activation_checkpointing": activationCheckpointing, "workspace_bytes": trainer.workspaceBytes,
+                    "activation_checkpointing": checkpointingMode.rawValue, "workspace_bytes": trainer.workspaceBytes,
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
+                    "kernels": VectorMath.simdEnabled ? "avx512" : "scalar",
+                    "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
                 ] as [String: Any]))
             } else {
-                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(activationCheckpointing ? "on" : "off")")
+                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue)")
                 Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
                                      tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
                 Console.print(String(format: "gradient reduction (TP partial + DP fused allReduce): %.1f ms/step, %.2f%% of the step",
                                      1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))
                 Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
+                Console.print("time per step (mean over ranks):")
+                let stepSeconds = seconds / Double(steps)
+                for (name, value) in zip(phaseNames, breakdown) {
+                    let label = name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    Console.print("  " + label + String(format: "%7.3f s  %5.1f%%", value, 100 * value / stepSeconds))
+                }
             }
         }
     }

@@ -41,8 +41,9 @@ struct PlanCommand: ParsableCommand {
     // Default 1, not the rank's whole share (train's default): with a fixed global batch the share
     // grows with tp, which would make larger tp look worse for memory.
     @Option(help: "Sequences per forward/backward on a rank; the rest of its share is accumulated.") var microBatchSize = 1
-    @Flag(inversion: .prefixedNo, help: "Activation checkpointing (recompute each layer in the backward).")
-    var checkpointing = true
+    @OptionGroup var checkpointingOption: CheckpointingOption
+    /// Full unless the flags say otherwise.
+    var checkpointing: ActivationCheckpointing { checkpointingOption.chosen ?? .full }
 
     @Option(help: "Peak sgemm GFLOP/s of one core (default: measured now with a short sgemm benchmark).")
     var gflopsPerCore: Double?
@@ -181,7 +182,7 @@ private struct PlanReport {
                 + String(format: "%.0f GB/node, %.0f Gb/s, %.0f µs", cluster.memoryPerNodeBytes / 1e9, cluster.networkBytesPerSecond * 8 / 1e9,
                          cluster.networkLatencySeconds * 1e6),
             "job:      \(job.globalBatchSize) sequences × \(job.seqLen) tokens per step; micro-batch \(plan.microBatchSize) × \(plan.accumulationSteps) accumulation; "
-                + "LoRA r \(job.loraRank) on \(modules) (\(plan.loraParameters.formatted()) parameters); checkpointing \(job.checkpointing ? "on" : "off")",
+                + "LoRA r \(job.loraRank) on \(modules) (\(plan.loraParameters.formatted()) parameters); checkpointing \(job.checkpointing.rawValue)",
             "mesh:     tp \(plan.tp) × dp \(plan.dp)" + (smallestFittingTP == plan.tp ? " (smallest tp that fits)" : ""),
             "",
             "memory per rank (the largest rank of the TP group)",
@@ -257,7 +258,7 @@ private struct PlanReport {
                         "network_gbps": cluster.networkBytesPerSecond * 8 / 1e9,
                         "latency_us": cluster.networkLatencySeconds * 1e6] as [String: Any],
             "job": ["batch_size": job.globalBatchSize, "seq_len": job.seqLen, "lora_r": job.loraRank,
-                    "lora_targets": modules, "checkpointing": job.checkpointing] as [String: Any],
+                    "lora_targets": modules, "checkpointing": job.checkpointing.rawValue] as [String: Any],
             "assumptions": ["gflops_per_core": cost.gflopsPerCore, "gflops_source": gflopsSource,
                             "efficiency": cost.efficiency, "embedding_bytes_per_parameter": cost.embeddingBytesPerParameter,
                             "runtime_overhead_bytes": cost.runtimeOverheadBytes, "memory_margin": cost.memoryMargin,

@@ -66,7 +66,7 @@ extension TrainCommand {
         if Self.given("--rslora") { c.lora.rslora = lora.rslora }
         if let seed { c.seed = seed }
         if let tp { c.tp = tp }
-        if let activationCheckpointing { c.activationCheckpointing = activationCheckpointing }
+        if let mode = checkpointing.chosen { c.activationCheckpointing = mode }
         if let out { c.outputDir = out }
         if let evalEvery { c.evalEvery = evalEvery }
         if let saveEvery { c.saveEvery = saveEvery }

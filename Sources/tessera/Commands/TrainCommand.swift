@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var lora: LoRAOptions
     @Option(help: "Random seed (adapter init, data order, dropout, validation split).") var seed: UInt64?
     @Option(help: "Tensor-parallel ranks per model copy.") var tp: Int?
-    @Flag(inversion: .prefixedNo, help: "Recompute activations per layer in the backward (default on).") var activationCheckpointing: Bool?
+    @OptionGroup var checkpointing: CheckpointingOption
     @Option(help: "Output directory (default out): adapter, checkpoints, metrics.jsonl, config.yaml.") var out: String?
     @Option(help: "Write one JSON line per step to this file (default OUT/metrics.jsonl).") var metrics: String?
     @Option(help: "Evaluate the validation loss every N steps and at the end (0: at the end, with --valid only).") var evalEvery: Int?

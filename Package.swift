@@ -21,7 +21,7 @@ let package = Package(
         // Element-wise kernels in C: AVX-512 chosen at run time (Swift targets the SSE2 baseline).
         .target(name: "CKernels"),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Quantization", dependencies: []),
+        .target(name: "Quantization", dependencies: ["CKernels"]),
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),
         .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),

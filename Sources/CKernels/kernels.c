@@ -92,7 +92,7 @@ static void swiglu_backward_scalar(float *dgate, float *dup, const float *dout, 
 // ---- AVX-512 path ------------------------------------------------------------------------
 
 #if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,avx512dq")))
+#define AVX512 __attribute__((target("avx512f,avx512dq,f16c")))
 
 AVX512 static inline __m512 exp512(__m512 x) {
     __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
@@ -196,7 +196,58 @@ AVX512 static void swiglu_backward_avx512(float *dgate, float *dup, const float 
         _mm512_mask_storeu_ps(dup + i, k, du);
     }
 }
+
+AVX512 static void nf4_block_avx512(const unsigned char *bytes, float scale, const float *code, float *out) {
+    __m512 lut = _mm512_loadu_ps(code), s = _mm512_set1_ps(scale);
+    __m512i low = _mm512_set1_epi32(15);
+    // Output 2j is byte j's high nibble, 2j + 1 its low nibble.
+    __m512i first = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    __m512i second = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int half = 0; half < 2; half++) {
+        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(bytes + 16 * half)));
+        __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+        __m512 lo = _mm512_permutexvar_ps(_mm512_and_si512(v, low), lut);
+        _mm512_storeu_ps(out + 32 * half, _mm512_mul_ps(_mm512_permutex2var_ps(hi, first, lo), s));
+        _mm512_storeu_ps(out + 32 * half + 16, _mm512_mul_ps(_mm512_permutex2var_ps(hi, second, lo), s));
+    }
+}
 #endif
+
+AVX512 static void q4_1_blocks_avx512(const unsigned char *src, size_t blocks, float *y) {
+    __m512i low = _mm512_set1_epi32(15);
+    for (size_t b = 0; b < blocks; b++) {
+        const unsigned char *block = src + 20 * b;
+        unsigned short hd, hm;
+        memcpy(&hd, block, 2);
+        memcpy(&hm, block + 2, 2);
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(hd)), m = _mm512_set1_ps(_cvtsh_ss(hm));
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(block + 4)));
+        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low));
+        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
+        _mm512_storeu_ps(y + 32 * b, _mm512_add_ps(_mm512_mul_ps(lo, d), m));
+        _mm512_storeu_ps(y + 32 * b + 16, _mm512_add_ps(_mm512_mul_ps(hi, d), m));
+    }
+}
+
+AVX512 static void q8_0_blocks_avx512(const unsigned char *src, size_t blocks, float *y) {
+    for (size_t b = 0; b < blocks; b++) {
+        const unsigned char *block = src + 34 * b;
+        unsigned short hd;
+        memcpy(&hd, block, 2);
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(hd));
+        for (int h = 0; h < 2; h++) {
+            __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 2 + 16 * h)));
+            _mm512_storeu_ps(y + 32 * b + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+        }
+    }
+}
+
+static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
+    for (int j = 0; j < 32; j++) {
+        out[2 * j] = code[bytes[j] >> 4] * scale;
+        out[2 * j + 1] = code[bytes[j] & 15] * scale;
+    }
+}
 
 int tk_release_free_heap(void) {
 #if defined(__GLIBC__)
@@ -253,6 +304,27 @@ float tk_softmax_row(float *x, size_t n) {
 void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t n) {
     float dot = DISPATCH(dot_avx512(dy, y, n), dot_scalar(dy, y, n));
     for (size_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - dot);
+}
+
+void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { nf4_block_avx512(bytes, scale, code, out); return; }
+#endif
+    nf4_block_scalar(bytes, scale, code, out);
+}
+
+int tk_q4_1_blocks(const void *src, size_t blocks, float *y) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { q4_1_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
+#endif
+    return 0;
+}
+
+int tk_q8_0_blocks(const void *src, size_t blocks, float *y) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
+#endif
+    return 0;
 }
 
 void tk_swiglu(float *out, const float *gate, const float *up, size_t n) {

@@ -152,7 +152,17 @@ public struct FrozenMatrix: @unchecked Sendable {
     }
 
     /// Elements of one tile of rows that `linearForward` dequantizes at a time.
-    public var tileRows: Int { min(rows, max(16, min(256, (1 << 18) / columns))) }
+    public var tileRows: Int { Self.tileRows(rows: rows, columns: columns) }
+
+    /// Floats of one dequantized tile at most (4 MB). OpenBLAS repacks the activations for every
+    /// sgemm call, once per tile, so a tile holds as many rows as this allows: a SmolLM2 layer
+    /// matrix is one tile (256-row tiles cost ~6% of a training step in that repacking).
+    public static let tileFloats = 1 << 20
+
+    /// Rows per tile of a `[rows, columns]` matrix: `tileFloats / columns`, at least 16.
+    public static func tileRows(rows: Int, columns: Int) -> Int {
+        min(rows, max(16, tileFloats / max(columns, 1)))
+    }
 
     /// Scratch floats `linearForward` needs: `tileRows · columns`.
     public var scratchCount: Int { tileRows * columns }

@@ -238,7 +238,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     static func estimatedWeightScratch(config: LlamaConfig, shard: LlamaShard) -> Int {
         func tile(_ rows: Int, _ columns: Int) -> Int {
             guard rows > 0, columns > 0 else { return 0 }
-            return min(rows, max(16, min(256, (1 << 18) / columns))) * columns
+            return FrozenMatrix.tileRows(rows: rows, columns: columns) * columns
         }
         let c = config.hiddenSize
         var widest = tile(shard.vocabRows.count, c)

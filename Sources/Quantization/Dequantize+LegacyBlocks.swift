@@ -5,10 +5,14 @@
 //   Q4_0 [18]: d: half | qs: u8[16]                   y[j] = ((qs[j] & 0xF) - 8) * d, y[j+16] = ((qs[j] >> 4) - 8) * d
 //   Q4_1 [20]: d: half | m: half | qs: u8[16]         y[j] = (qs[j] & 0xF) * d + m,   y[j+16] = (qs[j] >> 4) * d + m
 // Low nibbles hold the first 16 elements, high nibbles the last 16.
+// Q8_0 and Q4_1 run vectorised in CKernels when the CPU has AVX-512 (the same products and sums).
+
+import CKernels
 
 extension Dequantize {
     @inline(__always)
     static func q8_0(_ src: UnsafeRawPointer, _ blocks: Int, _ y: UnsafeMutablePointer<Float>) {
+        if tk_q8_0_blocks(src, blocks, y) != 0 { return }
         for b in 0..<blocks {
             let block = src + b * 34
             let d = half(block, 0)
@@ -36,6 +40,7 @@ extension Dequantize {
 
     @inline(__always)
     static func q4_1(_ src: UnsafeRawPointer, _ blocks: Int, _ y: UnsafeMutablePointer<Float>) {
+        if tk_q4_1_blocks(src, blocks, y) != 0 { return }
         for b in 0..<blocks {
             let block = src + b * 20
             let d = half(block, 0)

@@ -6,6 +6,8 @@
 // elements (the last may be short, and a block may span two rows); packed[k] holds elements
 // 2k (high nibble) and 2k+1 (low nibble).
 
+import CKernels
+
 /// The NF4 code table and the block-level quantize/dequantize kernels.
 public enum NF4 {
     /// Elements per quantization block.
@@ -123,6 +125,12 @@ public enum NF4 {
                 let block = e / blockSize
                 let blockEnd = Swift.min((block + 1) * blockSize, end)
                 let s = scale(block)
+                // A whole block: the vectorised kernel (CKernels), the same products.
+                if e % blockSize == 0 && blockEnd - e == blockSize {
+                    tk_nf4_block(packed + e / 2, s, code, out + (e - first))
+                    e = blockEnd
+                    continue
+                }
                 // Whole bytes (both nibbles inside the range) go two at a time.
                 if e % 2 == 1 {
                     out[e - first] = code[Int(packed[e / 2] & 0x0F)] * s

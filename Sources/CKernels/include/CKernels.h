@@ -41,6 +41,19 @@ void tk_swiglu(float *out, const float *gate, const float *up, size_t n);
 /// or dout, dup may alias up or dout (not dgate).
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 
+/// One bitsandbytes NF4 block of 64 values from its 32 packed bytes (high nibble first):
+/// out[i] = code[nibble i] · scale, exactly as the scalar product in fp32.
+void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out);
+
+/// GGML Q4_1 blocks (20 bytes: half d, half m, 16 bytes of nibbles) to 32 floats each,
+/// y[j] = (qs[j] & 15)·d + m, y[j + 16] = (qs[j] >> 4)·d + m, multiply and add rounded
+/// separately as ggml's scalar code does. Returns 0 (writing nothing) without AVX-512.
+int tk_q4_1_blocks(const void *src, size_t blocks, float *y);
+
+/// GGML Q8_0 blocks (34 bytes: half d, 32 int8) to 32 floats each, y[j] = qs[j]·d. Returns 0
+/// (writing nothing) without AVX-512.
+int tk_q8_0_blocks(const void *src, size_t blocks, float *y);
+
 /// Returns freed heap memory of every malloc arena to the kernel (glibc malloc_trim); 0 elsewhere.
 int tk_release_free_heap(void);
 

@@ -2,11 +2,16 @@
 //
 // Attention is split by whole KV-head groups (a KV head with its query heads), so attention is
 // local to a rank; an uneven count is fine (SmolLM2's 3 groups over 2 ranks: 2 + 1). The FFN
-// columns are then split so that each rank's total work — its attention projections plus its
-// FFN columns — is as equal as possible, not just its head count. FFN boundaries fall on
-// multiples of the quantization block (64 for NF4, or the stored format's block when larger),
-// so every rank's slice is made of whole blocks of the single-rank layout. The vocabulary
-// (embedding and head rows) is split evenly.
+// columns are split evenly. Why not give the rank with fewer heads more FFN columns so totals
+// match: a layer synchronises twice (the allReduce after o_proj and after down_proj), so a step
+// takes Σ over those two segments of the SLOWEST rank's work, and shifting FFN columns onto the
+// rank that is fast in attention only lengthens the FFN segment. For SmolLM2 at tp 2 the
+// total-balancing split (640 + 896 columns) predicted 1.64× and measured 1.61× one rank, with
+// ~15% of the step waiting in allReduce; the even split predicts 1.81× (`stepShares`). The
+// first ranks take the extra KV group, the last ranks the extra FFN column blocks. FFN
+// boundaries fall on multiples of the quantization block (64 for NF4, or the stored format's
+// block when larger), so every rank's slice is made of whole blocks of the single-rank layout.
+// The vocabulary (embedding and head rows) is split evenly.
 // Legend: C = hidden, D = head dim, G = KV heads, q = query heads per KV head, F = FFN size.
 import LlamaModel
 
@@ -37,28 +42,12 @@ public enum ShardPlanner {
             start += count
         }
 
-        // Work in multiply-adds per token: a KV group's q, k, v, o projections plus its heads'
-        // causal attention (q heads × 2·T·D at a nominal sequence length; a fixed T keeps the
-        // plan — and so checkpoint slices — the same for every run), and one FFN column's
-        // gate, up and down.
-        let groupWork = Double((2 * q + 2) * d * c) + Double(q * 2 * nominalSequenceLength * d)
-        let columnWork = Double(3 * c)
+        // FFN column blocks: an even share each, the last (units % tp) ranks one more.
         let units = (f + columnAlignment - 1) / columnAlignment
-        let totalWork = Double(g) * groupWork + Double(f) * columnWork
         var ffnRanges: [Range<Int>] = []
         var unitStart = 0
         for rank in 0..<tp {
-            let remainingUnits = units - unitStart
-            let ranksLeft = tp - rank
-            var take: Int
-            if ranksLeft == 1 {
-                take = remainingUnits
-            } else {
-                let want = (totalWork / Double(tp) - Double(kvRanges[rank].count) * groupWork) / (columnWork * Double(columnAlignment))
-                take = Int(want.rounded())
-                // Keep at least one unit for every later rank when there are enough.
-                take = max(0, min(take, remainingUnits - min(ranksLeft - 1, remainingUnits)))
-            }
+            let take = units / tp + (rank >= tp - units % tp ? 1 : 0)
             let lower = min(unitStart * columnAlignment, f)
             let upper = min((unitStart + take) * columnAlignment, f)
             ffnRanges.append(lower..<upper)
@@ -74,15 +63,30 @@ public enum ShardPlanner {
         return shards
     }
 
-    /// Relative work of each shard (1 = an even share), for reports and tests.
-    public static func workShares(_ shards: [LlamaShard], _ config: LlamaConfig) -> [Double] {
+    /// Multiply-adds per token of one KV group: its q, k, v, o projections plus its heads' causal
+    /// attention (q heads × 2·T·D at a nominal sequence length).
+    static func groupWork(_ config: LlamaConfig) -> Double {
         let q = config.numAttentionHeads / max(config.numKeyValueHeads, 1)
-        let groupWork = Double((2 * q + 2) * config.headDim * config.hiddenSize)
+        return Double((2 * q + 2) * config.headDim * config.hiddenSize)
             + Double(q * 2 * nominalSequenceLength * config.headDim)
+    }
+
+    /// Relative total work of each shard (1 = an even share), for reports and tests.
+    public static func workShares(_ shards: [LlamaShard], _ config: LlamaConfig) -> [Double] {
         let work = shards.map { shard in
-            groupWork * Double(shard.kvHeads.count) + Double(3 * config.hiddenSize * shard.ffnColumns.count)
+            groupWork(config) * Double(shard.kvHeads.count) + Double(3 * config.hiddenSize * shard.ffnColumns.count)
         }
         let mean = work.reduce(0, +) / Double(max(work.count, 1))
         return work.map { $0 / mean }
+    }
+
+    /// Predicted step time of a layer on these shards relative to one rank, when every rank
+    /// waits for the slowest at the two allReduces of a layer: (max attention work + max FFN
+    /// work) / the single rank's work. Its inverse is the predicted tensor-parallel speed-up.
+    public static func stepShare(_ shards: [LlamaShard], _ config: LlamaConfig) -> Double {
+        let attention = shards.map { groupWork(config) * Double($0.kvHeads.count) }.max() ?? 0
+        let ffn = shards.map { Double(3 * config.hiddenSize * $0.ffnColumns.count) }.max() ?? 0
+        let whole = groupWork(config) * Double(config.numKeyValueHeads) + Double(3 * config.hiddenSize * config.intermediateSize)
+        return (attention + ffn) / whole
     }
 }

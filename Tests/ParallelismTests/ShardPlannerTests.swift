@@ -28,13 +28,22 @@ import LlamaModel
         for shard in shards { #expect(shard.ffnColumns.lowerBound % 64 == 0) }
     }
 
-    @Test func unevenHeadsAreBalancedWithFFNColumns() throws {
+    @Test func unevenHeadsKeepAnEvenFFNSplit() throws {
         let shards = try ShardPlanner.plan(smol, tp: 2)
         #expect(shards.map(\.kvHeads.count) == [2, 1])
-        // The rank with fewer heads takes more FFN columns.
-        #expect(shards[1].ffnColumns.count > shards[0].ffnColumns.count)
-        let shares = ShardPlanner.workShares(shards, smol)
-        #expect(shares.allSatisfy { abs($0 - 1) < 0.05 }, "work shares \(shares)")
+        // Each layer waits for the slowest rank twice, so FFN columns are split evenly rather than
+        // shifted onto the rank with fewer heads (which would lengthen the FFN segment).
+        #expect(shards.map(\.ffnColumns.count) == [768, 768])
+        #expect(abs(1 / ShardPlanner.stepShare(shards, smol) - 1.814) < 0.001)
+        // The total-balancing split it replaces: 640 + 896 columns, 1.64×.
+        let old = [LlamaShard(kvHeads: 0..<2, ffnColumns: 0..<640, vocabRows: 0..<24576, queriesPerKVHead: 3, headDim: 64),
+                   LlamaShard(kvHeads: 2..<3, ffnColumns: 640..<1536, vocabRows: 24576..<49152, queriesPerKVHead: 3, headDim: 64)]
+        #expect(abs(1 / ShardPlanner.stepShare(old, smol) - 1.643) < 0.001)
+        #expect(ShardPlanner.workShares(old, smol).allSatisfy { abs($0 - 1) < 0.05 })
+        // Extra FFN blocks go to the last ranks (which have fewer heads): 24 blocks over 5 ranks.
+        let wide = LlamaConfig(hiddenSize: 640, intermediateSize: 1536, numHiddenLayers: 2, numAttentionHeads: 10,
+                               numKeyValueHeads: 5, vocabSize: 100)
+        #expect(try ShardPlanner.plan(wide, tp: 5).map(\.ffnColumns.count) == [256, 320, 320, 320, 320])
     }
 
     @Test func tpBeyondTheKVHeadsNamesTheLargestThatWorks() {

@@ -92,7 +92,10 @@ struct BenchTrainCommand: ParsableCommand {
             let rss = try world.allGather([Int64(ProcessMemory.peakResidentBytes())]).map { Int($0) }
             // Seconds per step of each phase, and of the rest ("other"), averaged over the ranks.
             let local = StepProfile.Phase.allCases.map { profile[$0] / Double(steps) } + [(seconds - profile.total) / Double(steps)]
-            let breakdown = try world.allReduce(local, .sum).map { $0 / Double(world.size) }
+            let gathered = try world.allGather(local)   // [ranks × phases]
+            let phases = local.count
+            let perRank = (0..<world.size).map { Array(gathered[($0 * phases)..<(($0 + 1) * phases)]) }
+            let breakdown = (0..<phases).map { p in perRank.reduce(0) { $0 + $1[p] } / Double(world.size) }
             let phaseNames = StepProfile.Phase.allCases.map(\.name) + ["other"]
             guard world.isRoot else { return }
             let c = trainer.model.config
@@ -113,6 +116,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                     "kernels": VectorMath.simdEnabled ? "avx512" : "scalar",
                     "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
+                    "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
                 ] as [String: Any]))
             } else {
                 Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue)")
@@ -121,11 +125,15 @@ struct BenchTrainCommand: ParsableCommand {
                 Console.print(String(format: "gradient reduction (TP partial + DP fused allReduce): %.1f ms/step, %.2f%% of the step",
                                      1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))
                 Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
-                Console.print("time per step (mean over ranks):")
+                // Mean over the ranks, then each rank (up to 8) to show imbalance.
+                let shown = min(world.size, 8)
+                let rankColumns = world.size > 1 ? (0..<shown).map { "  rank \($0)".padding(toLength: 9, withPad: " ", startingAt: 0) }.joined() : ""
+                Console.print("time per step         mean" + rankColumns)
                 let stepSeconds = seconds / Double(steps)
-                for (name, value) in zip(phaseNames, breakdown) {
+                for (p, name) in phaseNames.enumerated() {
                     let label = name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                    Console.print("  " + label + String(format: "%7.3f s  %5.1f%%", value, 100 * value / stepSeconds))
+                    let ranks = world.size > 1 ? (0..<shown).map { String(format: "%9.3f", perRank[$0][p]) }.joined() : ""
+                    Console.print("  " + label + String(format: "%7.3f s %5.1f%%", breakdown[p], 100 * breakdown[p] / stepSeconds) + ranks)
                 }
             }
         }

@@ -7,6 +7,12 @@
 //   3. the global L2 norm for clipping counts each parameter once: sliced factors on every TP
 //      rank, replicated ones on TP rank 0 only, summed over the TP group.
 // The fused buffer is allocated once; copying in and out is cheap next to the reduction.
+// Overlap (DESIGN §3.6): during the backward of a step's last micro-batch, `layerReady(l)` is
+// called as soon as layer l's gradients are final. It reduces the layer's partial gradA over TP
+// (blocking, small), copies the layer into its segment of the fused buffer and starts a
+// nonblocking allReduce of that segment over DP, while the backward goes on with earlier
+// layers; each call also tests the reductions in flight so MPI progresses them. `synchronize()`
+// then only waits for what is still in flight.
 import Collectives
 import Kernels
 import LlamaModel
@@ -17,6 +23,11 @@ public final class GradientSynchronizer: @unchecked Sendable {
     public let dataParallel: Communicator
     private let fused: FloatBuffer
     private let partial: FloatBuffer
+    /// Per layer: its factors' indices and its segment of `fused` (factors in fused order).
+    private let layerSegments: [Int: (factors: [Int], start: Int, count: Int)]
+    /// Reductions started by `layerReady` in this step, and the layers they cover.
+    private var inFlight: [(layer: Int, reduction: PendingReduction)] = []
+    private var overlapping = false
 
     public init(adapter: ShardedLoRAAdapter, tensorParallel: Communicator, dataParallel: Communicator) {
         self.adapter = adapter
@@ -24,10 +35,85 @@ public final class GradientSynchronizer: @unchecked Sendable {
         self.dataParallel = dataParallel
         fused = FloatBuffer(count: adapter.factors.reduce(0) { $0 + $1.gradA.count + $1.gradB.count })
         partial = FloatBuffer(count: adapter.factors.filter(\.gradAIsPartial).reduce(0) { $0 + $1.gradA.count })
+        var segments: [Int: (factors: [Int], start: Int, count: Int)] = [:]
+        var offset = 0
+        for (i, f) in adapter.factors.enumerated() {
+            let size = f.gradA.count + f.gradB.count
+            let layer = f.target.layer
+            if let s = segments[layer], s.start + s.count == offset {
+                segments[layer] = (s.factors + [i], s.start, s.count + size)
+            } else {
+                precondition(segments[layer] == nil, "GradientSynchronizer: a layer's factors must be consecutive")
+                segments[layer] = ([i], offset, size)
+            }
+            offset += size
+        }
+        layerSegments = segments
+        inFlight.reserveCapacity(segments.count)
     }
 
-    /// Reduces the gradients over TP (partial ones) and DP (all), in place.
+    /// Whether overlapping pays: there is a data-parallel group to reduce over.
+    public var canOverlap: Bool { dataParallel.size > 1 }
+
+    /// Call before the backward of a step's last micro-batch whose `layerGradientsReady` calls
+    /// `layerReady`; `synchronize()` then finishes what they started.
+    public func beginOverlap() throws {
+        // A step that failed mid-backward may have left reductions in flight: finish them.
+        for (_, reduction) in inFlight { try reduction.wait() }
+        inFlight.removeAll(keepingCapacity: true)
+        overlapping = canOverlap
+    }
+
+    /// Layer `l`'s gradients are final for the step: reduce them over TP, start their DP
+    /// reduction, and progress the ones in flight.
+    public func layerReady(_ l: Int) throws {
+        guard overlapping, let segment = layerSegments[l] else { return }
+        try StepProfile.measure(.communication) { try startLayer(l, segment) }
+    }
+
+    private func startLayer(_ l: Int, _ segment: (factors: [Int], start: Int, count: Int)) throws {
+        var offset = segment.start
+        for i in segment.factors {
+            let f = adapter.factors[i]
+            if tensorParallel.size > 1, f.gradAIsPartial { try tensorParallel.allReduce(f.gradA.buffer, .sum) }
+            (fused.pointer + offset).update(from: f.gradA.pointer, count: f.gradA.count)
+            offset += f.gradA.count
+            (fused.pointer + offset).update(from: f.gradB.pointer, count: f.gradB.count)
+            offset += f.gradB.count
+        }
+        let slice = UnsafeMutableBufferPointer(start: fused.pointer + segment.start, count: segment.count)
+        inFlight.append((l, try dataParallel.startAllReduce(slice, .sum)))
+        for (_, reduction) in inFlight { _ = try reduction.test() }
+    }
+
+    /// Reduces the gradients over TP (partial ones) and DP (all), in place; after an overlapped
+    /// backward, waits for the reductions `layerReady` started and reduces any layer it missed.
     public func synchronize() throws {
+        guard overlapping else { return try synchronizeBlocking() }
+        overlapping = false
+        for (layer, reduction) in inFlight {
+            try reduction.wait()
+            copyOut(layer: layer)
+        }
+        precondition(inFlight.count == layerSegments.count, "GradientSynchronizer: layerReady missed an adapted layer")
+        inFlight.removeAll(keepingCapacity: true)
+    }
+
+    /// Copies layer `l`'s reduced segment back into its gradients.
+    private func copyOut(layer l: Int) {
+        guard let segment = layerSegments[l] else { return }
+        var offset = segment.start
+        for i in segment.factors {
+            let f = adapter.factors[i]
+            f.gradA.pointer.update(from: fused.pointer + offset, count: f.gradA.count)
+            offset += f.gradA.count
+            f.gradB.pointer.update(from: fused.pointer + offset, count: f.gradB.count)
+            offset += f.gradB.count
+        }
+    }
+
+    /// One TP reduction of the partial gradients, then one fused DP allReduce.
+    private func synchronizeBlocking() throws {
         if tensorParallel.size > 1, partial.count > 0 {
             var offset = 0
             for f in adapter.factors where f.gradAIsPartial {

@@ -96,10 +96,15 @@ public final class Trainer: @unchecked Sendable {
         while micro < mine.count {
             let part = mine[micro..<min(micro + options.microBatchSize, mine.count)]
             let (ids, labels, segments, samples) = Self.concatenate(part)
+            // The last micro-batch starts each layer's data-parallel reduction as soon as its
+            // gradients are final, overlapping it with the backward of earlier layers.
+            let last = micro + options.microBatchSize >= mine.count
+            let overlap = last && options.overlapReduction && synchronizer.canOverlap
+            if overlap { try synchronizer.beginOverlap() }
             let result = try model.trainStep(
                 ids: ids, labels: labels, segments: segments, shard: shard, group: group, adapters: adapter,
                 lossScale: lossScale, dropout: LoRADropoutKey(seed: options.seed, step: index, sampleIndices: samples),
-                workspace: workspace)
+                workspace: workspace, layerGradientsReady: overlap ? { [synchronizer] l in try synchronizer.layerReady(l) } : nil)
             lossSum += result.lossSum
             micro += options.microBatchSize
         }

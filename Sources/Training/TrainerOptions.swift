@@ -24,12 +24,15 @@ public struct TrainerOptions: Sendable, Equatable {
     public var seed: UInt64
     /// What the backward recomputes instead of keeping (ActivationCheckpointing.swift).
     public var activationCheckpointing: ActivationCheckpointing
+    /// Overlap the data-parallel gradient allReduce with the backward (per layer, nonblocking)
+    /// instead of one fused allReduce after it.
+    public var overlapReduction: Bool
 
     public init(steps: Int, globalBatchSize: Int, microBatchSize: Int? = nil, maxSeqLen: Int = 512, packing: Bool = true,
                 learningRate: Double = 2e-4, schedule: LearningRateSchedule.Kind = .cosine, warmupSteps: Int = 0,
                 beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
                 maxGradNorm: Double? = 1.0, seed: UInt64 = 0,
-                activationCheckpointing: ActivationCheckpointing = .full) {
+                activationCheckpointing: ActivationCheckpointing = .full, overlapReduction: Bool = true) {
         self.steps = steps
         self.globalBatchSize = globalBatchSize
         self.microBatchSize = microBatchSize ?? globalBatchSize
@@ -45,6 +48,7 @@ public struct TrainerOptions: Sendable, Equatable {
         self.maxGradNorm = maxGradNorm
         self.seed = seed
         self.activationCheckpointing = activationCheckpointing
+        self.overlapReduction = overlapReduction
     }
 
     /// Checks the values and that the batch splits over `dataParallel` ranks; messages name the option.

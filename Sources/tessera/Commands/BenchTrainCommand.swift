@@ -37,6 +37,8 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Sequences per forward/backward on a rank.") var microBatchSize: Int?
     @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
     @OptionGroup var checkpointing: CheckpointingOption
+    @Flag(inversion: .prefixedNo, help: "Overlap the data-parallel gradient allReduce with the backward.")
+    var overlapReduction = true
     @Option(help: "Seconds of sgemm timing per shape for the peak.") var peakSeconds = 0.2
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -68,7 +70,8 @@ struct BenchTrainCommand: ParsableCommand {
                                           options: TrainerOptions(steps: steps + 1, globalBatchSize: batchSize,
                                                                   microBatchSize: microBatchSize, maxSeqLen: seqLen,
                                                                   packing: false, schedule: .constant,
-                                                                  activationCheckpointing: checkpointingMode))
+                                                                  activationCheckpointing: checkpointingMode,
+                                                                  overlapReduction: overlapReduction))
                 let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
                                                         kvDim: config.keyValueWidth, ffn: config.intermediateSize,
                                                         vocabChunk: 8192)
@@ -114,6 +117,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
                     "activation_checkpointing": checkpointingMode.rawValue, "workspace_bytes": trainer.workspaceBytes,
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
+                    "overlap_reduction": overlapReduction,
                     "kernels": VectorMath.simdEnabled ? "avx512" : "scalar",
                     "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
                     "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
@@ -122,7 +126,8 @@ struct BenchTrainCommand: ParsableCommand {
                 Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue)")
                 Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
                                      tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
-                Console.print(String(format: "gradient reduction (TP partial + DP fused allReduce): %.1f ms/step, %.2f%% of the step",
+                Console.print(String(format: "gradient reduction left after the backward (TP partial + DP allReduce, %@): %.2f ms/step, %.3f%% of the step",
+                                     overlapReduction ? "overlapped per layer" : "one fused call",
                                      1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))
                 Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
                 // Mean over the ranks, then each rank (up to 8) to show imbalance.

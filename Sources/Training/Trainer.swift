@@ -44,6 +44,8 @@ public final class Trainer: @unchecked Sendable {
     private let group: MPITensorParallelGroup
     private let synchronizer: GradientSynchronizer
     private let workspace: TrainingWorkspace
+    /// The micro-batch being run (its arrays are reused).
+    private var microBatch = MicroBatch()
 
     /// - Parameters:
     ///   - model: this rank's slice of the model (the whole model when tp = 1).
@@ -95,15 +97,16 @@ public final class Trainer: @unchecked Sendable {
         var micro = 0
         while micro < mine.count {
             let part = mine[micro..<min(micro + options.microBatchSize, mine.count)]
-            let (ids, labels, segments, samples) = Self.concatenate(part)
+            microBatch.fill(part)
             // The last micro-batch starts each layer's data-parallel reduction as soon as its
             // gradients are final, overlapping it with the backward of earlier layers.
             let last = micro + options.microBatchSize >= mine.count
             let overlap = last && options.overlapReduction && synchronizer.canOverlap
             if overlap { try synchronizer.beginOverlap() }
             let result = try model.trainStep(
-                ids: ids, labels: labels, segments: segments, shard: shard, group: group, adapters: adapter,
-                lossScale: lossScale, dropout: LoRADropoutKey(seed: options.seed, step: index, sampleIndices: samples),
+                ids: microBatch.ids, labels: microBatch.labels, segments: microBatch.segments, shard: shard,
+                group: group, adapters: adapter, lossScale: lossScale,
+                dropout: LoRADropoutKey(seed: options.seed, step: index, sampleIndices: microBatch.samples),
                 workspace: workspace, layerGradientsReady: overlap ? { [synchronizer] l in try synchronizer.layerReady(l) } : nil)
             lossSum += result.lossSum
             micro += options.microBatchSize
@@ -146,7 +149,8 @@ public final class Trainer: @unchecked Sendable {
         var index = mesh.dpRank * chunk
         while index < sequences.count {
             let part = sequences[index..<min(index + chunk, sequences.count)]
-            let (ids, labels, segments, _) = Self.concatenate(part)
+            microBatch.fill(part)
+            let (ids, labels, segments) = (microBatch.ids, microBatch.labels, microBatch.segments)
             let result = try model.evaluateLoss(ids: ids, labels: labels, segments: segments, shard: shard,
                                                 group: group, adapters: adapter, workspace: workspace)
             lossSum += result.lossSum
@@ -163,18 +167,5 @@ public final class Trainer: @unchecked Sendable {
     /// The trained adapter in the full PEFT layout, on every rank (collective over the TP group).
     public func gatherAdapter(into full: LoRAAdapter) throws {
         try adapter.gather(into: full, group: mesh.tensorParallel)
-    }
-
-    /// Ids, labels, segments and example indices of consecutive sequences.
-    static func concatenate(_ sequences: ArraySlice<PackedSequence>) -> ([Int], [Int], [Range<Int>], [Int]) {
-        var ids: [Int] = [], labels: [Int] = [], segments: [Range<Int>] = [], samples: [Int] = []
-        for sequence in sequences {
-            let base = ids.count
-            ids += sequence.ids
-            labels += sequence.labels
-            segments += sequence.segments.map { ($0.lowerBound + base)..<($0.upperBound + base) }
-            samples += sequence.exampleIndices
-        }
-        return (ids, labels, segments, samples)
     }
 }

@@ -242,6 +242,74 @@ AVX512 static void q8_0_blocks_avx512(const unsigned char *src, size_t blocks, f
     }
 }
 
+AVX512 static void rmsnorm_forward_avx512(float *out, float *rstd, const float *inp, const float *weight,
+                                          size_t rows, size_t channels, float eps) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels;
+        float *y = out + n * channels;
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t c = 0; c < channels; c += 16) {
+            __mmask16 k = tail_mask(channels - c);
+            __m512 v = _mm512_maskz_loadu_ps(k, x + c);
+            acc = _mm512_fmadd_ps(v, v, acc);
+        }
+        float r = 1.0f / sqrtf(_mm512_reduce_add_ps(acc) / (float)channels + eps);
+        rstd[n] = r;
+        __m512 vr = _mm512_set1_ps(r);
+        for (size_t c = 0; c < channels; c += 16) {
+            __mmask16 k = tail_mask(channels - c);
+            __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + c), vr), _mm512_maskz_loadu_ps(k, weight + c));
+            _mm512_mask_storeu_ps(y + c, k, v);
+        }
+    }
+}
+
+AVX512 static void rmsnorm_backward_avx512(float *dinp, const float *dout, const float *inp, const float *weight,
+                                           const float *rstd, size_t rows, size_t channels) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels, *dy = dout + n * channels;
+        float *dx = dinp + n * channels;
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t c = 0; c < channels; c += 16) {
+            __mmask16 k = tail_mask(channels - c);
+            __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + c), _mm512_maskz_loadu_ps(k, weight + c));
+            acc = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, x + c), acc);
+        }
+        float r = rstd[n];
+        float kk = _mm512_reduce_add_ps(acc) * r * r * r / (float)channels;
+        __m512 vr = _mm512_set1_ps(r), vk = _mm512_set1_ps(kk);
+        for (size_t c = 0; c < channels; c += 16) {
+            __mmask16 k = tail_mask(channels - c);
+            __m512 a = _mm512_mul_ps(_mm512_mul_ps(vr, _mm512_maskz_loadu_ps(k, weight + c)), _mm512_maskz_loadu_ps(k, dy + c));
+            __m512 b = _mm512_mul_ps(vk, _mm512_maskz_loadu_ps(k, x + c));
+            _mm512_mask_storeu_ps(dx + c, k, _mm512_sub_ps(a, b));
+        }
+    }
+}
+
+AVX512 static void rope_row_avx512(float *row, size_t heads, size_t headDim, const float *cosRow,
+                                   const float *sinRow, int inverse) {
+    size_t half = headDim / 2;
+    for (size_t h = 0; h < heads; h++) {
+        float *v = row + h * headDim;
+        for (size_t i = 0; i < half; i += 16) {
+            __mmask16 k = tail_mask(half - i);
+            __m512 x1 = _mm512_maskz_loadu_ps(k, v + i), x2 = _mm512_maskz_loadu_ps(k, v + i + half);
+            __m512 c = _mm512_maskz_loadu_ps(k, cosRow + i), s = _mm512_maskz_loadu_ps(k, sinRow + i);
+            __m512 a, b;
+            if (inverse) {
+                a = _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x2, s));
+                b = _mm512_sub_ps(_mm512_mul_ps(x2, c), _mm512_mul_ps(x1, s));
+            } else {
+                a = _mm512_sub_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x2, s));
+                b = _mm512_add_ps(_mm512_mul_ps(x2, c), _mm512_mul_ps(x1, s));
+            }
+            _mm512_mask_storeu_ps(v + i, k, a);
+            _mm512_mask_storeu_ps(v + i + half, k, b);
+        }
+    }
+}
+
 static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
     for (int j = 0; j < 32; j++) {
         out[2 * j] = code[bytes[j] >> 4] * scale;
@@ -325,6 +393,71 @@ int tk_q8_0_blocks(const void *src, size_t blocks, float *y) {
     if (tk_simd_enabled()) { q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
 #endif
     return 0;
+}
+
+static void rmsnorm_forward_scalar(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
+                                   size_t channels, float eps) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels;
+        float *y = out + n * channels;
+        float sum = 0;
+        for (size_t c = 0; c < channels; c++) sum += x[c] * x[c];
+        float r = 1.0f / sqrtf(sum / (float)channels + eps);
+        rstd[n] = r;
+        for (size_t c = 0; c < channels; c++) y[c] = (x[c] * r) * weight[c];
+    }
+}
+
+static void rmsnorm_backward_scalar(float *dinp, const float *dout, const float *inp, const float *weight,
+                                    const float *rstd, size_t rows, size_t channels) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels, *dy = dout + n * channels;
+        float *dx = dinp + n * channels;
+        float dot = 0, r = rstd[n];
+        for (size_t c = 0; c < channels; c++) dot += dy[c] * weight[c] * x[c];
+        float k = dot * r * r * r / (float)channels;
+        for (size_t c = 0; c < channels; c++) dx[c] = r * weight[c] * dy[c] - k * x[c];
+    }
+}
+
+static void rope_row_scalar(float *row, size_t heads, size_t headDim, const float *c, const float *s, int inverse) {
+    size_t half = headDim / 2;
+    for (size_t h = 0; h < heads; h++) {
+        float *v = row + h * headDim;
+        for (size_t i = 0; i < half; i++) {
+            float x1 = v[i], x2 = v[i + half];
+            if (inverse) {
+                v[i] = x1 * c[i] + x2 * s[i];
+                v[i + half] = x2 * c[i] - x1 * s[i];
+            } else {
+                v[i] = x1 * c[i] - x2 * s[i];
+                v[i + half] = x2 * c[i] + x1 * s[i];
+            }
+        }
+    }
+}
+
+void tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
+                        size_t channels, float eps) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { rmsnorm_forward_avx512(out, rstd, inp, weight, rows, channels, eps); return; }
+#endif
+    rmsnorm_forward_scalar(out, rstd, inp, weight, rows, channels, eps);
+}
+
+void tk_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const float *weight,
+                         const float *rstd, size_t rows, size_t channels) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { rmsnorm_backward_avx512(dinp, dout, inp, weight, rstd, rows, channels); return; }
+#endif
+    rmsnorm_backward_scalar(dinp, dout, inp, weight, rstd, rows, channels);
+}
+
+void tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, const float *sinRow, int inverse) {
+#if defined(__x86_64__)
+    if (tk_simd_enabled()) { rope_row_avx512(row, heads, headDim, cosRow, sinRow, inverse); return; }
+#endif
+    rope_row_scalar(row, heads, headDim, cosRow, sinRow, inverse);
 }
 
 void tk_swiglu(float *out, const float *gate, const float *up, size_t n) {

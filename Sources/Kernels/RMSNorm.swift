@@ -3,6 +3,8 @@
 // Forward keeps rstd per row so the backward can reuse it without another pass over x.
 // Backward needs the forward's input x (so a training forward must not normalise in place).
 
+import CKernels
+
 /// Root-mean-square layer normalisation, forward and backward.
 public enum RMSNorm {
     /// `out[n, :] = inp[n, :] · rstd[n] · weight`, `rstd[n] = 1 / sqrt(mean(inp[n, :]²) + eps)`.
@@ -21,18 +23,10 @@ public enum RMSNorm {
         rows: Int, channels: Int, eps: Float
     ) {
         precondition(rows >= 0 && channels > 0, "RMSNorm: bad shape")
+        // fp32 accumulation like HF (variance computed in float32); HF order: (x · rstd) rounded
+        // to fp32, then · weight. Vectorised in CKernels.
         StepProfile.measure(.elementwise) {
-            for n in 0..<rows {
-                let x = inp + n * channels
-                let y = out + n * channels
-                // fp32 accumulation like HF (variance computed in float32).
-                var sumSquares: Float = 0
-                for c in 0..<channels { sumSquares += x[c] * x[c] }
-                let r = 1 / (sumSquares / Float(channels) + eps).squareRoot()
-                rstd[n] = r
-                // HF order: (x · rstd) rounded to fp32, then · weight.
-                for c in 0..<channels { y[c] = (x[c] * r) * weight[c] }
-            }
+            tk_rmsnorm_forward(out, rstd, inp, weight, rows, channels, eps)
         }
     }
 
@@ -61,21 +55,16 @@ public enum RMSNorm {
     ) {
         precondition(rows >= 0 && channels > 0, "RMSNorm: bad shape")
         StepProfile.measure(.elementwise) {
-            for n in 0..<rows {
-                let x = inp + n * channels
-                let dy = dout + n * channels
-                let dx = dinp + n * channels
-                let r = rstd[n]
-                // y[c] = (x[c] * r) * weight[c]
-                if let dw = dweight {
+            // y[c] = (x[c] * r) * weight[c]  ⇒  dw[c] += dy[c] · (x[c] · r), before dinp (which
+            // may alias dout) is written.
+            if let dw = dweight {
+                for n in 0..<rows {
+                    let x = inp + n * channels, dy = dout + n * channels, r = rstd[n]
                     for c in 0..<channels { dw[c] += dy[c] * (x[c] * r) }
                 }
-                var dot: Float = 0  // Σ_j dy_j·w_j·x_j
-                for c in 0..<channels { dot += dy[c] * weight[c] * x[c] }
-                let k = dot * r * r * r / Float(channels)
-                // Reads of dy[c] precede the write of dx[c], so dinp may alias dout.
-                for c in 0..<channels { dx[c] = r * weight[c] * dy[c] - k * x[c] }
             }
+            // dx = r·w·dy − (r³/C · Σ_j dy_j·w_j·x_j)·x per row, vectorised in CKernels.
+            tk_rmsnorm_backward(dinp, dout, inp, weight, rstd, rows, channels)
         }
     }
 }

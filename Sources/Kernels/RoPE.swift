@@ -4,6 +4,7 @@
 // Positions are explicit per token, so packed sequences (positions restart at 0) and KV-cache
 // offsets (positions start at `past`) need nothing special.
 
+import CKernels
 import Foundation
 
 /// Llama 3 frequency scaling (`rope_scaling.rope_type == "llama3"` in HF configs).
@@ -115,15 +116,8 @@ public enum RoPE {
                 precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
                 let c = cosTable + p * half
                 let s = sinTable + p * half
-                for h in 0..<heads {
-                    let v = x + n * rowStride + h * d
-                    for i in 0..<half {
-                        let x1 = v[i]
-                        let x2 = v[i + half]
-                        v[i] = x1 * c[i] - x2 * s[i]
-                        v[i + half] = x2 * c[i] + x1 * s[i]
-                    }
-                }
+                // x1' = x1·c − x2·s, x2' = x2·c + x1·s per pair (CKernels, vectorised)
+                tk_rope_row(x + n * rowStride, heads, d, c, s, 0)
             }
         }
     }
@@ -156,15 +150,8 @@ public enum RoPE {
                 precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
                 let c = cosTable + p * half
                 let s = sinTable + p * half
-                for h in 0..<heads {
-                    let v = dx + n * rowStride + h * d
-                    for i in 0..<half {
-                        let dy1 = v[i]
-                        let dy2 = v[i + half]
-                        v[i] = dy1 * c[i] + dy2 * s[i]
-                        v[i + half] = dy2 * c[i] - dy1 * s[i]
-                    }
-                }
+                // dx1 = dy1·c + dy2·s, dx2 = dy2·c − dy1·s (the transposed rotation)
+                tk_rope_row(dx + n * rowStride, heads, d, c, s, 1)
             }
         }
     }

@@ -41,6 +41,20 @@ void tk_swiglu(float *out, const float *gate, const float *up, size_t n);
 /// or dout, dup may alias up or dout (not dgate).
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 
+/// RMSNorm over `rows` rows of `channels`: r = 1/sqrt(Σx²/C + eps) (fp32 sum), y = (x·r)·w;
+/// rstd[n] = r. out may alias inp.
+void tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
+                        size_t channels, float eps);
+
+/// RMSNorm input gradient: dx = (r·w)·dy − (r³/C · Σ dy·w·x)·x per row. dinp may alias dout.
+void tk_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const float *weight,
+                         const float *rstd, size_t rows, size_t channels);
+
+/// Rotate-half RoPE of one token's `heads` heads of `headDim` (in place), with that position's
+/// cos/sin rows (headDim/2 each): forward x1' = x1·c − x2·s, x2' = x2·c + x1·s; `inverse`
+/// applies the transpose (the backward): x1' = x1·c + x2·s, x2' = x2·c − x1·s.
+void tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, const float *sinRow, int inverse);
+
 /// One bitsandbytes NF4 block of 64 values from its 32 packed bytes (high nibble first):
 /// out[i] = code[nibble i] · scale, exactly as the scalar product in fp32.
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out);

@@ -3,10 +3,13 @@
 # peer, tessera, peer, tessera, ... in one run, then the mean tokens/s of each and the ratio. Not run by CI.
 #
 #   scripts/bench_peer.sh [--rounds N] [--batch B] [--seq T] [--r R] [--targets q_proj,v_proj] [--threads N]
-#                         [--steps S] [--peer-quant none|nf4] [--tessera-base nf4|none] [--out FILE.jsonl]
+#                         [--steps S] [--peer-quant none|nf4] [--tessera-base nf4|none]
+#                         [--checkpointing full|selective|none] [--out FILE.jsonl]
 #
 # Defaults are the issue's target job: SmolLM2-135M, batch 4 x 256, LoRA r 16 (alpha 32) on q_proj,v_proj, one
-# process with one thread each (OMP_NUM_THREADS / TESSERA_BLAS_THREADS = 1), peer fp32 base, Tessera NF4 base.
+# process with one thread each (OMP_NUM_THREADS / TESSERA_BLAS_THREADS = 1), peer fp32 base, Tessera NF4 base with
+# selective activation checkpointing (the configuration in which Tessera's speed and memory targets hold together;
+# the peer keeps every activation, as PEFT does without gradient checkpointing).
 # Both use random token ids; both time forward + backward + AdamW per step after warm-up.
 # PYTHON (default python3) must import torch, transformers and peft; SMOLLM2_GGUF overrides the model path
 # (default: models/SmolLM2-135M-Instruct.Q4_1.gguf, the file Tessera uses).
@@ -16,6 +19,7 @@ repo=$(cd "$here/.." && pwd)
 peer_dir="$(dirname "$0")/../../shared/peer"     # the peer lives next to the repository, in shared/peer
 
 rounds=2 batch=4 seq=256 r=16 targets=q_proj,v_proj threads=1 steps=3 peer_quant=none tessera_base=nf4 out=""
+checkpointing=selective
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --peer-quant) peer_quant=$2; shift 2 ;;
     --tessera-base) tessera_base=$2; shift 2 ;;
+    --checkpointing) checkpointing=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench_peer.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -65,7 +70,7 @@ results="$tmp/results.jsonl"
 : >"$results"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
 echo "bench_peer: batch $batch x $seq, LoRA r $r (alpha $((2 * r))) on $targets, 1 process x $threads thread(s), $steps timed steps;"
-echo "            peer base $peer_quant, tessera base $tessera_base; $rounds rounds; load average $load_before"
+echo "            peer base $peer_quant, tessera base $tessera_base ($checkpointing activation checkpointing); $rounds rounds; load average $load_before"
 
 last_json() {  # the last JSON object in a log: a one-line {...} or a pretty-printed block
   "$python" - "$1" <<'EOF'
@@ -101,7 +106,8 @@ for ((round = 1; round <= rounds; round++)); do
   echo -n "round $round  tessera ... "
   if "$repo/scripts/mpirun.sh" -np 1 -x TESSERA_BLAS_THREADS -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
         "$tessera" bench train --json --model "$gguf" --base-quant "$tessera_base" --batch-size "$batch" --seq-len "$seq" \
-        --lora-r "$r" --lora-alpha $((2 * r)) --lora-targets "$targets" --steps "$steps" >"$log" 2>&1 \
+        --lora-r "$r" --lora-alpha $((2 * r)) --lora-targets "$targets" --steps "$steps" \
+        --activation-checkpointing "$checkpointing" >"$log" 2>&1 \
       && j=$(last_json "$log"); then
     echo "{\"who\": \"tessera\", \"round\": $round, \"result\": $j}" >>"$results"
     "$python" -c 'import json, sys; j = json.loads(sys.argv[1]); print("%.1f tokens/s, peak RSS %.0f MB, MFU %.1f%%" % (j["tokens_per_s"], max(j["peak_rss_bytes_per_rank"]) / 1e6, 100 * j["mfu"]))' "$j"

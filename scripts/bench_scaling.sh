@@ -148,6 +148,13 @@ def sh(cmd):
         return ""
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-").strip() or platform.processor()
 commit = sh("git rev-parse --short HEAD")
+
+
+def checkpointing(value):
+    """bench train reports the mode's name (older runs: true / false)."""
+    return {True: "full", False: "none"}.get(value, value) if isinstance(value, bool) else str(value)
+
+
 first = base or {}
 lines = [
     f"# Tessera scaling, {os.path.basename(out.rstrip('/'))}",
@@ -156,12 +163,12 @@ lines = [
     + (f"hostfile `{hostfile}` ({slots} slots)" if hostfile else "one host"),
     f"- load average (1/5/15 min) before: {load_before}; after: {load_after}",
     f"- tessera {commit}, base {first.get('base', '?')}, activation checkpointing "
-    f"{'on' if first.get('activation_checkpointing', True) else 'off'}, one BLAS thread per rank "
+    f"{checkpointing(first.get('activation_checkpointing', 'full'))}, one BLAS thread per rank "
     f"(BLAS core {first.get('blas_core', '?')}), sgemm peak {first.get('peak_gflops_per_rank', 0):.0f} GFLOP/s per rank",
     f"- command: `{cmdline}`",
     "- strong: global batch fixed; weak: batch per model copy fixed (global = batch × dp). "
     "speedup = tokens/s ÷ 1-rank tokens/s; efficiency = speedup ÷ ranks. RSS = peak per rank (max / min over ranks); "
-    "sync = gradient reduction (TP partial + DP allReduce) per step.",
+    "sync = gradient reduction left after the backward (TP partial + DP allReduce) per step.",
     "",
     "| mode | mesh | ranks | tp × dp | batch × seq | tokens/s | speedup | efficiency | MFU | peak RSS MB max / min | sync ms |",
     "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -12,14 +12,17 @@
 //
 // Step time per rank (compute and communication NOT overlapped; an upper bound):
 //   FLOPs per micro-batch (frozen base: no weight gradients, so not 6·P·T):
-//     linears   (2 fwd + 2 bwd dx + 2 recompute if full checkpointing)·P_layers_local·N + 4·P_head_local·N
+//     linears   (2 fwd + 2 bwd dx + 2 recompute)·P_local·N per module + 4·P_head_local·N
 //     LoRA      (2 fwd + 4 bwd + 2 recompute)·r·(I_A + O_B) per token per targeted module
 //     attention causal, per sequence and layer: (2 fwd + 5 bwd + 2 recompute)·T²·H_local·D
+//     recompute: every module and the attention with full checkpointing; q_proj (and the
+//     attention when o_proj is adapted) with selective; nothing without checkpointing.
 //   compute = FLOPs / (cores per rank · GFLOP/s per core · efficiency)
 //   ring allReduce of b bytes over p ranks: 2(p−1)·α + 2(p−1)/p · b / β
 //   TP per micro-batch: (2 + 4L (+2L full recompute)) allReduces of N·C floats, N·r per targeted row-parallel
 //   module, two per loss chunk (Llama.trainingLogitRows rows); per step: the partial gradA of column-parallel modules.
-//   DP per step: one fused allReduce of the local LoRA gradients.
+//   DP per step: the allReduce of the local LoRA gradients (modelled as one fused call; the trainer
+//   overlaps it per layer with the backward).
 // Element-wise ops, NF4 dequantization and the optimizer are not counted as FLOPs: the efficiency
 // factor (measured MFU) absorbs them.
 // Legend: C = hidden, L = layers, D = head dim, V = vocabulary, T = sequence length,
@@ -285,19 +288,30 @@ public enum CapacityPlanner {
     /// FLOPs of one micro-batch of `micro` sequences on `shard` (see the file header).
     static func microBatchFLOPs(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, micro: Int) -> Double {
         let n = Double(micro * job.seqLen), t = Double(job.seqLen)
-        let recompute = job.checkpointing == .full ? 2.0 : 0.0
-        let layerParams = LinearModule.allCases.reduce(0.0) { sum, module in
-            let (i, o) = shard.localFeatures(module, config)
-            return sum + Double(i * o)
-        } * Double(config.numHiddenLayers)
-        let headParams = Double(shard.vocabRows.count * config.hiddenSize)
-        let linears = (4 + recompute) * layerParams * n + 4 * headParams * n
-        let loraWidths = job.targets.reduce(0.0) { sum, target in
-            let (i, o) = localFactorWidths(target, config, shard: shard)
-            return sum + Double(i + o)
+        // Recomputed in the backward: every module and the attention (full), q_proj and — when
+        // o_proj is adapted — the attention (selective), nothing (none).
+        let recomputed: (LinearModule) -> Bool = { module in
+            switch job.checkpointing {
+            case .full: true
+            case .selective: module == .qProj
+            case .none: false
+            }
         }
-        let lora = (6 + recompute) * Double(job.loraRank) * loraWidths * n
-        let attention = (7 + recompute) * t * t * Double(shard.queryWidthLocal * config.numHiddenLayers) * Double(micro)
+        let oAdapted = job.targets.contains { $0.module == .oProj }
+        let attentionRecompute = job.checkpointing == .full || (job.checkpointing == .selective && oAdapted) ? 2.0 : 0.0
+        let layers = Double(config.numHiddenLayers)
+        var linears = 0.0
+        for module in LinearModule.allCases {
+            let (i, o) = shard.localFeatures(module, config)
+            linears += (recomputed(module) ? 6 : 4) * Double(i * o) * layers * n
+        }
+        let headParams = Double(shard.vocabRows.count * config.hiddenSize)
+        linears += 4 * headParams * n
+        let lora = job.targets.reduce(0.0) { sum, target in
+            let (i, o) = localFactorWidths(target, config, shard: shard)
+            return sum + (recomputed(target.module) ? 8 : 6) * Double(job.loraRank) * Double(i + o) * n
+        }
+        let attention = (7 + attentionRecompute) * t * t * Double(shard.queryWidthLocal) * layers * Double(micro)
         return linears + lora + attention
     }
 

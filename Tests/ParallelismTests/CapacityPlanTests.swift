@@ -72,6 +72,38 @@ import TestSupport
         }
     }
 
+    @Test func selectiveCheckpointingRecomputesOnlyQ() throws {
+        let one = ClusterSpec(nodes: 1, ranksPerNode: 1, coresPerRank: 1, memoryPerNodeGB: 16, networkGbps: 25,
+                              latencyMicroseconds: 5)
+        func flops(_ mode: ActivationCheckpointing) throws -> Double {
+            var j = job(smol, batch: 1)
+            j.checkpointing = mode
+            return try CapacityPlanner.plan(smol, cluster: one, job: j, cost: cost, tp: 1).time.flopsPerRank
+        }
+        // q_proj [576, 576] and its LoRA (r 16, A 576 + B 576) once more per token, 30 layers, 2048 tokens.
+        let perToken: Double = 576 * 576 + 16 * (576 + 576)
+        let q: Double = 2 * perToken * 30 * 2048
+        let selective = try flops(.selective), none = try flops(.none), full = try flops(.full)
+        #expect(abs(selective - none - q) < 1e-6 * q)
+        #expect(full > selective)
+    }
+
+    @Test func scalingTableKeepsTPAndGrowsDP() throws {
+        let base = cluster()   // 4 nodes × 8 ranks
+        let points = CapacityPlanner.scaling(llama70, cluster: base, job: job(llama70), cost: cost, tp: 8)
+        #expect(points.map(\.nodes) == [1, 2, 4, 8, 16, 32, 64])
+        #expect(points.map(\.dp) == [1, 2, 4, 8, 16, 32, 64])
+        // Strong: batch 32 splits up to dp 32; dp 64 is refused with the reason.
+        let strong = points.map { try? $0.strong.get() }
+        #expect(strong.prefix(6).allSatisfy { $0?.tokensPerStep == 32 * 2048 } && strong[6] == nil)
+        // Weak: 8 sequences per model copy (32 over the requested cluster's dp 4) at every size.
+        let weak = try points.map { try $0.weak.get() }
+        #expect(weak.map { $0.tokensPerStep / 2048 } == [8, 16, 32, 64, 128, 256, 512])
+        // More nodes never predict fewer tokens/s, and the DP allReduce keeps weak efficiency below 1.
+        for (a, b) in zip(weak, weak.dropFirst()) { #expect(b.tokensPerSecond > a.tokensPerSecond) }
+        #expect(weak[6].tokensPerSecond < 64 * weak[0].tokensPerSecond)
+    }
+
     @Test func fitVerdictFlipsWhereExpected() throws {
         // 70B NF4 ≈ 36 GB/rank at tp 1: 8 ranks need ~360 GB, more than 256 GB; tp 2 needs ~210 GB.
         let big = cluster(memoryGB: 256)

@@ -47,10 +47,10 @@ struct PlanCommand: ParsableCommand {
 
     @Option(help: "Peak sgemm GFLOP/s of one core (default: measured now with a short sgemm benchmark).")
     var gflopsPerCore: Double?
-    // 0.5 is assumed for GEMM-bound large models. Measured here (shared 2-core box under load):
-    // SmolLM2, 1 rank, 4 × 256 tokens reached 0.23 on this FLOP count (bench train MFU 16%).
-    @Option(help: "Fraction of the sgemm peak the counted FLOPs (recompute included) reach. `tessera bench train` measures MFU without recompute: scale it by about 1.4 with checkpointing.")
-    var efficiency = 0.5
+    // Calibrated on this machine (docs/scaling.md): SmolLM2, 4 × 256 tokens, one rank reached
+    // 0.77–0.79 of the sgemm peak on this FLOP count with full and with selective checkpointing.
+    @Option(help: "Fraction of the sgemm peak the counted FLOPs (recompute included) reach; measured 0.78 for SmolLM2 on one AVX-512 core (docs/scaling.md). `tessera bench train` reports MFU without recompute: with full checkpointing multiply it by about 1.4.")
+    var efficiency = 0.75
     @Option(help: "Stored bytes per embedding/head parameter (default 2 = bf16; read from the file for .gguf and HF weights).")
     var embeddingBytes: Double?
     @Option(help: "Runtime overhead per rank, GB (Swift, OpenBLAS and MPI buffers, tokenizer, data).") var overheadGb = 0.5
@@ -108,8 +108,10 @@ struct PlanCommand: ParsableCommand {
             }
             chosen = least
         }
+        let scaling = CapacityPlanner.scaling(config, cluster: cluster, job: job, cost: cost, tp: chosen.tp)
         let report = PlanReport(model: model, config: config, cluster: cluster, job: job, cost: cost,
-                                gflopsSource: gflopsSource, plan: chosen, smallestFittingTP: fittingTP, meshes: meshes)
+                                gflopsSource: gflopsSource, plan: chosen, smallestFittingTP: fittingTP, meshes: meshes,
+                                scaling: scaling)
         Console.print(json ? Console.json(report.jsonObject) : report.text)
     }
 
@@ -159,6 +161,7 @@ private struct PlanReport {
     let plan: CapacityPlan
     let smallestFittingTP: Int?
     let meshes: [(tp: Int, result: Result<CapacityPlan, ParallelismError>)]
+    let scaling: [ScalingPoint]
 
     static func gb(_ bytes: Double) -> String { String(format: "%.2f GB", bytes / 1e9) }
     static func seconds(_ s: Double) -> String { s < 1 ? String(format: "%.1f ms", s * 1e3) : String(format: "%.2f s", s) }
@@ -223,7 +226,34 @@ private struct PlanReport {
                 return [String(row.tp), String(dp), "-", "-", "refused", "-", error.description]
             }
         }))
+        lines += ["", scalingText]
         return lines.joined(separator: "\n")
+    }
+
+    /// Strong and weak scaling from 1 to 64 nodes at the plan's tp.
+    var scalingText: String {
+        let base = scaling.first
+        func cells(_ result: Result<CapacityPlan, ParallelismError>, reference: Result<CapacityPlan, ParallelismError>?,
+                   nodes: Int) -> [String] {
+            guard case .success(let p) = result else { return ["-", "-", "-", "-", "-"] }
+            var speedup = "-", efficiency = "-"
+            if case .success(let r)? = reference {
+                let s = p.tokensPerSecond / r.tokensPerSecond
+                speedup = String(format: "%.1f×", s)
+                efficiency = String(format: "%.0f%%", 100 * s / Double(nodes))
+            }
+            return [String(p.tokensPerStep / max(job.seqLen, 1)), String(format: "%.0f", p.tokensPerSecond),
+                    speedup, efficiency, p.fits ? "yes" : "no"]
+        }
+        let rows = scaling.map { point -> [String] in
+            [String(point.nodes), String(point.nodes * cluster.ranksPerNode), String(point.dp)]
+                + cells(point.strong, reference: base?.strong, nodes: point.nodes)
+                + cells(point.weak, reference: base?.weak, nodes: point.nodes)
+        }
+        return "scaling at tp \(plan.tp) (strong: global batch \(job.globalBatchSize); weak: batch per model copy fixed; "
+            + "speed-up and efficiency against 1 node; compute and communication not overlapped)\n"
+            + Console.table(header: ["nodes", "ranks", "dp", "strong batch", "tokens/s", "speed-up", "efficiency", "fits",
+                                     "weak batch", "tokens/s", "speed-up", "efficiency", "fits"], rows: rows)
     }
 
     var jsonObject: [String: Any] {
@@ -266,6 +296,19 @@ private struct PlanReport {
             "plan": planObject(plan),
             "fits": plan.fits,
             "smallest_fitting_tp": smallestFittingTP.map { $0 as Any } ?? NSNull(),
+            "scaling": scaling.map { point -> [String: Any] in
+                func entry(_ result: Result<CapacityPlan, ParallelismError>) -> Any {
+                    switch result {
+                    case .success(let p):
+                        return ["batch_size": p.tokensPerStep / max(job.seqLen, 1), "tokens_per_second": p.tokensPerSecond,
+                                "step_seconds": p.time.totalSeconds, "memory_per_rank_bytes": p.memory.totalBytes,
+                                "fits": p.fits] as [String: Any]
+                    case .failure(let error): return ["refused": error.description]
+                    }
+                }
+                return ["nodes": point.nodes, "ranks": point.nodes * cluster.ranksPerNode, "tp": plan.tp, "dp": point.dp,
+                        "strong": entry(point.strong), "weak": entry(point.weak)]
+            },
             "meshes": meshes.map { row -> [String: Any] in
                 switch row.result {
                 case .success(let p): return planObject(p)

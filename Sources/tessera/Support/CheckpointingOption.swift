@@ -7,7 +7,7 @@ extension ActivationCheckpointing: ExpressibleByArgument {}
 /// `--no-activation-checkpointing`, shared by `train`, `bench train` and `plan`.
 struct CheckpointingOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "What the backward recomputes: full (each layer from its input; least memory), selective (only element-wise work; every GEMM output kept), none (nothing; most memory).",
+        "What the backward recomputes: full (each layer from its input; least memory), selective (norms, SwiGLU and q_proj; the other GEMM outputs kept), none (nothing; most memory).",
         valueName: "full|selective|none"))
     var activationCheckpointing: ActivationCheckpointing?
 

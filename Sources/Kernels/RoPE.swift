@@ -105,21 +105,8 @@ public enum RoPE {
         tokens: Int, heads: Int, rowStride: Int,
         table: RoPETable
     ) {
-        StepProfile.measure(.elementwise) {
-            let d = table.headDim
-            let half = d / 2
-            precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
-            let cosTable = UnsafePointer(table.cos.pointer)
-            let sinTable = UnsafePointer(table.sin.pointer)
-            for n in 0..<tokens {
-                let p = positions[n]
-                precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
-                let c = cosTable + p * half
-                let s = sinTable + p * half
-                // x1' = x1·c − x2·s, x2' = x2·c + x1·s per pair (CKernels, vectorised)
-                tk_rope_row(x + n * rowStride, heads, d, c, s, 0)
-            }
-        }
+        // x1' = x1·c − x2·s, x2' = x2·c + x1·s per pair
+        rotate(x, positions: positions, tokens: tokens, heads: heads, rowStride: rowStride, table: table, inverse: false)
     }
 
     /// Backward of `forward`, in place: `dx = Rᵀ · dy` per pair, with the same table and positions.
@@ -139,6 +126,15 @@ public enum RoPE {
         tokens: Int, heads: Int, rowStride: Int,
         table: RoPETable
     ) {
+        // dx1 = dy1·c + dy2·s, dx2 = dy2·c − dy1·s (the transposed rotation)
+        rotate(dx, positions: positions, tokens: tokens, heads: heads, rowStride: rowStride, table: table, inverse: true)
+    }
+
+    /// Every token's heads rotated by its position's angles (`inverse`: the transpose), in
+    /// CKernels (vectorised).
+    @usableFromInline
+    static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int>, tokens: Int, heads: Int,
+                       rowStride: Int, table: RoPETable, inverse: Bool) {
         StepProfile.measure(.elementwise) {
             let d = table.headDim
             let half = d / 2
@@ -148,10 +144,7 @@ public enum RoPE {
             for n in 0..<tokens {
                 let p = positions[n]
                 precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
-                let c = cosTable + p * half
-                let s = sinTable + p * half
-                // dx1 = dy1·c + dy2·s, dx2 = dy2·c − dy1·s (the transposed rotation)
-                tk_rope_row(dx + n * rowStride, heads, d, c, s, 1)
+                tk_rope_row(x + n * rowStride, heads, d, cosTable + p * half, sinTable + p * half, inverse ? 1 : 0)
             }
         }
     }

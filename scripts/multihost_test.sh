@@ -121,17 +121,19 @@ else fail "ssh from $na to $addr_b"; cat "$work/sshd_b.log"; echo "$passed passe
 printf '%s slots=1\n%s slots=1\n' "$addr_a" "$addr_b" > "$work/hostfile"
 echo "  set-up: $(elapsed "$start" "$(now)") s"
 
+# One BLAS thread per rank in both runs: a rank alone on a host would otherwise run two, and
+# OpenBLAS splits a multi-threaded sgemm so that the last bits differ (~1e-6 in the losses).
 job=(train --data "$data" --steps "$steps" --batch-size 2 --max-seq-len 64 --save-every 2 --progress log)
 mpi=(mpirun --allow-run-as-root --hostfile "$work/hostfile" -np 2 --wdir "$repo"
      --mca btl tcp,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet"
      --mca plm_rsh_agent "$ssh_cmd"
      --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
-     -x OPENBLAS_CORETYPE -x TESSERA_BLAS_CORETYPE)
+     -x OPENBLAS_CORETYPE -x TESSERA_BLAS_CORETYPE -x TESSERA_BLAS_THREADS=1)
 across() { ip netns exec "$na" timeout 300 "${mpi[@]}" "$tessera" "${job[@]}" "$@"; }
 
 # The local reference (shared memory, one namespace).
 t=$(now)
-timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --out "$work/local" > "$work/local.log" 2>&1 \
+TESSERA_BLAS_THREADS=1 timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --out "$work/local" > "$work/local.log" 2>&1 \
   || { fail "local reference run"; tail -5 "$work/local.log"; }
 echo "  local mpirun -np 2: $(elapsed "$t" "$(now)") s"
 

@@ -99,6 +99,27 @@ import json, sys
 d = json.load(sys.stdin)
 assert d['peak_gflops_per_rank'] > 0 and len(d['shapes']) == 7, d"
 }
+bench_train_breaks_the_step_down() {
+  scripts/mpirun.sh -np 2 "$tessera" bench train --tp 2 --batch-size 2 --seq-len 32 --steps 1 --peak-seconds 0.02 \
+    --activation-checkpointing selective --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+phases = d['seconds_per_step_by_phase']
+assert set(phases) == {'dequantize', 'gemm', 'attention', 'elementwise', 'communication', 'optimizer', 'other'}, phases
+assert len(d['seconds_per_step_by_phase_per_rank']) == 2 and d['activation_checkpointing'] == 'selective', d
+assert all(v >= 0 for v in phases.values()) and phases['gemm'] > 0 and phases['communication'] > 0, phases
+assert abs(sum(phases.values()) - d['seconds_per_step']) <= 0.01 * d['seconds_per_step'], (phases, d['seconds_per_step'])
+assert d['tokens_per_s'] > 0 and 0 < d['mfu'] < 1, d"
+}
+plan_prints_scaling_to_64_nodes() {
+  "$tessera" plan --model llama2-7b --nodes 2 --ranks-per-node 2 --gflops-per-core 100 --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+nodes = [p['nodes'] for p in d['scaling']]
+assert nodes == [1, 2, 4, 8, 16, 32, 64], nodes
+weak = [p['weak']['tokens_per_second'] for p in d['scaling']]
+assert all(b > a for a, b in zip(weak, weak[1:])), weak"
+}
 trainable_line_matches_peft() {
   local ref=../shared/reference/smollm2/trainable_params.json got want
   [ -f "$ref" ] || { echo "  missing $ref"; return 1; }
@@ -163,6 +184,8 @@ check "unknown command exits 2" exit_code_is 2 "$tessera" frobnicate
 check "unknown flag exits 2" exit_code_is 2 "$tessera" info --frobnicate
 check "bench collectives under np 2 reports all operations" bench_collectives_runs
 check "bench gemm reports every shape" bench_gemm_runs
+check "bench train under np 2 (tp 2) reports the step's time by phase and rank" bench_train_breaks_the_step_down
+check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
 
 # Sections 4-8 are scripts that print PASS/FAIL lines and end with `N passed, N failed`;
 # their counts join this run's.

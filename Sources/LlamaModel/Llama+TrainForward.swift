@@ -81,7 +81,7 @@ extension Llama {
     /// the kept output is already there).
     func trainLayerForward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, storeOutput: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
-        let c = config.hiddenSize, d = config.headDim, eps = Float(config.rmsNormEps)
+        let c = config.hiddenSize, eps = Float(config.rmsNormEps)
         let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
         let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
         let layer = weights.layers[l]

@@ -26,7 +26,7 @@ public enum ShardPlanner {
     ///     projection's row layout).
     public static func plan(_ config: LlamaConfig, tp: Int, columnAlignment: Int = 64) throws(ParallelismError) -> [LlamaShard] {
         let g = config.numKeyValueHeads, q = config.numAttentionHeads / max(g, 1)
-        let c = config.hiddenSize, d = config.headDim, f = config.intermediateSize, v = config.vocabSize
+        let d = config.headDim, f = config.intermediateSize, v = config.vocabSize
         guard tp >= 1 else { throw .invalidMesh("tp must be at least 1, got \(tp)") }
         guard tp <= g else {
             throw .unshardable("tp \(tp) exceeds the model's \(g) key/value heads (attention is split by whole KV-head groups); the largest tp that works is \(g)")

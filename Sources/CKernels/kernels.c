@@ -5,13 +5,15 @@
 
 #include "CKernels.h"
 
-#include <immintrin.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)   // defined by the libc headers above
+#include <malloc.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define EXP_LO (-87.33654f)
 #define EXP_HI (88.72283f)
@@ -211,7 +213,6 @@ AVX512 static void nf4_block_avx512(const unsigned char *bytes, float scale, con
         _mm512_storeu_ps(out + 32 * half + 16, _mm512_mul_ps(_mm512_permutex2var_ps(hi, second, lo), s));
     }
 }
-#endif
 
 AVX512 static void q4_1_blocks_avx512(const unsigned char *src, size_t blocks, float *y) {
     __m512i low = _mm512_set1_epi32(15);
@@ -310,6 +311,8 @@ AVX512 static void rope_row_avx512(float *row, size_t heads, size_t headDim, con
     }
 }
 
+#endif  // __x86_64__
+
 static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
     for (int j = 0; j < 32; j++) {
         out[2 * j] = code[bytes[j] >> 4] * scale;
@@ -384,6 +387,8 @@ void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, fl
 int tk_q4_1_blocks(const void *src, size_t blocks, float *y) {
 #if defined(__x86_64__)
     if (tk_simd_enabled()) { q4_1_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
+#else
+    (void)src; (void)blocks; (void)y;
 #endif
     return 0;
 }
@@ -391,6 +396,8 @@ int tk_q4_1_blocks(const void *src, size_t blocks, float *y) {
 int tk_q8_0_blocks(const void *src, size_t blocks, float *y) {
 #if defined(__x86_64__)
     if (tk_simd_enabled()) { q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
+#else
+    (void)src; (void)blocks; (void)y;
 #endif
     return 0;
 }

@@ -96,14 +96,7 @@ extension LlamaWeights {
         let converted = try Self.convert(sources, to: target, threads: threads)
         var out = self
         for l in out.layers.indices {
-            let m = Array(converted[(7 * l)..<(7 * l + 7)])
-            out.layers[l].q = m[0]
-            out.layers[l].k = m[1]
-            out.layers[l].v = m[2]
-            out.layers[l].o = m[3]
-            out.layers[l].gate = m[4]
-            out.layers[l].up = m[5]
-            out.layers[l].down = m[6]
+            out.layers[l].linears = Array(converted[(7 * l)..<(7 * l + 7)])
         }
         releaseConvertedSources(out)
         return out

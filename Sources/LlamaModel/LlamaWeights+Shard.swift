@@ -40,13 +40,7 @@ extension LlamaWeights {
             let converted = try Self.convertLayer(sources, shards: all, rank: group.rank, config: config,
                                                   target: target, group: group, threads: threads)
             let q = shard.queryRows, kv = shard.keyValueRows
-            out.layers[l].q = converted[0]
-            out.layers[l].k = converted[1]
-            out.layers[l].v = converted[2]
-            out.layers[l].o = converted[3]
-            out.layers[l].gate = converted[4]
-            out.layers[l].up = converted[5]
-            out.layers[l].down = converted[6]
+            out.layers[l].linears = converted
             out.layers[l].qBias = layers[l].qBias.map { FloatBuffer(Array($0.array[q])) }
             out.layers[l].kBias = layers[l].kBias.map { FloatBuffer(Array($0.array[kv])) }
             out.layers[l].vBias = layers[l].vBias.map { FloatBuffer(Array($0.array[kv])) }

@@ -22,8 +22,14 @@ public struct LlamaLayerWeights: @unchecked Sendable {
     public var up: FrozenMatrix             // [F, C]
     public var down: FrozenMatrix           // [C, F]
 
-    /// The seven linear weights, in PEFT module order.
-    public var linears: [FrozenMatrix] { [q, k, v, o, gate, up, down] }
+    /// The seven linear weights, in PEFT module order (set: exactly seven, the same order).
+    public var linears: [FrozenMatrix] {
+        get { [q, k, v, o, gate, up, down] }
+        set {
+            precondition(newValue.count == 7, "LlamaLayerWeights: seven linears expected")
+            (q, k, v, o, gate, up, down) = (newValue[0], newValue[1], newValue[2], newValue[3], newValue[4], newValue[5], newValue[6])
+        }
+    }
 }
 
 /// The weights of the whole model.

@@ -111,6 +111,18 @@ assert all(v >= 0 for v in phases.values()) and phases['gemm'] > 0 and phases['c
 assert abs(sum(phases.values()) - d['seconds_per_step']) <= 0.01 * d['seconds_per_step'], (phases, d['seconds_per_step'])
 assert d['tokens_per_s'] > 0 and 0 < d['mfu'] < 1, d"
 }
+bf16_compute_tracks_fp32_or_is_refused() {
+  local fp32 bf16
+  fp32=$("$tessera" eval --data Tests/Fixtures/chat_small.jsonl --json | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])") || return 1
+  if ! grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+    "$tessera" eval --data Tests/Fixtures/chat_small.jsonl --compute bf16 > /dev/null 2>&1
+    [ $? -eq 2 ] || { echo "  --compute bf16 without AVX512-BF16 should exit 2"; return 1; }
+    echo "  (no AVX512-BF16 here: --compute bf16 refused)"; return 0
+  fi
+  bf16=$("$tessera" eval --data Tests/Fixtures/chat_small.jsonl --compute bf16 --json | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])") || return 1
+  echo "  eval loss fp32 $fp32, bf16 $bf16"
+  python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if a != b and abs(a - b) <= 0.01 * a else 1)" "$fp32" "$bf16"
+}
 plan_prints_scaling_to_64_nodes() {
   "$tessera" plan --model llama2-7b --nodes 2 --ranks-per-node 2 --gflops-per-core 100 --json | python3 -c "
 import json, sys
@@ -186,6 +198,7 @@ check "bench collectives under np 2 reports all operations" bench_collectives_ru
 check "bench gemm reports every shape" bench_gemm_runs
 check "bench train under np 2 (tp 2) reports the step's time by phase and rank" bench_train_breaks_the_step_down
 check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
+check "eval --compute bf16 stays within 1% of fp32 (or is refused without AVX512-BF16)" bf16_compute_tracks_fp32_or_is_refused
 
 # Sections 4-8 are scripts that print PASS/FAIL lines and end with `N passed, N failed`;
 # their counts join this run's.

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #if defined(__GLIBC__)   // defined by the libc headers above
 #include <malloc.h>
@@ -311,7 +312,95 @@ AVX512 static void rope_row_avx512(float *row, size_t heads, size_t headDim, con
     }
 }
 
+
+// ---- bf16 GEMM (AVX512-BF16) -------------------------------------------------------------
+// A and B are rounded to bf16 and packed as pairs along K (one uint32 per pair: low half the
+// even k), so vdpbf16ps adds a[k]·b[k] + a[k+1]·b[k+1] into an fp32 lane per output column.
+// Blocks of 4 rows × 32 columns keep 8 accumulators in registers.
+
+static inline uint32_t bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;   // round to nearest even (finite inputs)
+}
+
+static uint32_t *bf16_a, *bf16_b;
+static size_t bf16_a_cap, bf16_b_cap;
+
+static uint32_t *grow(uint32_t **buf, size_t *cap, size_t need) {
+    if (need > *cap) {
+        free(*buf);
+        *buf = malloc(need * sizeof(uint32_t));
+        *cap = *buf ? need : 0;
+    }
+    return *buf;
+}
+
+#define BF16 __attribute__((target("avx512f,avx512dq,f16c,avx512bf16")))
+
+BF16 static void bf16_gemm_avx512(size_t m, size_t n, size_t kp, const uint32_t *ap, const uint32_t *bp,
+                                  float *c, size_t ldc, float beta) {
+    for (size_t n0 = 0; n0 < n; n0 += 32) {
+        __mmask16 k0 = tail_mask(n - n0), k1 = n - n0 > 16 ? tail_mask(n - n0 - 16) : 0;
+        for (size_t m0 = 0; m0 < m; m0 += 4) {
+            size_t rows = m - m0 < 4 ? m - m0 : 4;
+            __m512 acc[4][2];
+            for (int r = 0; r < 4; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+            for (size_t p = 0; p < kp; p++) {
+                __m512i b0 = _mm512_maskz_loadu_epi32(k0, bp + p * n + n0);
+                __m512i b1 = _mm512_maskz_loadu_epi32(k1, bp + p * n + n0 + 16);
+                for (size_t r = 0; r < rows; r++) {
+                    __m512i a = _mm512_set1_epi32((int)ap[(m0 + r) * kp + p]);
+                    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)a, (__m512bh)b0);
+                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], (__m512bh)a, (__m512bh)b1);
+                }
+            }
+            for (size_t r = 0; r < rows; r++) {
+                float *row = c + (m0 + r) * ldc + n0;
+                if (beta != 0) {
+                    acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(k0, row));
+                    acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(k1, row + 16));
+                }
+                _mm512_mask_storeu_ps(row, k0, acc[r][0]);
+                _mm512_mask_storeu_ps(row + 16, k1, acc[r][1]);
+            }
+        }
+    }
+}
 #endif  // __x86_64__
+
+int tk_bf16_available(void) {
+#if defined(__x86_64__)
+    return tk_simd_enabled() && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+void tk_bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *w, size_t ldw,
+                  int transposedW, float *c, size_t ldc, float beta) {
+#if defined(__x86_64__)
+    size_t kp = (k + 1) / 2;
+    uint32_t *ap = grow(&bf16_a, &bf16_a_cap, m * kp), *bp = grow(&bf16_b, &bf16_b_cap, kp * n);
+    if (!ap || !bp || !tk_bf16_available()) abort();   // callers check availability; out of memory is fatal
+    for (size_t i = 0; i < m; i++)
+        for (size_t p = 0; p < kp; p++) {
+            uint32_t lo = bf16_bits(a[i * lda + 2 * p]), hi = 2 * p + 1 < k ? bf16_bits(a[i * lda + 2 * p + 1]) : 0;
+            ap[i * kp + p] = lo | (hi << 16);
+        }
+    for (size_t p = 0; p < kp; p++)
+        for (size_t j = 0; j < n; j++) {
+            float w0 = transposedW ? w[j * ldw + 2 * p] : w[2 * p * ldw + j];
+            uint32_t hi = 0;
+            if (2 * p + 1 < k) hi = bf16_bits(transposedW ? w[j * ldw + 2 * p + 1] : w[(2 * p + 1) * ldw + j]);
+            bp[p * n + j] = bf16_bits(w0) | (hi << 16);
+        }
+    bf16_gemm_avx512(m, n, kp, ap, bp, c, ldc, beta);
+#else
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)w; (void)ldw; (void)transposedW; (void)c; (void)ldc; (void)beta;
+    abort();
+#endif
+}
 
 static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
     for (int j = 0; j < 32; j++) {

@@ -32,9 +32,14 @@ extension FrozenMatrix {
             let count = min(tile, rows - r0)
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // out[:, r0 ..< r0+count] = x [N, I] · W_tileᵀ [I, count]
-            sgemm(.none, .transposed, m: tokens, n: count, k: columns,
-                  a: inp, lda: columns, b: tileW, ldb: columns,
-                  beta: beta, c: out + r0, ldc: ldc)
+            if LinearCompute.precision == .bf16 {
+                bf16gemm(m: tokens, n: count, k: columns, a: inp, lda: columns, w: tileW, ldw: columns,
+                         transposedW: true, c: out + r0, ldc: ldc, beta: beta)
+            } else {
+                sgemm(.none, .transposed, m: tokens, n: count, k: columns,
+                      a: inp, lda: columns, b: tileW, ldb: columns,
+                      beta: beta, c: out + r0, ldc: ldc)
+            }
             r0 += count
         }
     }
@@ -65,9 +70,14 @@ extension FrozenMatrix {
             let count = min(tile, rows - r0)
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // dinp [N, I] (+)= dout[:, r0 ..< r0+count] [N, count] · W_tile [count, I]
-            sgemm(.none, .none, m: tokens, n: columns, k: count,
-                  a: dout + r0, lda: ld, b: tileW, ldb: columns,
-                  beta: r0 == 0 ? beta : 1, c: dinp, ldc: columns)
+            if LinearCompute.precision == .bf16 {
+                bf16gemm(m: tokens, n: columns, k: count, a: dout + r0, lda: ld, w: tileW, ldw: columns,
+                         transposedW: false, c: dinp, ldc: columns, beta: r0 == 0 ? beta : 1)
+            } else {
+                sgemm(.none, .none, m: tokens, n: columns, k: count,
+                      a: dout + r0, lda: ld, b: tileW, ldb: columns,
+                      beta: r0 == 0 ? beta : 1, c: dinp, ldc: columns)
+            }
             r0 += count
         }
     }

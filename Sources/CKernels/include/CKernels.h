@@ -9,6 +9,7 @@
 #define TESSERA_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,16 @@ int tk_q4_1_blocks(const void *src, size_t blocks, float *y);
 /// GGML Q8_0 blocks (34 bytes: half d, 32 int8) to 32 floats each, y[j] = qs[j]·d. Returns 0
 /// (writing nothing) without AVX-512.
 int tk_q8_0_blocks(const void *src, size_t blocks, float *y);
+
+/// 1 when the CPU runs AVX512-BF16 (vdpbf16ps) and TESSERA_KERNELS is not "scalar".
+int tk_bf16_available(void);
+
+/// C[M, N] = A[M, K] · B[K, N] (+ C when beta is 1), A and B rounded to bf16 (nearest even),
+/// products summed in fp32 with vdpbf16ps. B comes from W in the caller's layout:
+/// transposedW = 1: B[k][n] = W[n·ldw + k] (y = x·Wᵀ); 0: B[k][n] = W[k·ldw + n] (dx = dy·W).
+/// Requires tk_bf16_available(); the packed copies live in buffers the kernel keeps and grows.
+void tk_bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *w, size_t ldw,
+                  int transposedW, float *c, size_t ldc, float beta);
 
 /// Returns freed heap memory of every malloc arena to the kernel (glibc malloc_trim); 0 elsewhere.
 int tk_release_free_heap(void);

@@ -53,7 +53,12 @@ struct BenchLinearCommand: ParsableCommand {
             return flops / best / 1e9
         }
         var results: [[String: Any]] = []
-        for (name, matrix) in storages {
+        // The fp32 products, then (where the CPU has AVX512-BF16) the bf16 ones of the same weights.
+        var runs = storages.map { ($0.0, $0.1, ComputePrecision.fp32) }
+        if LinearCompute.bf16Available { runs += storages.map { ($0.0 + " bf16", $0.1, ComputePrecision.bf16) } }
+        defer { LinearCompute.precision = .fp32 }
+        for (name, matrix, precision) in runs {
+            LinearCompute.precision = precision
             let forward = try measure {
                 try matrix.linearForward(out: y.pointer, inp: x.pointer, tokens: tokens, scratch: scratch.pointer)
             }
@@ -68,7 +73,8 @@ struct BenchLinearCommand: ParsableCommand {
                                         "results": results] as [String: Any]))
             return
         }
-        Console.print("frozen linear W [\(rows), \(columns)], x [\(tokens), \(columns)], one thread, \(BLAS.coreName)")
+        Console.print("frozen linear W [\(rows), \(columns)], x [\(tokens), \(columns)], one thread, \(BLAS.coreName)"
+                      + (LinearCompute.bf16Available ? "; bf16 rows: vdpbf16ps products (--compute bf16)" : ""))
         Console.print(Console.table(
             header: ["weight", "bits/param", "forward y = x·Wᵀ GFLOP/s", "backward dx = dy·W GFLOP/s"],
             rows: results.map { r in

@@ -37,6 +37,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Sequences per forward/backward on a rank.") var microBatchSize: Int?
     @Option(help: "Tensor-parallel ranks per model copy.") var tp = 1
     @OptionGroup var checkpointing: CheckpointingOption
+    @OptionGroup var computeOption: ComputeOption
     @Flag(inversion: .prefixedNo, help: "Overlap the data-parallel gradient allReduce with the backward.")
     var overlapReduction = true
     @Option(help: "Seconds of sgemm timing per shape for the peak.") var peakSeconds = 0.2
@@ -46,6 +47,7 @@ struct BenchTrainCommand: ParsableCommand {
     var checkpointingMode: ActivationCheckpointing { checkpointing.chosen ?? .full }
 
     func run() throws {
+        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double) in
@@ -118,7 +120,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "activation_checkpointing": checkpointingMode.rawValue, "workspace_bytes": trainer.workspaceBytes,
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                     "overlap_reduction": overlapReduction,
-                    "kernels": VectorMath.simdEnabled ? "avx512" : "scalar",
+                    "kernels": VectorMath.simdEnabled ? "avx512" : "scalar", "compute": computeOption.compute.rawValue,
                     "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
                     "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
                 ] as [String: Any]))

@@ -23,6 +23,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
+    @OptionGroup var computeOption: ComputeOption
     @Option(help: "JSONL file to evaluate.") var data: String
     @Option(help: "A PEFT LoRA adapter directory to apply.") var adapter: String?
     @Flag(help: "With --adapter: also report the L2 norm of every LoRA tensor's gradient of the mean loss.") var gradNorms = false
@@ -44,6 +45,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             let start = monotonicSeconds()

@@ -64,6 +64,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (adapter init, data order, dropout, validation split).") var seed: UInt64?
     @Option(help: "Tensor-parallel ranks per model copy.") var tp: Int?
     @OptionGroup var checkpointing: CheckpointingOption
+    @OptionGroup var computeOption: ComputeOption
     @Option(help: "Output directory (default out): adapter, checkpoints, metrics.jsonl, config.yaml.") var out: String?
     @Option(help: "Write one JSON line per step to this file (default OUT/metrics.jsonl).") var metrics: String?
     @Option(help: "Evaluate the validation loss every N steps and at the end (0: at the end, with --valid only).") var evalEvery: Int?
@@ -87,6 +88,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             let started = monotonicSeconds()

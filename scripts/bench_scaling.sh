@@ -2,13 +2,13 @@
 # Strong and weak scaling of `tessera bench train` over process meshes, with a CSV, a markdown table and SVG plots.
 #
 #   scripts/bench_scaling.sh [--hostfile FILE] [--max-np N] [--steps S] [--seq-len T] [--batch B]
-#                            [--kv-heads K] [--out DIR] [-- extra bench-train flags, e.g. --base-quant none]
+#                            [--max-tp K] [--out DIR] [-- extra bench-train flags, e.g. --base-quant none]
 #
 # For np = 1, 2, ... up to --max-np (default: nproc, or the sum of the hostfile's slots) it runs
 #   strong scaling: global batch fixed at B;
 #   weak scaling:   per-model-copy batch fixed at B, global batch = B x dp;
-# on every mesh that fits: dp-only (tp 1 x dp np), tp-only (tp np x dp 1, only while np <= K, the KV heads of the
-# model, 3 for SmolLM2-135M) and mixed (tp x dp with 1 < tp < np, tp <= K, e.g. tp 2 x dp 2 at np 4). A dp-only run
+# on every mesh that fits: dp-only (tp 1 x dp np), tp-only (tp np x dp 1, only while np <= K, default 9, the
+# attention heads of SmolLM2-135M) and mixed (tp x dp with 1 < tp < np, tp <= K, e.g. tp 2 x dp 2 at np 4). A dp-only run
 # needs a batch that splits over dp; strong-scaling meshes where B % dp != 0 are skipped (and listed).
 # One BLAS thread per rank (TESSERA_BLAS_THREADS=1, forwarded to remote hosts with mpirun -x).
 #
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-hostfile="" max_np="" steps=2 seq_len=128 batch=4 kv_heads=3 out="" extra=()
+hostfile="" max_np="" steps=2 seq_len=128 batch=4 max_tp=9 out="" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --hostfile) hostfile=$2; shift 2 ;;
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --seq-len) seq_len=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
-    --kv-heads) kv_heads=$2; shift 2 ;;
+    --max-tp) max_tp=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -96,7 +96,7 @@ run() {  # mode mesh np tp batch
 for ((np = 1; np <= max_np; np++)); do
   for ((tp = 1; tp <= np; tp++)); do
     [ $((np % tp)) -eq 0 ] || continue
-    [ "$tp" -le "$kv_heads" ] || continue
+    [ "$tp" -le "$max_tp" ] || continue
     dp=$((np / tp))
     if [ "$np" -eq 1 ]; then mesh=single; elif [ "$tp" -eq 1 ]; then mesh=dp; elif [ "$dp" -eq 1 ]; then mesh=tp; else mesh=mixed; fi
     if [ $((batch % dp)) -eq 0 ]; then run strong "$mesh" "$np" "$tp" "$batch"

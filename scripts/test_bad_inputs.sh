@@ -205,7 +205,7 @@ train_with yaml_syntax "not valid YAML" --config "$in/yaml_syntax.yaml"
 echo "== meshes and output directories"
 check "tp 3 on 2 ranks" "--tp 3 does not divide the 2 ranks" mpi "$tessera" train --data "$ok_data" --steps 1 --tp 3 --out "$run" --overwrite
 check "tp 2 on 1 rank" "--tp 2 does not divide the 1 ranks" single "$tessera" train --data "$ok_data" --steps 1 --tp 2 --out "$run" --overwrite
-check "tp 4 on 4 ranks (3 KV heads)" "tp 4 exceeds the model's 3 key/value heads" raw scripts/mpirun.sh -np 4 "$tessera" train --data "$ok_data" --steps 1 --tp 4 --out "$run" --overwrite
+check "tp 10 on 10 ranks (9 attention heads)" "tp 10 exceeds the model's 9 attention heads" raw scripts/mpirun.sh -np 10 "$tessera" train --data "$ok_data" --steps 1 --tp 10 --out "$run" --overwrite
 both "output directory under a file" "$work/a_file/sub" train --data "$ok_data" --steps 1 --out "$work/a_file/sub"
 both "output directory is a file" "not a directory" train --data "$ok_data" --steps 1 --out "$work/a_file"
 

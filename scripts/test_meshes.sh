@@ -22,7 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 steps=${MESH_STEPS:-10}
 job=(train --data "$data" --steps "$steps" --batch-size 6 --max-seq-len 64 --lr 1e-3 --lora-r 4
-     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-5 --eval-every 5 --progress log --overwrite)
+     --lora-targets q_proj,k_proj,v_proj,o_proj,down_proj,gate_proj --seed 3 --schedule constant --adam-eps 1e-5 --eval-every 5 --progress log --overwrite)
 passed=0
 failed=0
 run_mesh() {   # np tp [extra train flags]
@@ -36,7 +36,7 @@ run_mesh() {   # np tp [extra train flags]
 }
 run_mesh 1 1 || exit 1
 reference="$work/mesh-1-1"
-for mesh in "2 2" "3 3" "2 1" "4 2" "3 1"; do
+for mesh in "2 2" "3 3" "2 1" "4 2" "3 1" "4 4"; do
   set -- $mesh
   np=$1 tp=$2
   name="tp=$tp dp=$((np / tp))"

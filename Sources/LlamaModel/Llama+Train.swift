@@ -7,8 +7,10 @@
 //
 // Gradient placement after a step (what the trainer must still reduce over the TP group):
 // column-parallel (q, k, v, gate, up) gradA is a PARTIAL sum over the TP ranks, to allReduce
-// once per optimizer step (`allReduceTensorParallelPartialGradients`); every other LoRA gradient
-// is exact on its rank (column gradB and row gradA sliced, row gradB replicated).
+// once per optimizer step (`allReduceTensorParallelPartialGradients`), and so are the k/v gradB
+// rows of a KV head two ranks share (each saw only its own query heads' share of dk, dv); every
+// other LoRA gradient is exact on its rank (column gradB and row gradA sliced, row gradB
+// replicated).
 
 import Kernels
 
@@ -56,15 +58,30 @@ extension Llama {
     }
 
     /// AllReduces over the TP group the gradients a step leaves partial: `gradA` of every
-    /// column-parallel module (q, k, v, gate, up). Call once per optimizer step, after the last
-    /// micro-batch and before data-parallel averaging and clipping. A no-op for a group of one.
+    /// column-parallel module (q, k, v, gate, up), and `gradB` of k and v (placed at the rows
+    /// this shard holds in a zeroed full-size buffer, so rows of a KV head held by two ranks
+    /// add up and the others pass through exactly). Call once per optimizer step, after the
+    /// last micro-batch and before data-parallel averaging and clipping. A no-op for a group
+    /// of one. (The trainer's `GradientSynchronizer` does the same without allocating.)
     public func allReduceTensorParallelPartialGradients(adapters: LowRankAdapters, shard: LlamaShard,
                                                         group: TensorParallelGroup) throws {
         guard group.size > 1 else { return }
         for l in 0..<config.numHiddenLayers {
-            for module in LinearModule.allCases where module.loraGradientAIsTensorParallelPartial {
+            for module in LinearModule.allCases {
                 guard let f = adapters.factors(layer: l, module: module) else { continue }
-                try group.allReduceSum(f.gradA, count: f.rank * shard.localFeatures(module, config).inFeatures)
+                if module.loraGradientAIsTensorParallelPartial {
+                    try group.allReduceSum(f.gradA, count: f.rank * shard.localFeatures(module, config).inFeatures)
+                }
+                if module == .kProj || module == .vProj {
+                    let rows = shard.keyValueRows
+                    var full = [Float](repeating: 0, count: config.numKeyValueHeads * config.headDim * f.rank)
+                    try full.withUnsafeMutableBufferPointer { buffer in
+                        guard let base = buffer.baseAddress else { return }
+                        (base + rows.lowerBound * f.rank).update(from: f.gradB, count: rows.count * f.rank)
+                        try group.allReduceSum(base, count: buffer.count)
+                        f.gradB.update(from: base + rows.lowerBound * f.rank, count: rows.count * f.rank)
+                    }
+                }
             }
         }
     }
@@ -155,9 +172,9 @@ extension Llama {
     /// The weights must be exactly `shard`'s slice.
     private func checkShard(_ shard: LlamaShard) throws {
         let c = config.hiddenSize
-        guard shard.headDim == config.headDim, shard.kvHeads.upperBound <= config.numKeyValueHeads,
+        guard shard.headDim == config.headDim, shard.queryHeads.upperBound <= config.numAttentionHeads,
               shard.queriesPerKVHead * config.numKeyValueHeads == config.numAttentionHeads,
-              !shard.kvHeads.isEmpty, !shard.ffnColumns.isEmpty, !shard.vocabRows.isEmpty,
+              !shard.queryHeads.isEmpty, shard.queryHeads.lowerBound >= 0, !shard.ffnColumns.isEmpty, !shard.vocabRows.isEmpty,
               shard.ffnColumns.upperBound <= config.intermediateSize, shard.vocabRows.upperBound <= config.vocabSize else {
             throw LlamaModelError.invalidConfig("shard \(shard) does not fit the model")
         }

@@ -68,15 +68,27 @@ extension Llama {
         // Attention half.
         // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
         try backprop(.oProj, dinp: ws.dAtt, dout: ws.dResidual, inp: acts.att, beta: 0)
-        // att = attention(q, k, v), one call per segment over the local heads  ⇒  dq, dk, dv
-        for segment in ctx.segments {
-            let t = segment.lowerBound
-            StepProfile.measure(.attention) { Attention.backward(
-                dq: ws.dq.pointer + t * qw, dk: ws.dk.pointer + t * kvw, dv: ws.dv.pointer + t * kvw,
-                scratch: ws.attentionScratch.pointer, dout: ws.dAtt.pointer + t * qw,
-                q: acts.q.pointer + t * qw, k: acts.k.pointer + t * kvw, v: acts.v.pointer + t * kvw,
-                queries: segment.count, past: 0, heads: hLocal, kvHeads: gLocal, headDim: d,
-                qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot()) }
+        // att = attention(q, k, v), per segment and local head  ⇒  dq, dk, dv. A KV head's query
+        // heads add into its dk, dv (zeroed first); a KV head shared with another rank gets only
+        // this rank's heads' share, and the k/v projections' backward passes that share on: dxn1
+        // is summed over the group below, the k/v LoRA gradB rows by the trainer.
+        let dk = ws.dk.pointer, dv = ws.dv.pointer
+        StepProfile.measure(.attention) {
+            dk.update(repeating: 0, count: n * kvw)
+            dv.update(repeating: 0, count: n * kvw)
+            for segment in ctx.segments {
+                let t = segment.lowerBound
+                for head in 0..<hLocal {
+                    let kv = ctx.shard.localKVHead(ofLocalQueryHead: head) * d
+                    Attention.backward(
+                        dq: ws.dq.pointer + t * qw + head * d, dk: dk + t * kvw + kv, dv: dv + t * kvw + kv,
+                        scratch: ws.attentionScratch.pointer, dout: ws.dAtt.pointer + t * qw + head * d,
+                        q: acts.q.pointer + t * qw + head * d, k: acts.k.pointer + t * kvw + kv,
+                        v: acts.v.pointer + t * kvw + kv,
+                        queries: segment.count, past: 0, heads: 1, kvHeads: 1, headDim: d,
+                        qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot(), accumulateKeyValue: true)
+                }
+            }
         }
         // RoPE(q), RoPE(k)  ⇒  rotate the gradients back
         RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)

@@ -133,11 +133,10 @@ extension Llama {
     func attentionForward(_ acts: LayerActivations, _ ctx: TrainStepContext) {
         let d = config.headDim, qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal
         let scale = 1 / Float(d).squareRoot()
-        let queriesPerKV = ctx.shard.queriesPerKVHead
         StepProfile.measure(.attention) {
             for segment in ctx.segments {
                 for head in 0..<ctx.shard.queryHeads.count {
-                    let kvHead = head / queriesPerKV
+                    let kvHead = ctx.shard.localKVHead(ofLocalQueryHead: head)
                     var t0 = 0
                     while t0 < segment.count {
                         let rows = min(Llama.attentionQueryRows, segment.count - t0)

@@ -1,13 +1,16 @@
-// The slice of the model one tensor-parallel rank holds (DESIGN §3): whole KV-head groups of
-// attention (with their query heads), a range of FFN columns and a range of the vocabulary.
-// A group of one holds everything, so one rank runs the same code as many.
-// Legend: G = KV heads, H = query heads, F = FFN size, V = vocabulary.
+// The slice of the model one tensor-parallel rank holds (DESIGN §3): a range of query heads
+// with the KV heads they read, a range of FFN columns and a range of the vocabulary.
+// Query heads need not come in whole KV groups: when a range ends inside a group, that KV
+// head is held (and its k, v computed) by both neighbouring ranks, and its k/v LoRA B rows
+// get partial gradients on each (reduced over the group, DESIGN §4). A group of one holds
+// everything, so one rank runs the same code as many.
+// Legend: G = KV heads, H = query heads, q = H / G, F = FFN size, V = vocabulary.
 
 /// What one rank of a tensor-parallel group holds. Computed by the shard planner
 /// (Parallelism); `whole(_:)` is the single-rank case.
 public struct LlamaShard: Sendable, Equatable, CustomStringConvertible {
-    /// KV heads held (`0..<G` for the whole model); their query heads come with them.
-    public let kvHeads: Range<Int>
+    /// Query heads held (`0..<H` for the whole model).
+    public let queryHeads: Range<Int>
     /// FFN columns (gate/up rows, down columns) held.
     public let ffnColumns: Range<Int>
     /// Vocabulary rows (embedding and head) held.
@@ -17,24 +20,38 @@ public struct LlamaShard: Sendable, Equatable, CustomStringConvertible {
     /// Head dimension D.
     public let headDim: Int
 
-    public init(kvHeads: Range<Int>, ffnColumns: Range<Int>, vocabRows: Range<Int>, queriesPerKVHead: Int, headDim: Int) {
-        self.kvHeads = kvHeads
+    public init(queryHeads: Range<Int>, ffnColumns: Range<Int>, vocabRows: Range<Int>, queriesPerKVHead: Int, headDim: Int) {
+        self.queryHeads = queryHeads
         self.ffnColumns = ffnColumns
         self.vocabRows = vocabRows
         self.queriesPerKVHead = queriesPerKVHead
         self.headDim = headDim
     }
 
+    /// A shard of whole KV groups: KV heads `kvHeads` with all their query heads.
+    public init(kvHeads: Range<Int>, ffnColumns: Range<Int>, vocabRows: Range<Int>, queriesPerKVHead: Int, headDim: Int) {
+        self.init(queryHeads: (kvHeads.lowerBound * queriesPerKVHead)..<(kvHeads.upperBound * queriesPerKVHead),
+                  ffnColumns: ffnColumns, vocabRows: vocabRows, queriesPerKVHead: queriesPerKVHead, headDim: headDim)
+    }
+
     /// The whole model (tensor-parallel group of one).
     public static func whole(_ config: LlamaConfig) -> LlamaShard {
-        LlamaShard(kvHeads: 0..<config.numKeyValueHeads, ffnColumns: 0..<config.intermediateSize,
+        LlamaShard(queryHeads: 0..<config.numAttentionHeads, ffnColumns: 0..<config.intermediateSize,
                    vocabRows: 0..<config.vocabSize,
                    queriesPerKVHead: config.numAttentionHeads / max(config.numKeyValueHeads, 1),
                    headDim: config.headDim)
     }
 
-    /// Query heads held.
-    public var queryHeads: Range<Int> { (kvHeads.lowerBound * queriesPerKVHead)..<(kvHeads.upperBound * queriesPerKVHead) }
+    /// KV heads the query heads read (`0..<G` for the whole model); a head shared with a
+    /// neighbouring rank is included.
+    public var kvHeads: Range<Int> {
+        guard !queryHeads.isEmpty, queriesPerKVHead > 0 else { return 0..<0 }
+        return (queryHeads.lowerBound / queriesPerKVHead)..<((queryHeads.upperBound - 1) / queriesPerKVHead + 1)
+    }
+    /// Index into the local KV heads of the KV head local query head `head` reads.
+    public func localKVHead(ofLocalQueryHead head: Int) -> Int {
+        (queryHeads.lowerBound + head) / queriesPerKVHead - kvHeads.lowerBound
+    }
     /// `H_local · D`: local width of q and of o_proj's input.
     public var queryWidthLocal: Int { queryHeads.count * headDim }
     /// `G_local · D`: local width of k and v.
@@ -57,7 +74,7 @@ public struct LlamaShard: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "KV heads \(kvHeads) (query heads \(queryHeads)), FFN columns \(ffnColumns), vocab rows \(vocabRows)"
+        "query heads \(queryHeads) (KV heads \(kvHeads)), FFN columns \(ffnColumns), vocab rows \(vocabRows)"
     }
 }
 

@@ -134,17 +134,18 @@ extension LlamaWeights {
     static func validate(_ shard: LlamaShard, _ config: LlamaConfig) throws {
         let g = config.numKeyValueHeads
         func inside(_ range: Range<Int>, _ upper: Int) -> Bool { !range.isEmpty && range.lowerBound >= 0 && range.upperBound <= upper }
-        guard inside(shard.kvHeads, g), inside(shard.ffnColumns, config.intermediateSize), inside(shard.vocabRows, config.vocabSize),
+        guard inside(shard.queryHeads, config.numAttentionHeads), inside(shard.ffnColumns, config.intermediateSize), inside(shard.vocabRows, config.vocabSize),
               shard.headDim == config.headDim, shard.queriesPerKVHead * g == config.numAttentionHeads,
               shard.vocabRows.upperBound < 1 << 24, shard.ffnColumns.upperBound < 1 << 24 else {
             throw LlamaModelError.invalidConfig("shard \(shard) does not fit the model (\(g) KV heads, \(config.numAttentionHeads) query heads of \(config.headDim), FFN \(config.intermediateSize), vocab \(config.vocabSize)); every range must be non-empty and inside the model")
         }
     }
 
-    /// Every rank's shard, in rank order; throws unless their KV heads and FFN columns tile the
-    /// model (each exactly once, in rank order), since the gathered absmax are placed by them.
+    /// Every rank's shard, in rank order; throws unless their query heads and FFN columns tile
+    /// the model (each exactly once, in rank order), since the gathered absmax are placed by
+    /// them. KV heads may overlap (a group split between ranks): both send the same absmax.
     static func gatherShards(_ shard: LlamaShard, _ config: LlamaConfig, _ group: TensorParallelGroup) throws -> [LlamaShard] {
-        let bounds = [shard.kvHeads.lowerBound, shard.kvHeads.upperBound, shard.ffnColumns.lowerBound,
+        let bounds = [shard.queryHeads.lowerBound, shard.queryHeads.upperBound, shard.ffnColumns.lowerBound,
                       shard.ffnColumns.upperBound, shard.vocabRows.lowerBound, shard.vocabRows.upperBound]
         let all = try group.allGather(bounds.map(Float.init)).map { $0.map { Int($0) } }   // exact below 2^24 (validate bounds them)
         var shards: [LlamaShard] = []
@@ -152,18 +153,18 @@ extension LlamaWeights {
             guard b.count == 6, b[0] <= b[1], b[2] <= b[3], b[4] <= b[5] else {
                 throw LlamaModelError.invalidConfig("rank \(r) of the tensor-parallel group sent an unreadable shard \(b)")
             }
-            let other = LlamaShard(kvHeads: b[0]..<b[1], ffnColumns: b[2]..<b[3], vocabRows: b[4]..<b[5],
+            let other = LlamaShard(queryHeads: b[0]..<b[1], ffnColumns: b[2]..<b[3], vocabRows: b[4]..<b[5],
                                    queriesPerKVHead: shard.queriesPerKVHead, headDim: shard.headDim)
             try validate(other, config)
             shards.append(other)
         }
         for r in 1..<shards.count {
-            guard shards[r].kvHeads.lowerBound == shards[r - 1].kvHeads.upperBound,
+            guard shards[r].queryHeads.lowerBound == shards[r - 1].queryHeads.upperBound,
                   shards[r].ffnColumns.lowerBound == shards[r - 1].ffnColumns.upperBound else {
                 throw LlamaModelError.invalidConfig("the tensor-parallel shards do not tile the model in rank order: \(shards.map(\.description))")
             }
         }
-        guard shards.first?.kvHeads.lowerBound == 0, shards.last?.kvHeads.upperBound == config.numKeyValueHeads,
+        guard shards.first?.queryHeads.lowerBound == 0, shards.last?.queryHeads.upperBound == config.numAttentionHeads,
               shards.first?.ffnColumns.lowerBound == 0, shards.last?.ffnColumns.upperBound == config.intermediateSize,
               shards[group.rank] == shard else {
             throw LlamaModelError.invalidConfig("the tensor-parallel shards do not cover the model: \(shards.map(\.description))")

@@ -212,11 +212,12 @@ public enum CapacityPlanner {
         return plan
     }
 
-    /// TP sizes worth trying: divisors of the world up to the KV heads whose dp splits the batch.
+    /// TP sizes worth trying: divisors of the world up to the attention heads whose dp splits
+    /// the batch.
     public static func candidateTPs(_ config: LlamaConfig, cluster: ClusterSpec, job: PlannedJob) -> [Int] {
         let world = max(cluster.worldSize, 1)
         return (1...world).filter { tp in
-            world % tp == 0 && tp <= config.numKeyValueHeads && job.globalBatchSize % (world / tp) == 0
+            world % tp == 0 && tp <= config.numAttentionHeads && job.globalBatchSize % (world / tp) == 0
         }
     }
 

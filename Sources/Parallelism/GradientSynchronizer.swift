@@ -1,11 +1,14 @@
 // After the backward of a step, the LoRA gradients of every rank are turned into the gradient
 // of the global batch (DESIGN §3.6–7):
-//   1. column-parallel gradA is a partial sum over the TP group → allReduce over TP;
+//   1. column-parallel gradA is a partial sum over the TP group → allReduce over TP; so are
+//      the k/v gradB rows of a KV head two ranks share → each rank places its rows in a
+//      zeroed full-size buffer and allReduces that over TP (unshared rows pass through exactly);
 //   2. every gradient covers only this DP rank's batch shard → one fused allReduce (sum) over
 //      the DP group. The loss was already scaled by 1 / (counted targets of the global batch),
 //      so the sum is the mean gradient.
 //   3. the global L2 norm for clipping counts each parameter once: sliced factors on every TP
-//      rank, replicated ones on TP rank 0 only, summed over the TP group.
+//      rank (shared B rows on the lowest rank holding them), replicated ones on TP rank 0 only,
+//      summed over the TP group.
 // The fused buffer is allocated once; copying in and out is cheap next to the reduction.
 // Overlap (DESIGN §3.6): during the backward of a step's last micro-batch, `layerReady(l)` is
 // called as soon as layer l's gradients are final. It reduces the layer's partial gradA over TP
@@ -23,6 +26,8 @@ public final class GradientSynchronizer: @unchecked Sendable {
     public let dataParallel: Communicator
     private let fused: FloatBuffer
     private let partial: FloatBuffer
+    /// A full-size `[O, r]` B of the widest factor whose B rows are shared between TP ranks.
+    private let sharedRows: FloatBuffer
     /// Per layer: its factors' indices and its segment of `fused` (factors in fused order).
     private let layerSegments: [Int: (factors: [Int], start: Int, count: Int)]
     /// Reductions started by `layerReady` in this step, and the layers they cover.
@@ -35,6 +40,8 @@ public final class GradientSynchronizer: @unchecked Sendable {
         self.dataParallel = dataParallel
         fused = FloatBuffer(count: adapter.factors.reduce(0) { $0 + $1.gradA.count + $1.gradB.count })
         partial = FloatBuffer(count: adapter.factors.filter(\.gradAIsPartial).reduce(0) { $0 + $1.gradA.count })
+        sharedRows = FloatBuffer(count: adapter.factors.filter(\.gradBIsPartial)
+            .map { $0.target.outFeatures * adapter.rank }.max() ?? 0)
         var segments: [Int: (factors: [Int], start: Int, count: Int)] = [:]
         var offset = 0
         for (i, f) in adapter.factors.enumerated() {
@@ -76,6 +83,7 @@ public final class GradientSynchronizer: @unchecked Sendable {
         for i in segment.factors {
             let f = adapter.factors[i]
             if tensorParallel.size > 1, f.gradAIsPartial { try tensorParallel.allReduce(f.gradA.buffer, .sum) }
+            try reduceSharedRows(f)
             (fused.pointer + offset).update(from: f.gradA.pointer, count: f.gradA.count)
             offset += f.gradA.count
             (fused.pointer + offset).update(from: f.gradB.pointer, count: f.gradB.count)
@@ -127,6 +135,7 @@ public final class GradientSynchronizer: @unchecked Sendable {
                 offset += f.gradA.count
             }
         }
+        for f in adapter.factors { try reduceSharedRows(f) }
         guard dataParallel.size > 1 else { return }
         var offset = 0
         for f in adapter.factors {
@@ -145,6 +154,17 @@ public final class GradientSynchronizer: @unchecked Sendable {
         }
     }
 
+    /// Sums `f.gradB` over the TP group when some of its rows are shared (see the header).
+    private func reduceSharedRows(_ f: LocalLoRAFactors) throws {
+        guard tensorParallel.size > 1, f.gradBIsPartial else { return }
+        let r = adapter.rank, count = f.target.outFeatures * r
+        let full = UnsafeMutableBufferPointer(start: sharedRows.pointer, count: count)
+        full.update(repeating: 0)
+        (sharedRows.pointer + f.bRows.lowerBound * r).update(from: f.gradB.pointer, count: f.gradB.count)
+        try tensorParallel.allReduce(full, .sum)
+        f.gradB.pointer.update(from: sharedRows.pointer + f.bRows.lowerBound * r, count: f.gradB.count)
+    }
+
     /// The L2 norm of the whole (unsharded) gradient, the same on every rank. Call after
     /// `synchronize()`.
     public func globalNorm() throws -> Double {
@@ -154,7 +174,12 @@ public final class GradientSynchronizer: @unchecked Sendable {
             // Column-parallel: A replicated, B sliced. Row-parallel: A sliced, B replicated.
             let aReplicated = !f.target.module.isRowParallel
             if !aReplicated || countReplicated { local += squaredNorm(f.gradA) }
-            if aReplicated || countReplicated { local += squaredNorm(f.gradB) }
+            if aReplicated {
+                let r = adapter.rank, skipped = (f.bRowsOwned.lowerBound - f.bRows.lowerBound) * r
+                local += squaredNorm(f.gradB, from: skipped, count: f.bRowsOwned.count * r)
+            } else if countReplicated {
+                local += squaredNorm(f.gradB)
+            }
         }
         if tensorParallel.size > 1 { local = try tensorParallel.allReduce([local], .sum)[0] }
         return local.squareRoot()
@@ -163,10 +188,10 @@ public final class GradientSynchronizer: @unchecked Sendable {
     /// Every local gradient buffer (for clipping).
     public var gradientBuffers: [FloatBuffer] { adapter.factors.flatMap { [$0.gradA, $0.gradB] } }
 
-    private func squaredNorm(_ buffer: FloatBuffer) -> Double {
+    private func squaredNorm(_ buffer: FloatBuffer, from start: Int = 0, count: Int? = nil) -> Double {
         var sum = 0.0
-        let p = buffer.pointer
-        for i in 0..<buffer.count { sum += Double(p[i]) * Double(p[i]) }
+        let p = buffer.pointer + start
+        for i in 0..<(count ?? buffer.count - start) { sum += Double(p[i]) * Double(p[i]) }
         return sum
     }
 }

@@ -1,18 +1,23 @@
 // Which slice of the model each tensor-parallel rank holds (DESIGN §3, §5).
 //
-// Attention is split by whole KV-head groups (a KV head with its query heads), so attention is
-// local to a rank; an uneven count is fine (SmolLM2's 3 groups over 2 ranks: 2 + 1). The FFN
-// columns are split evenly. Why not give the rank with fewer heads more FFN columns so totals
-// match: a layer synchronises twice (the allReduce after o_proj and after down_proj), so a step
-// takes Σ over those two segments of the SLOWEST rank's work, and shifting FFN columns onto the
-// rank that is fast in attention only lengthens the FFN segment. For SmolLM2 at tp 2 the
-// total-balancing split (640 + 896 columns) predicted 1.64× and measured 1.61× one rank, with
-// ~15% of the step waiting in allReduce; the even split predicts 1.81× (`stepShares`). The
-// first ranks take the extra KV group, the last ranks the extra FFN column blocks. FFN
-// boundaries fall on multiples of the quantization block (64 for NF4, or the stored format's
-// block when larger), so every rank's slice is made of whole blocks of the single-rank layout.
-// The vocabulary (embedding and head rows) is split evenly.
-// Legend: C = hidden, D = head dim, G = KV heads, q = query heads per KV head, F = FFN size.
+// Attention is split by query heads, evenly (the first H % tp ranks take one more). A rank
+// holds the KV heads its query heads read; where a split falls inside a KV group, both
+// neighbouring ranks hold that KV head and compute its k and v (a copy of 2·D·C multiply-adds
+// per token each), and its k/v LoRA B rows are reduced over the group (DESIGN §4). Why not
+// whole KV groups per rank: SmolLM2 has 9 query heads in 3 groups, and 2 + 1 groups at tp 2
+// gave rank 0 two thirds of the attention half; the other rank waited at the allReduce after
+// o_proj, and the step measured 1.71–1.75× one rank. 5 + 4 heads (the middle group shared)
+// leaves rank 0 with 14/24 of the attention projections instead of 16/24. Splitting by heads
+// also allows tp up to H (Megatron's KV replication, by a different route).
+// The FFN columns are split evenly too. A layer synchronises twice (the allReduce after o_proj
+// and after down_proj), so a step takes Σ over those two segments of the SLOWEST rank's work
+// (`stepShare`); shifting FFN columns onto the rank that is fast in attention only lengthens
+// the FFN segment (measured: 640 + 896 columns gave 1.61×, 768 + 768 1.71–1.75×). The last
+// ranks take the extra FFN column blocks. FFN boundaries fall on multiples of the quantization
+// block (64 for NF4, or the stored format's block when larger), so every rank's slice is made
+// of whole blocks of the single-rank layout. The vocabulary (embedding and head rows) is split
+// evenly.
+// Legend: C = hidden, D = head dim, G = KV heads, H = query heads, F = FFN size.
 import LlamaModel
 
 public enum ShardPlanner {
@@ -25,25 +30,28 @@ public enum ShardPlanner {
     ///   - columnAlignment: FFN boundaries are multiples of this (block size of the down
     ///     projection's row layout).
     public static func plan(_ config: LlamaConfig, tp: Int, columnAlignment: Int = 64) throws(ParallelismError) -> [LlamaShard] {
-        let g = config.numKeyValueHeads, q = config.numAttentionHeads / max(g, 1)
+        let g = config.numKeyValueHeads, h = config.numAttentionHeads, q = h / max(g, 1)
         let d = config.headDim, f = config.intermediateSize, v = config.vocabSize
         guard tp >= 1 else { throw .invalidMesh("tp must be at least 1, got \(tp)") }
-        guard tp <= g else {
-            throw .unshardable("tp \(tp) exceeds the model's \(g) key/value heads (attention is split by whole KV-head groups); the largest tp that works is \(g)")
+        guard tp <= h else {
+            throw .unshardable("tp \(tp) exceeds the model's \(h) attention heads (every rank needs at least one); the largest tp that works is \(h)")
         }
         guard columnAlignment >= 1 else { throw .invalidMesh("column alignment must be positive") }
+        let units = (f + columnAlignment - 1) / columnAlignment
+        guard tp <= units else {
+            throw .unshardable("tp \(tp) exceeds the \(units) FFN column blocks of \(columnAlignment) (every rank needs at least one); the largest tp that works is \(min(h, units))")
+        }
 
-        // KV-head groups: the first (g % tp) ranks take one more.
-        var kvRanges: [Range<Int>] = []
+        // Query heads: the first (h % tp) ranks take one more.
+        var headRanges: [Range<Int>] = []
         var start = 0
         for rank in 0..<tp {
-            let count = g / tp + (rank < g % tp ? 1 : 0)
-            kvRanges.append(start..<(start + count))
+            let count = h / tp + (rank < h % tp ? 1 : 0)
+            headRanges.append(start..<(start + count))
             start += count
         }
 
         // FFN column blocks: an even share each, the last (units % tp) ranks one more.
-        let units = (f + columnAlignment - 1) / columnAlignment
         var ffnRanges: [Range<Int>] = []
         var unitStart = 0
         for rank in 0..<tp {
@@ -57,25 +65,29 @@ public enum ShardPlanner {
         var shards: [LlamaShard] = []
         for rank in 0..<tp {
             let vocabLower = v * rank / tp, vocabUpper = v * (rank + 1) / tp
-            shards.append(LlamaShard(kvHeads: kvRanges[rank], ffnColumns: ffnRanges[rank], vocabRows: vocabLower..<vocabUpper,
+            shards.append(LlamaShard(queryHeads: headRanges[rank], ffnColumns: ffnRanges[rank], vocabRows: vocabLower..<vocabUpper,
                                      queriesPerKVHead: q, headDim: d))
         }
         return shards
     }
 
-    /// Multiply-adds per token of one KV group: its q, k, v, o projections plus its heads' causal
-    /// attention (q heads × 2·T·D at a nominal sequence length).
-    static func groupWork(_ config: LlamaConfig) -> Double {
-        let q = config.numAttentionHeads / max(config.numKeyValueHeads, 1)
-        return Double((2 * q + 2) * config.headDim * config.hiddenSize)
-            + Double(q * 2 * nominalSequenceLength * config.headDim)
+    /// Multiply-adds per token of a shard's attention half: q and o for each query head, k and v
+    /// for each KV head it reads, and each head's causal attention (2·T·D at a nominal sequence
+    /// length).
+    static func attentionWork(_ shard: LlamaShard, _ config: LlamaConfig) -> Double {
+        let d = Double(config.headDim), c = Double(config.hiddenSize)
+        return Double(shard.queryHeads.count) * (2 * d * c + 2 * Double(nominalSequenceLength) * d)
+            + Double(shard.kvHeads.count) * 2 * d * c
+    }
+
+    /// Multiply-adds per token of a shard's FFN half (gate, up, down columns).
+    static func ffnWork(_ shard: LlamaShard, _ config: LlamaConfig) -> Double {
+        Double(3 * config.hiddenSize * shard.ffnColumns.count)
     }
 
     /// Relative total work of each shard (1 = an even share), for reports and tests.
     public static func workShares(_ shards: [LlamaShard], _ config: LlamaConfig) -> [Double] {
-        let work = shards.map { shard in
-            groupWork(config) * Double(shard.kvHeads.count) + Double(3 * config.hiddenSize * shard.ffnColumns.count)
-        }
+        let work = shards.map { attentionWork($0, config) + ffnWork($0, config) }
         let mean = work.reduce(0, +) / Double(max(work.count, 1))
         return work.map { $0 / mean }
     }
@@ -84,9 +96,9 @@ public enum ShardPlanner {
     /// waits for the slowest at the two allReduces of a layer: (max attention work + max FFN
     /// work) / the single rank's work. Its inverse is the predicted tensor-parallel speed-up.
     public static func stepShare(_ shards: [LlamaShard], _ config: LlamaConfig) -> Double {
-        let attention = shards.map { groupWork(config) * Double($0.kvHeads.count) }.max() ?? 0
-        let ffn = shards.map { Double(3 * config.hiddenSize * $0.ffnColumns.count) }.max() ?? 0
-        let whole = groupWork(config) * Double(config.numKeyValueHeads) + Double(3 * config.hiddenSize * config.intermediateSize)
-        return (attention + ffn) / whole
+        let attention = shards.map { attentionWork($0, config) }.max() ?? 0
+        let ffn = shards.map { ffnWork($0, config) }.max() ?? 0
+        let whole = LlamaShard.whole(config)
+        return (attention + ffn) / (attentionWork(whole, config) + ffnWork(whole, config))
     }
 }

@@ -4,7 +4,10 @@
 // Built by slicing a full adapter (which every rank initialises identically from the seed and
 // each tensor's name, never from its rank), and gathered back into the full PEFT layout for
 // saving. Which gradients are partial over the TP group: A of column-parallel modules (every
-// rank sees the whole input but only its rows of the output); everything else is exact.
+// rank sees the whole input but only its rows of the output), and the k/v B rows of a KV head
+// two ranks share (each computes that head's k, v but back-propagates only its own query
+// heads); everything else is exact. Shared rows are counted, saved and gathered once, from the
+// lowest TP rank that holds them (`bRowsOwned`).
 // Legend: r = LoRA rank, C = hidden, O/I = out/in features, *_local = this rank's slice.
 import Collectives
 import Kernels
@@ -24,6 +27,12 @@ public struct LocalLoRAFactors: Sendable {
     public let aColumns: Range<Int>
     /// Rows of the full B held (all of them for row-parallel modules).
     public let bRows: Range<Int>
+    /// The part of `bRows` no lower TP rank holds: what this rank counts in the gradient norm
+    /// and contributes to a gather (all of `bRows` on TP rank 0 and without shared KV heads).
+    public let bRowsOwned: Range<Int>
+    /// True when some rows of B are held by two TP ranks (k, v of a KV head split between
+    /// ranks): their `gradB` rows are partial sums over the TP group. The same on every rank.
+    public let gradBIsPartial: Bool
     /// True when `gradA` is a partial sum over the TP group (column-parallel modules).
     public var gradAIsPartial: Bool { !target.module.isRowParallel }
 }
@@ -54,6 +63,7 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
         for source in full.factors {
             let target = source.target
             let (aColumns, bRows) = Self.slices(target.module, shard: shard, target: target)
+            let (owned, shared) = Self.ownership(target, shards: shards, tpRank: tpRank)
             let a = FloatBuffer(count: r * aColumns.count), b = FloatBuffer(count: bRows.count * r)
             for i in 0..<r {   // A [r, I] → columns aColumns
                 (a.pointer + i * aColumns.count).update(from: source.a.pointer + i * target.inFeatures + aColumns.lowerBound,
@@ -62,7 +72,8 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
             b.pointer.update(from: source.b.pointer + bRows.lowerBound * r, count: bRows.count * r)
             index["\(target.layer).\(target.module.rawValue)"] = factors.count
             factors.append(LocalLoRAFactors(target: target, a: a, b: b, gradA: FloatBuffer(count: a.count),
-                                            gradB: FloatBuffer(count: b.count), aColumns: aColumns, bRows: bRows))
+                                            gradB: FloatBuffer(count: b.count), aColumns: aColumns, bRows: bRows,
+                                            bRowsOwned: owned, gradBIsPartial: shared))
         }
         self.factors = factors
         self.index = index
@@ -78,6 +89,20 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
         case .oProj: return (shard.queryRows, allOut)
         case .downProj: return (shard.ffnColumns, allOut)
         }
+    }
+
+    /// The rows of B `shards[tpRank]` owns (holds and no lower rank does), and whether any two
+    /// shards hold a common row of B.
+    static func ownership(_ target: LoRATarget, shards: [LlamaShard], tpRank: Int) -> (owned: Range<Int>, shared: Bool) {
+        let rows = shards.map { slices(target.module, shard: $0, target: target).1 }
+        var covered = 0, shared = false
+        var owned = rows[tpRank]
+        for (r, held) in rows.enumerated() {
+            if held.lowerBound < covered && !held.isEmpty && !target.module.isRowParallel { shared = true }
+            if r == tpRank { owned = min(max(held.lowerBound, covered), held.upperBound)..<held.upperBound }
+            covered = max(covered, held.upperBound)
+        }
+        return target.module.isRowParallel ? (rows[tpRank], false) : (owned, shared)
     }
 
     public func factors(layer: Int, module: LinearModule) -> LowRankFactors? {
@@ -102,10 +127,14 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
         for (local, target) in zip(factors, full.factors) {
             let module = local.target.module
             let slices = shards.map { Self.slices(module, shard: $0, target: local.target) }
-            // B: rows sharded (column-parallel) → concatenated in rank order; else replicated.
+            // B: rows sharded (column-parallel) → each rank's owned rows, concatenated in rank
+            // order; else replicated.
             if !module.isRowParallel && group.size > 1 {
-                let counts = slices.map { $0.1.count * r }
-                try group.allGatherV(UnsafeBufferPointer(local.b.buffer), counts: counts, into: target.b.buffer)
+                let owned = shards.indices.map { Self.ownership(local.target, shards: shards, tpRank: $0).owned }
+                let counts = owned.map { $0.count * r }
+                let mine = UnsafeBufferPointer(start: local.b.pointer + (local.bRowsOwned.lowerBound - local.bRows.lowerBound) * r,
+                                               count: local.bRowsOwned.count * r)
+                try group.allGatherV(mine, counts: counts, into: target.b.buffer)
             } else {
                 target.b.pointer.update(from: local.b.pointer, count: local.b.count)
             }

@@ -87,21 +87,20 @@ private final class DefaultGather: TensorParallelGroup, @unchecked Sendable {
     func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { try inner.allReduceMax(buffer, count: count) }
 }
 
-/// The planner's splits of SmolLM2 (3 KV heads, FFN 1536, vocab 49152; work-balanced): uneven
-/// KV groups, FFN bounds on multiples of 64 (704 is not a multiple of 256; nested DQ blocks
-/// straddle ranks in every matrix anyway).
+/// Splits of SmolLM2 (9 query heads in 3 KV groups, FFN 1536, vocab 49152): at tp 2 and 4 the
+/// query heads split inside KV groups (5 + 4; 3 + 2 + 2 + 2), so neighbouring ranks hold the
+/// same k/v rows and send the same absmax; FFN bounds on multiples of 64 (704 is not a multiple
+/// of 256: nested DQ blocks straddle ranks in every matrix anyway).
 private func smolShards(tp: Int, _ config: LlamaConfig) -> [LlamaShard] {
-    let kv: [Range<Int>], ffn: [Range<Int>]
-    if tp == 2 {
-        kv = [0..<2, 2..<3]
-        ffn = [0..<704, 704..<1536]
-    } else {
-        kv = [0..<1, 1..<2, 2..<3]
-        ffn = [0..<512, 512..<1024, 1024..<1536]
+    let heads: [Range<Int>], ffn: [Range<Int>]
+    switch tp {
+    case 2: (heads, ffn) = ([0..<5, 5..<9], [0..<704, 704..<1536])
+    case 3: (heads, ffn) = ([0..<3, 3..<6, 6..<9], [0..<512, 512..<1024, 1024..<1536])
+    default: (heads, ffn) = ([0..<3, 3..<5, 5..<7, 7..<9], [0..<384, 384..<768, 768..<1152, 1152..<1536])
     }
     let v = config.vocabSize
     return (0..<tp).map { r in
-        LlamaShard(kvHeads: kv[r], ffnColumns: ffn[r], vocabRows: (v * r / tp)..<(v * (r + 1) / tp),
+        LlamaShard(queryHeads: heads[r], ffnColumns: ffn[r], vocabRows: (v * r / tp)..<(v * (r + 1) / tp),
                    queriesPerKVHead: config.numAttentionHeads / config.numKeyValueHeads, headDim: config.headDim)
     }
 }
@@ -150,8 +149,9 @@ private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
 @Suite(.enabled(if: TestPaths.hasDefaultModel))
 struct ShardedLoadTests {
-    /// NF4 with double quantization, tp = 2 (native gather) and tp = 3 (default gather).
-    @Test(arguments: [(2, true), (3, false)])
+    /// NF4 with double quantization, tp = 2 and 4 (native gather; shared KV heads) and tp = 3
+    /// (default gather; whole KV groups).
+    @Test(arguments: [(2, true), (3, false), (4, true)])
     func nf4SlicesEqualTheSingleRankTensor(_ tp: Int, _ native: Bool) throws {
         let reference = try #require(singleRank[.default]).get()
         let config = reference.config
@@ -204,7 +204,7 @@ struct ShardedLoadTests {
         let reference = try #require(singleRank[.default]).get()
         let config = reference.config
         let one = reference.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
-        for (tp, bound) in [(2, 0.55), (3, 0.40)] {
+        for (tp, bound) in [(2, 0.55), (3, 0.40), (4, 0.30)] {
             let ranks = try loadRanks(smolShards(tp: tp, config), .default, native: true)
             for (rank, model) in ranks.enumerated() {
                 let bytes = model.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
@@ -285,7 +285,7 @@ struct ShardedLoadRefusalTests {
         let config = try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 8).config
         let good = smolShards(tp: 2, config)
         let shards = good.map { s in
-            LlamaShard(kvHeads: s.kvHeads, ffnColumns: s.ffnColumns.lowerBound == 0 ? 0..<480 : 480..<1536, vocabRows: s.vocabRows,
+            LlamaShard(queryHeads: s.queryHeads, ffnColumns: s.ffnColumns.lowerBound == 0 ? 0..<480 : 480..<1536, vocabRows: s.vocabRows,
                        queriesPerKVHead: s.queriesPerKVHead, headDim: s.headDim)
         }
         let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default, native: true) }

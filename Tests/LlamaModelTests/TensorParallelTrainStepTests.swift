@@ -1,8 +1,9 @@
-// The training step on a tiny model split over two "ranks" (two threads joined by an in-memory
-// TensorParallelGroup), against the same step on one rank: loss, and every LoRA gradient once
-// the column-parallel gradA are reduced. Uneven splits (KV heads 1 + 1, FFN 10 + 14, vocab
-// 20 + 17), with and without dropout. The MPI group replaces the in-memory one later; the model
-// code is the same.
+// The training step on a tiny model (4 query heads in 2 KV groups) split over two or three
+// "ranks" (threads joined by an in-memory TensorParallelGroup), against the same step on one
+// rank: loss, and every LoRA gradient once the partial ones (column-parallel gradA, the k/v
+// gradB rows of a shared KV head) are reduced. Splits: whole KV groups (heads 2 + 2), a KV group
+// split between ranks (heads 3 + 1), and three ranks with both groups split (1 + 2 + 1); uneven
+// FFN and vocab slices; with and without dropout. The MPI group runs the same model code.
 
 import Foundation
 import Kernels
@@ -135,14 +136,20 @@ private final class RankResult: @unchecked Sendable {
 }
 
 @Suite struct TensorParallelTrainStepTests {
-    @Test(arguments: [Float(0), 0.3])
-    func twoRanksEqualOneRank(dropout: Float) throws {
+    static let splits: [[(heads: Range<Int>, ffn: Range<Int>, vocab: Range<Int>)]] = [
+        [(0..<2, 0..<10, 0..<20), (2..<4, 10..<24, 20..<37)],
+        [(0..<3, 0..<10, 0..<20), (3..<4, 10..<24, 20..<37)],
+        [(0..<1, 0..<8, 0..<12), (1..<3, 8..<16, 12..<25), (3..<4, 16..<24, 25..<37)],
+    ]
+
+    @Test(arguments: [Float(0), 0.3], 0..<3)
+    func ranksEqualOneRank(dropout: Float, split: Int) throws {
         let config = tinyConfig(bias: true)
         let full = try tinyLlama(config: config, seed: 3)
-        let shards = [
-            LlamaShard(kvHeads: 0..<1, ffnColumns: 0..<10, vocabRows: 0..<20, queriesPerKVHead: 2, headDim: config.headDim),
-            LlamaShard(kvHeads: 1..<2, ffnColumns: 10..<24, vocabRows: 20..<37, queriesPerKVHead: 2, headDim: config.headDim),
-        ]
+        let shards = Self.splits[split].map {
+            LlamaShard(queryHeads: $0.heads, ffnColumns: $0.ffn, vocabRows: $0.vocab, queriesPerKVHead: 2, headDim: config.headDim)
+        }
+        let tp = shards.count
         var rng = RandomFloats(state: 8)
         let ids = (0..<45).map { _ in Int((rng.next() + 1) / 2 * 36) }
         let segments = [0..<12, 12..<45]
@@ -155,14 +162,14 @@ private final class RankResult: @unchecked Sendable {
                                           group: SingleRankGroup(), adapters: reference, lossScale: 0.1,
                                           dropout: key, workspace: ws)
 
-        // Two ranks on two threads.
-        let hub = LocalHub(size: 2)
+        // tp ranks on tp threads.
+        let hub = LocalHub(size: tp)
         let models = try shards.map { try shardModel(full, $0) }
         let adapters = shards.map { ShardAdapters(reference, config: config, shard: $0) }
         for a in adapters { for e in a.entries.values { e.gradA.zero(); e.gradB.zero() } }
-        let results = [RankResult(), RankResult()]
+        let results = shards.map { _ in RankResult() }
         let done = DispatchSemaphore(value: 0)
-        for rank in 0..<2 {
+        for rank in 0..<tp {
             let model = models[rank], shard = shards[rank], adapter = adapters[rank], result = results[rank]
             let thread = Thread {
                 do {
@@ -177,8 +184,7 @@ private final class RankResult: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        done.wait()
-        done.wait()
+        for _ in 0..<tp { done.wait() }
         for (rank, result) in results.enumerated() {
             #expect(result.error == nil, "rank \(rank): \(String(describing: result.error))")
             let got = try #require(result.loss)

@@ -59,16 +59,19 @@ import TestSupport
         for (config, tolerance) in [(smol, 0.05), (llama70, 1e-6)] {
             let one = try CapacityPlanner.plan(config, cluster: cluster(), job: job(config), cost: cost, tp: 1).memory
             let two = try CapacityPlanner.plan(config, cluster: cluster(), job: job(config), cost: cost, tp: 2).memory
-            // SmolLM2's 3 KV groups split 2 + 1 with an even FFN split: the larger rank holds 0.54.
+            // SmolLM2's 9 query heads split 5 + 4 (both ranks hold the middle KV group's k, v) with
+            // an even FFN split: the larger rank holds 0.52.
             #expect(abs(two.baseLinearBytes / one.baseLinearBytes - 0.5) < tolerance)
             #expect(abs(two.baseEmbeddingBytes / one.baseEmbeddingBytes - 0.5) < 0.001)
             #expect(two.baseNormBytes == one.baseNormBytes)   // replicated
-            // The two shards together hold the single-rank linears (up to per-matrix rounding of the
-            // nested absmax blocks).
-            let halves = try ShardPlanner.plan(config, tp: 2).map {
-                CapacityPlanner.baseBytes(config, shard: $0, embeddingBytesPerParameter: 2).linear
-            }
-            #expect(abs((halves[0] + halves[1]) / one.baseLinearBytes - 1) < 1e-4)
+            // The two shards together hold the single-rank linears plus the k, v rows of a shared
+            // KV group (up to per-matrix rounding of the nested absmax blocks).
+            let shards = try ShardPlanner.plan(config, tp: 2)
+            let halves = shards.map { CapacityPlanner.baseBytes(config, shard: $0, embeddingBytesPerParameter: 2).linear }
+            let sharedGroups = shards[0].kvHeads.count + shards[1].kvHeads.count - config.numKeyValueHeads
+            let shared = Double(config.numHiddenLayers * 2 * sharedGroups
+                * BaseQuantization.default.storedBytes(elements: config.headDim * config.hiddenSize))
+            #expect(abs((halves[0] + halves[1] - shared) / one.baseLinearBytes - 1) < 1e-4)
         }
     }
 
@@ -117,14 +120,18 @@ import TestSupport
         #expect(try CapacityPlanner.smallestFitting(llama70, cluster: cluster(memoryGB: 32), job: job(llama70), cost: cost) == nil)
     }
 
-    @Test func meshesBeyondTheKVHeadsAreRefused() throws {
+    @Test func meshesBeyondTheKVHeadsShareThem() throws {
         let rows = CapacityPlanner.compare(llama70, cluster: cluster(), job: job(llama70), cost: cost)
         #expect(rows.map(\.tp) == [1, 2, 4, 8, 16, 32])
-        for row in rows {
-            if row.tp <= 8 { #expect((try? row.result.get()) != nil) } else {
-                #expect(throws: ParallelismError.self) { try row.result.get() }
-            }
+        for row in rows { #expect((try? row.result.get()) != nil, "tp \(row.tp)") }
+        // Past the 8 KV heads each rank still holds one KV head's k and v (held by 2 or 4 ranks).
+        let kv = 8192 * 128
+        for tp in [16, 32] {
+            let shard = try ShardPlanner.plan(llama70, tp: tp)[0]
+            #expect(shard.queryHeads.count == 64 / tp && shard.kvHeads.count == 1)
+            #expect(shard.localFeatures(.kProj, llama70).outFeatures * llama70.hiddenSize == kv)
         }
+        #expect(throws: ParallelismError.self) { try ShardPlanner.plan(llama70, tp: 65) }
         #expect(throws: ParallelismError.self) {
             try CapacityPlanner.plan(llama70, cluster: cluster(), job: job(llama70), cost: cost, tp: 3)
         }

@@ -12,15 +12,18 @@ import LlamaModel
         #expect(shards == [LlamaShard.whole(smol)])
     }
 
-    @Test(arguments: [2, 3])
+    @Test(arguments: [2, 3, 4, 9])
     func shardsCoverTheModelExactlyOnce(_ tp: Int) throws {
         let shards = try ShardPlanner.plan(smol, tp: tp)
         #expect(shards.count == tp)
+        #expect(shards.first?.queryHeads.lowerBound == 0 && shards.last?.queryHeads.upperBound == 9)
         #expect(shards.first?.kvHeads.lowerBound == 0 && shards.last?.kvHeads.upperBound == 3)
         #expect(shards.first?.ffnColumns.lowerBound == 0 && shards.last?.ffnColumns.upperBound == 1536)
         #expect(shards.first?.vocabRows.lowerBound == 0 && shards.last?.vocabRows.upperBound == 49152)
         for (a, b) in zip(shards, shards.dropFirst()) {
-            #expect(a.kvHeads.upperBound == b.kvHeads.lowerBound)
+            #expect(a.queryHeads.upperBound == b.queryHeads.lowerBound)
+            // KV heads are contiguous and overlap by at most the one group a split falls in.
+            #expect(b.kvHeads.lowerBound == a.kvHeads.upperBound || b.kvHeads.lowerBound == a.kvHeads.upperBound - 1)
             #expect(a.ffnColumns.upperBound == b.ffnColumns.lowerBound)
             #expect(a.vocabRows.upperBound == b.vocabRows.lowerBound)
         }
@@ -28,14 +31,22 @@ import LlamaModel
         for shard in shards { #expect(shard.ffnColumns.lowerBound % 64 == 0) }
     }
 
-    @Test func unevenHeadsKeepAnEvenFFNSplit() throws {
+    @Test func queryHeadsSplitEvenlySharingAKVGroup() throws {
         let shards = try ShardPlanner.plan(smol, tp: 2)
-        #expect(shards.map(\.kvHeads.count) == [2, 1])
+        // 5 + 4 query heads; the middle KV group (heads 3, 4 | 5) is held by both ranks.
+        #expect(shards.map(\.queryHeads) == [0..<5, 5..<9])
+        #expect(shards.map(\.kvHeads) == [0..<2, 1..<3])
+        #expect(shards.map { $0.localKVHead(ofLocalQueryHead: 0) } == [0, 0])
+        #expect(shards[0].localKVHead(ofLocalQueryHead: 4) == 1 && shards[1].localKVHead(ofLocalQueryHead: 3) == 1)
         // Each layer waits for the slowest rank twice, so FFN columns are split evenly rather than
         // shifted onto the rank with fewer heads (which would lengthen the FFN segment).
         #expect(shards.map(\.ffnColumns.count) == [768, 768])
-        #expect(abs(1 / ShardPlanner.stepShare(shards, smol) - 1.814) < 0.001)
-        // The total-balancing split it replaces: 640 + 896 columns, 1.64×.
+        #expect(abs(1 / ShardPlanner.stepShare(shards, smol) - 1.910) < 0.001)
+        // Whole KV groups (2 + 1) with the even FFN split: 1.81×; with the total-balancing FFN
+        // split (640 + 896 columns): 1.64×.
+        let groups = [LlamaShard(kvHeads: 0..<2, ffnColumns: 0..<768, vocabRows: 0..<24576, queriesPerKVHead: 3, headDim: 64),
+                      LlamaShard(kvHeads: 2..<3, ffnColumns: 768..<1536, vocabRows: 24576..<49152, queriesPerKVHead: 3, headDim: 64)]
+        #expect(abs(1 / ShardPlanner.stepShare(groups, smol) - 1.814) < 0.001)
         let old = [LlamaShard(kvHeads: 0..<2, ffnColumns: 0..<640, vocabRows: 0..<24576, queriesPerKVHead: 3, headDim: 64),
                    LlamaShard(kvHeads: 2..<3, ffnColumns: 640..<1536, vocabRows: 24576..<49152, queriesPerKVHead: 3, headDim: 64)]
         #expect(abs(1 / ShardPlanner.stepShare(old, smol) - 1.643) < 0.001)
@@ -46,9 +57,16 @@ import LlamaModel
         #expect(try ShardPlanner.plan(wide, tp: 5).map(\.ffnColumns.count) == [256, 320, 320, 320, 320])
     }
 
-    @Test func tpBeyondTheKVHeadsNamesTheLargestThatWorks() {
-        #expect(throws: ParallelismError.unshardable("tp 4 exceeds the model's 3 key/value heads (attention is split by whole KV-head groups); the largest tp that works is 3")) {
-            try ShardPlanner.plan(smol, tp: 4)
+    @Test func tpBeyondTheKVHeadsSharesThem() throws {
+        // 4 ranks over 3 KV groups: heads 3 + 2 + 2 + 2; groups 1 and 2 are each held twice.
+        let shards = try ShardPlanner.plan(smol, tp: 4)
+        #expect(shards.map(\.queryHeads) == [0..<3, 3..<5, 5..<7, 7..<9])
+        #expect(shards.map(\.kvHeads) == [0..<1, 1..<2, 1..<3, 2..<3])
+    }
+
+    @Test func tpBeyondTheHeadsNamesTheLargestThatWorks() {
+        #expect(throws: ParallelismError.unshardable("tp 10 exceeds the model's 9 attention heads (every rank needs at least one); the largest tp that works is 9")) {
+            try ShardPlanner.plan(smol, tp: 10)
         }
     }
 

@@ -9,7 +9,8 @@
 //     so codes and absmax match. Double quantization needs the full matrix's absmax array (its
 //     torch-order mean and its nested blocks of 256): every rank gathers all ranks' absmax over
 //     the TP group, places them by the ranks' shards and 8-bit-quantizes its own entries
-//     (`DoubleQuantizedAbsmax(slicing:globalAbsmax:)`).
+//     (`DoubleQuantizedAbsmax(slicing:globalAbsmax:)`). Neighbouring ranks that share a KV head
+//     hold the same k/v rows and send the same absmax for them, so placing both is harmless.
 // One gather per layer (the seven matrices together) bounds the temporary absmax copy; the
 // matrices of a layer are sliced and quantized on up to `threads` threads, the collectives run
 // on the calling thread only.

@@ -156,19 +156,16 @@ extension Llama {
     }
 
     /// Selective checkpointing: rebuilds what layer `l`'s backward reads and the layer did not
-    /// keep (q, and the inputs of adapted modules) from the kept activations, running the
-    /// forward's exact arithmetic, so they equal what the forward computed.
+    /// keep (q unless the workspace keeps it, and the inputs of adapted modules) from the kept
+    /// activations, running the forward's exact arithmetic, so they equal what the forward
+    /// computed.
     func recomputeSelected(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
         let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps), ws = ctx.workspace
         let layer = weights.layers[l]
         // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
         RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
                         weight: layer.attentionNorm.pointer, rows: n, channels: c, eps: eps)
-        try trainLinear(.qProj, layer: l, ctx).forward(out: acts.q.pointer, inp: acts.xn1.pointer, tokens: n,
-                                                       u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
-                                                       scratch: ws.weightScratch.pointer, group: ctx.group)
-        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n,
-                     heads: ctx.shard.queryHeads.count, rowStride: ctx.shard.queryWidthLocal, table: rope)
+        if !ws.keepsQuery { try recomputeQuery(l, acts, ctx) }
         if ctx.adapts(.oProj, layer: l) { attentionForward(acts, ctx) }
         if ctx.adapts(.gateProj, layer: l) || ctx.adapts(.upProj, layer: l) {
             RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
@@ -178,6 +175,16 @@ extension Llama {
             SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
                            count: n * ctx.shard.ffnColumns.count)
         }
+    }
+
+    /// q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE, from `acts.xn1`.
+    private func recomputeQuery(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+        let n = ctx.tokens, ws = ctx.workspace
+        try trainLinear(.qProj, layer: l, ctx).forward(out: acts.q.pointer, inp: acts.xn1.pointer, tokens: n,
+                                                       u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
+                                                       scratch: ws.weightScratch.pointer, group: ctx.group)
+        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n,
+                     heads: ctx.shard.queryHeads.count, rowStride: ctx.shard.queryWidthLocal, table: rope)
     }
 }
 

@@ -9,8 +9,10 @@
 // output of the final layer). Full activation checkpointing (default) reuses ONE set of layer
 // activations: the backward recomputes each layer's forward from its kept input. Selective
 // checkpointing keeps a set per layer whose GEMM outputs but q are its own and whose other
-// buffers (xn1, q, att, xn2, h) are one shared set, recomputed in the backward. Without
-// checkpointing every layer has a complete set (ActivationCheckpointing.swift).
+// buffers (xn1, q, att, xn2, h) are one shared set, recomputed in the backward; with
+// `keepsQuery` each layer keeps its q as well (the backward then skips the q GEMM: the shard
+// planner gives that to the tensor-parallel ranks holding more query heads, to even out their
+// work). Without checkpointing every layer has a complete set (ActivationCheckpointing.swift).
 
 import Kernels
 
@@ -32,10 +34,11 @@ final class LayerActivations: @unchecked Sendable {
     let up: FloatBuffer     // [N, FL]
     let u: FloatBuffer      // [7, N, r] LoRA bottleneck drop(x)·Aᵀ of each module (PEFT order)
 
-    /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective).
-    init(_ s: TrainingWorkspace.Sizes, sharing recomputable: LayerActivations? = nil) {
+    /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective), all
+    /// but q when `ownQuery`.
+    init(_ s: TrainingWorkspace.Sizes, sharing recomputable: LayerActivations? = nil, ownQuery: Bool = false) {
         xn1 = recomputable?.xn1 ?? FloatBuffer(count: s.n * s.c)
-        q = recomputable?.q ?? FloatBuffer(count: s.n * s.queryLocal)
+        q = ownQuery ? FloatBuffer(count: s.n * s.queryLocal) : recomputable?.q ?? FloatBuffer(count: s.n * s.queryLocal)
         att = recomputable?.att ?? FloatBuffer(count: s.n * s.queryLocal)
         xn2 = recomputable?.xn2 ?? FloatBuffer(count: s.n * s.c)
         h = recomputable?.h ?? FloatBuffer(count: s.n * s.ffnLocal)
@@ -105,11 +108,12 @@ public final class TrainingWorkspace: @unchecked Sendable {
                 + logitRows * vocabLocal + 3 * logitRows          // logits, lossStats
         }
 
-        func bytes(checkpointing: ActivationCheckpointing) -> Int {
+        func bytes(checkpointing: ActivationCheckpointing, keepsQuery: Bool) -> Int {
             let complete = LayerActivations.recomputableFloatCount(self) + LayerActivations.keptFloatCount(self)
             let activations = switch checkpointing {
             case .full: complete
             case .selective: LayerActivations.recomputableFloatCount(self) + layers * LayerActivations.keptFloatCount(self)
+                + (keepsQuery ? max(layers - 1, 0) * n * queryLocal : 0)
             case .none: layers * complete
             }
             let floats = sharedFloats + activations
@@ -126,6 +130,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
     public let maxLoRARank: Int
     /// What the backward recomputes (ActivationCheckpointing.swift).
     public let checkpointing: ActivationCheckpointing
+    /// Selective checkpointing keeps every layer's q (the backward does not recompute it).
+    public let keepsQuery: Bool
     let sizes: Sizes
 
     let residuals: FloatBuffer      // [L+1, N, C] input of layer l at slot l; slot L = last output
@@ -156,17 +162,21 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// `maxLoRARank` (0 for loss-only use).
     /// `loraDropout: false` leaves out the dropout buffers (`[N, I]` twice) when no adapter of
     /// the run uses `lora_dropout`; a step with dropout then refuses the workspace.
+    /// `keepQuery` (selective checkpointing only; ignored otherwise) keeps each layer's q:
+    /// `(L - 1)·N·QL` more floats, one q GEMM less per layer in the backward.
     public convenience init(model: Llama, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                            checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true) {
+                            checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false,
+                            loraDropout: Bool = true) {
         self.init(config: model.config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                  checkpointing: checkpointing, loraDropout: loraDropout,
+                  checkpointing: checkpointing, keepQuery: keepQuery, loraDropout: loraDropout,
                   weightScratchCount: model.weights.linearScratchCount)
     }
 
     /// Buffers from sizes alone; `weightScratchCount` is the largest `FrozenMatrix.scratchCount`
     /// of the shard's weights (`LlamaWeights.linearScratchCount`).
     public init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true, weightScratchCount: Int) {
+                checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false, loraDropout: Bool = true,
+                weightScratchCount: Int) {
         precondition(maxTokens > 0 && maxLoRARank >= 0 && weightScratchCount >= 0, "TrainingWorkspace: bad sizes")
         let s = Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
                       loraDropout: loraDropout, weightScratch: weightScratchCount)
@@ -175,6 +185,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
         self.maxTokens = maxTokens
         self.maxLoRARank = maxLoRARank
         self.checkpointing = checkpointing
+        let keepsQuery = keepQuery && checkpointing == .selective
+        self.keepsQuery = keepsQuery
         sizes = s
         let n = s.n
         residuals = FloatBuffer(count: (s.layers + 1) * n * s.c)
@@ -182,7 +194,9 @@ public final class TrainingWorkspace: @unchecked Sendable {
         case .full: layers = [LayerActivations(s)]
         case .selective:
             let first = LayerActivations(s)
-            layers = [first] + (0..<max(s.layers - 1, 0)).map { _ in LayerActivations(s, sharing: first) }
+            layers = [first] + (0..<max(s.layers - 1, 0)).map { _ in
+                LayerActivations(s, sharing: first, ownQuery: keepsQuery)
+            }
         case .none: layers = (0..<s.layers).map { _ in LayerActivations(s) }
         }
         finalNormed = FloatBuffer(count: n * s.c)
@@ -218,7 +232,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     }
 
     /// Bytes this workspace holds (equals `byteCount` for its configuration).
-    public var byteCount: Int { sizes.bytes(checkpointing: checkpointing) }
+    public var byteCount: Int { sizes.bytes(checkpointing: checkpointing, keepsQuery: keepsQuery) }
 
     /// Bytes of a workspace for a configuration (DESIGN §7: the activation part of a rank's
     /// budget): `(L+1)·N·C` residuals plus one layer's activations (full checkpointing), every
@@ -227,11 +241,12 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// scratch and one dequantized weight tile. `weightScratchCount` defaults to the tile a
     /// `FrozenMatrix` of this shard's widest matrix uses.
     public static func byteCount(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                                 checkpointing: ActivationCheckpointing = .full, loraDropout: Bool = true,
-                                 weightScratchCount: Int? = nil) -> Int {
+                                 checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false,
+                                 loraDropout: Bool = true, weightScratchCount: Int? = nil) -> Int {
         let scratch = weightScratchCount ?? estimatedWeightScratch(config: config, shard: shard)
         return Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                     loraDropout: loraDropout, weightScratch: scratch).bytes(checkpointing: checkpointing)
+                     loraDropout: loraDropout, weightScratch: scratch)
+            .bytes(checkpointing: checkpointing, keepsQuery: keepQuery && checkpointing == .selective)
     }
 
     /// `FrozenMatrix.scratchCount` (`tileRows · columns`) of the largest local matrix.

@@ -193,10 +193,12 @@ public enum CapacityPlanner {
         // The binding rank: most bytes (memory) and most FLOPs (time) may differ; report each max.
         var memory: RankMemory?
         var flops = 0.0
-        for shard in shards {
-            let m = rankMemory(config, shard: shard, job: job, cost: cost, maxTokens: tokens)
+        for (rank, shard) in shards.enumerated() {
+            let keepsQuery = ShardPlanner.keepsQueries(shards, rank: rank, config)
+            let m = rankMemory(config, shard: shard, job: job, cost: cost, maxTokens: tokens, keepsQuery: keepsQuery)
             if memory.map({ m.totalBytes > $0.totalBytes }) ?? true { memory = m }
-            flops = max(flops, microBatchFLOPs(config, shard: shard, job: job, micro: micro) * Double(accumulation))
+            flops = max(flops, microBatchFLOPs(config, shard: shard, job: job, micro: micro, keepsQuery: keepsQuery)
+                * Double(accumulation))
         }
         guard let memory else { throw .unshardable("the shard planner returned no shard for tp \(tp)") }
         let rate = Double(cluster.coresPerRank) * cost.gflopsPerCore * 1e9 * cost.efficiency
@@ -277,24 +279,26 @@ public enum CapacityPlanner {
     }
 
     static func rankMemory(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, cost: CostModel,
-                           maxTokens: Int) -> RankMemory {
+                           maxTokens: Int, keepsQuery: Bool = false) -> RankMemory {
         let base = baseBytes(config, shard: shard, embeddingBytesPerParameter: cost.embeddingBytesPerParameter)
         let activations = TrainingWorkspace.byteCount(config: config, shard: shard, maxTokens: maxTokens,
-                                                      maxLoRARank: job.loraRank, checkpointing: job.checkpointing)
+                                                      maxLoRARank: job.loraRank, checkpointing: job.checkpointing,
+                                                      keepQuery: keepsQuery)
         return RankMemory(baseLinearBytes: base.linear, baseEmbeddingBytes: base.embedding, baseNormBytes: base.norms,
                           loraBytes: Double(4 * 4 * loraFloats(config, shard: shard, job: job)),
                           activationBytes: Double(activations), overheadBytes: cost.runtimeOverheadBytes)
     }
 
     /// FLOPs of one micro-batch of `micro` sequences on `shard` (see the file header).
-    static func microBatchFLOPs(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, micro: Int) -> Double {
+    static func microBatchFLOPs(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, micro: Int,
+                                keepsQuery: Bool = false) -> Double {
         let n = Double(micro * job.seqLen), t = Double(job.seqLen)
-        // Recomputed in the backward: every module and the attention (full), q_proj and — when
-        // o_proj is adapted — the attention (selective), nothing (none).
+        // Recomputed in the backward: every module and the attention (full), q_proj unless the
+        // rank keeps q and — when o_proj is adapted — the attention (selective), nothing (none).
         let recomputed: (LinearModule) -> Bool = { module in
             switch job.checkpointing {
             case .full: true
-            case .selective: module == .qProj
+            case .selective: module == .qProj && !keepsQuery
             case .none: false
             }
         }

@@ -71,6 +71,18 @@ public enum ShardPlanner {
         return shards
     }
 
+    /// Whether TP rank `rank` keeps every layer's q under selective checkpointing instead of
+    /// recomputing it in the backward: the ranks whose attention half is heavier than the
+    /// lightest rank's (SmolLM2 at tp 2: rank 0, 5 query heads against 4). Every layer's
+    /// attention segment waits for the slowest rank, so the q GEMM they skip (1/7 of rank 0's
+    /// attention-half GEMMs at tp 2) shortens the step; it costs them (L - 1)·N·QL floats.
+    public static func keepsQueries(_ shards: [LlamaShard], rank: Int, _ config: LlamaConfig) -> Bool {
+        guard shards.indices.contains(rank), let lightest = shards.map({ attentionWork($0, config) }).min() else {
+            return false
+        }
+        return attentionWork(shards[rank], config) > lightest
+    }
+
     /// Multiply-adds per token of a shard's attention half: q and o for each query head, k and v
     /// for each KV head it reads, and each head's causal attention (2·T·D at a nominal sequence
     /// length).

@@ -74,6 +74,7 @@ public final class Trainer: @unchecked Sendable {
         workspace = TrainingWorkspace(model: model, shard: shard,
                                       maxTokens: min(options.microBatchSize, perRank) * options.maxSeqLen,
                                       maxLoRARank: adapter.rank, checkpointing: options.activationCheckpointing,
+                                      keepQuery: ShardPlanner.keepsQueries(shards, rank: mesh.tpRank, model.config),
                                       loraDropout: full.config.loraDropout > 0)
     }
 

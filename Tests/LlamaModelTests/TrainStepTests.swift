@@ -75,10 +75,11 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     let config = tinyConfig()
 
     private func step(_ model: Llama, ids: [Int], segments: [Range<Int>]? = nil, adapters: LowRankAdapters?,
-                      checkpointing: ActivationCheckpointing = .full, dropout: LoRADropoutKey = LoRADropoutKey(),
+                      checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false,
+                      dropout: LoRADropoutKey = LoRADropoutKey(),
                       lossScale: Float = 1) throws -> (lossSum: Double, counted: Int) {
         let ws = TrainingWorkspace(model: model, shard: .whole(model.config), maxTokens: ids.count, maxLoRARank: 4,
-                                   checkpointing: checkpointing)
+                                   checkpointing: checkpointing, keepQuery: keepQuery)
         return try model.trainStep(ids: ids, labels: ids, segments: segments ?? [0..<ids.count], shard: .whole(model.config),
                                    group: SingleRankGroup(), adapters: adapters, lossScale: lossScale, dropout: dropout,
                                    workspace: ws)
@@ -156,12 +157,15 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         let ids = randomIDs(40, vocab: config.vocabSize, seed: 21)
         let key = LoRADropoutKey(seed: 1, step: 2)
         var results: [(lossSum: Double, gradients: [[Float]])] = []
-        for mode in ActivationCheckpointing.allCases {
+        // Every mode, and selective keeping q (what TP ranks with more query heads do).
+        let modes = ActivationCheckpointing.allCases.map { ($0, false) } + [(.selective, true)]
+        for (mode, keepQuery) in modes {
             let adapters = TestLowRankAdapters(config: config, modules: modules, rank: 4, dropout: 0.2)
-            let r = try step(model, ids: ids, segments: [0..<15, 15..<40], adapters: adapters, checkpointing: mode, dropout: key)
+            let r = try step(model, ids: ids, segments: [0..<15, 15..<40], adapters: adapters, checkpointing: mode,
+                             keepQuery: keepQuery, dropout: key)
             results.append((r.lossSum, adapters.gradients))
         }
-        for (mode, r) in zip(ActivationCheckpointing.allCases, results).dropFirst() {
+        for (mode, r) in zip(modes, results).dropFirst() {
             #expect(r.lossSum == results[0].lossSum, "\(mode)")
             #expect(r.gradients == results[0].gradients, "\(mode)")
         }
@@ -287,6 +291,16 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         let keptPerLayer = 1024 * (576 + 2 * 192 + 2 * 1536 + 2 + 7 * 8) * 4
         #expect(selective - on == 29 * keptPerLayer)
         #expect(selective < off)
+        // Keeping q adds [N, QL] for every layer but the first (whose set is the shared one).
+        let keepingQuery = TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8,
+                                                       checkpointing: .selective, keepQuery: true)
+        #expect(keepingQuery - selective == 29 * 1024 * 576 * 4)
+        #expect(TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8,
+                                            keepQuery: true) == on)   // full checkpointing ignores it
+        let kept = TrainingWorkspace(model: model, shard: shard, maxTokens: 50, maxLoRARank: 8, checkpointing: .selective,
+                                     keepQuery: true)
+        #expect(kept.keepsQuery && kept.byteCount == TrainingWorkspace.byteCount(
+            config: config, shard: shard, maxTokens: 50, maxLoRARank: 8, checkpointing: .selective, keepQuery: true))
     }
 }
 

@@ -64,6 +64,17 @@ import LlamaModel
         #expect(shards.map(\.kvHeads) == [0..<1, 1..<2, 1..<3, 2..<3])
     }
 
+    @Test func heavierRanksKeepTheirQueries() throws {
+        let keeps = { (tp: Int) in
+            let shards = try ShardPlanner.plan(self.smol, tp: tp)
+            return shards.indices.map { ShardPlanner.keepsQueries(shards, rank: $0, self.smol) }
+        }
+        #expect(try keeps(1) == [false])
+        #expect(try keeps(2) == [true, false])                 // 5 + 4 heads
+        #expect(try keeps(3) == [false, false, false])         // whole groups, even
+        #expect(try keeps(4) == [true, false, true, false])    // 3 heads / 1 group, 2 / 1, 2 / 2, 2 / 1
+    }
+
     @Test func tpBeyondTheHeadsNamesTheLargestThatWorks() {
         #expect(throws: ParallelismError.unshardable("tp 10 exceeds the model's 9 attention heads (every rank needs at least one); the largest tp that works is 9")) {
             try ShardPlanner.plan(smol, tp: 10)

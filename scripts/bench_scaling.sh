@@ -2,7 +2,7 @@
 # Strong and weak scaling of `tessera bench train` over process meshes, with a CSV, a markdown table and SVG plots.
 #
 #   scripts/bench_scaling.sh [--hostfile FILE] [--max-np N] [--steps S] [--seq-len T] [--batch B]
-#                            [--max-tp K] [--out DIR] [-- extra bench-train flags, e.g. --base-quant none]
+#                            [--max-tp K] [--rounds R] [--out DIR] [-- extra bench-train flags, e.g. --base-quant none]
 #
 # For np = 1, 2, ... up to --max-np (default: nproc, or the sum of the hostfile's slots) it runs
 #   strong scaling: global batch fixed at B;
@@ -11,10 +11,14 @@
 # attention heads of SmolLM2-135M) and mixed (tp x dp with 1 < tp < np, tp <= K, e.g. tp 2 x dp 2 at np 4). A dp-only run
 # needs a batch that splits over dp; strong-scaling meshes where B % dp != 0 are skipped (and listed).
 # One BLAS thread per rank (TESSERA_BLAS_THREADS=1, forwarded to remote hosts with mpirun -x).
+# --rounds R (default 1) measures every mesh R times, round after round (the meshes alternate, so a slow spell of
+# the machine hits them alike); tables then give the mean tokens/s, and the speedup's range over the rounds
+# (each round's run against the same round's 1-rank run).
 #
 # Output, in bench/results/<YYYY-MM-DDTHHMM>/ (or --out DIR):
 #   runs.jsonl    one line per run: the mesh/mode labels plus bench train's JSON
-#   scaling.csv   mode, mesh, np, tp, dp, batch, seq_len, tokens_per_s, speedup, efficiency, mfu, RSS, sync ms
+#   scaling.csv   mode, mesh, np, tp, dp, batch, seq_len, tokens_per_s, speedup, efficiency, mfu, RSS, sync ms,
+#                 rounds, speedup range
 #   scaling.md    the same as a markdown table, with the machine, its load average and the commands
 #   *.svg         plots by scripts/plot_scaling.py
 # Speedup = tokens/s over the 1-rank tokens/s (same seq_len, batch B); efficiency = speedup / np (for weak scaling
@@ -22,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-hostfile="" max_np="" steps=2 seq_len=128 batch=4 max_tp=9 out="" extra=()
+hostfile="" max_np="" steps=2 seq_len=128 batch=4 max_tp=9 rounds=1 out="" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --hostfile) hostfile=$2; shift 2 ;;
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --seq-len) seq_len=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --max-tp) max_tp=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -51,6 +56,7 @@ else
 fi
 [ -n "$max_np" ] || max_np=$slots
 [ "$max_np" -ge 1 ] || { echo "bench_scaling.sh: --max-np must be >= 1" >&2; exit 2; }
+[ "$rounds" -ge 1 ] || { echo "bench_scaling.sh: --rounds must be >= 1" >&2; exit 2; }
 
 [ -n "$out" ] || out="bench/results/$(date +%Y-%m-%dT%H%M)"
 mkdir -p "$out"
@@ -65,7 +71,7 @@ mpi+=(-x TESSERA_BLAS_THREADS=1 -x OPENBLAS_NUM_THREADS=1 -x OMP_NUM_THREADS=1)
 export TESSERA_BLAS_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)
-echo "bench_scaling: np 1..$max_np (slots $slots), steps $steps, seq $seq_len, batch $batch; load $load_before; -> $out"
+echo "bench_scaling: np 1..$max_np (slots $slots), steps $steps, seq $seq_len, batch $batch, rounds $rounds; load $load_before; -> $out"
 
 # One measurement per distinct (np, tp, global batch); strong/weak rows that share a configuration reuse it.
 declare -A done_json
@@ -73,7 +79,7 @@ run() {  # mode mesh np tp batch
   local mode=$1 mesh=$2 np=$3 tp=$4 b=$5 key="$3/$4/$5" json log
   if [ -z "${done_json[$key]:-}" ]; then
     log="$out/.run-np$np-tp$tp-b$b.log"
-    echo "  np $np  tp $tp  dp $((np / tp))  batch $b ..." >&2
+    echo "  round $round  np $np  tp $tp  dp $((np / tp))  batch $b ..." >&2
     if "${mpi[@]}" -np "$np" "$tessera" bench train --json --tp "$tp" --batch-size "$b" --seq-len "$seq_len" \
          --steps "$steps" ${extra[@]+"${extra[@]}"} >"$log" 2>&1; then
       json=$(python3 -c 'import sys, json; t = open(sys.argv[1]).read(); print(json.dumps(json.loads(t[t.index("{"):t.rindex("}") + 1])))' "$log" 2>/dev/null || true)
@@ -89,10 +95,13 @@ run() {  # mode mesh np tp batch
     fi
     done_json[$key]=$json
   fi
-  printf '{"mode": "%s", "mesh": "%s", "np": %d, "tp_requested": %d, "global_batch": %d, "result": %s}\n' \
-    "$mode" "$mesh" "$np" "$tp" "$b" "${done_json[$key]}" >>"$runs"
+  printf '{"round": %d, "mode": "%s", "mesh": "%s", "np": %d, "tp_requested": %d, "global_batch": %d, "result": %s}\n' \
+    "$round" "$mode" "$mesh" "$np" "$tp" "$b" "${done_json[$key]}" >>"$runs"
 }
 
+for ((round = 1; round <= rounds; round++)); do
+: >"$skipped"
+done_json=()
 for ((np = 1; np <= max_np; np++)); do
   for ((tp = 1; tp <= np; tp++)); do
     [ $((np % tp)) -eq 0 ] || continue
@@ -104,21 +113,37 @@ for ((np = 1; np <= max_np; np++)); do
     run weak "$mesh" "$np" "$tp" $((batch * dp))
   done
 done
+done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)
-cmdline="scripts/bench_scaling.sh${hostfile:+ --hostfile $hostfile} --max-np $max_np --steps $steps --seq-len $seq_len --batch $batch${extra[*]:+ -- ${extra[*]}}"
+cmdline="scripts/bench_scaling.sh${hostfile:+ --hostfile $hostfile} --max-np $max_np --steps $steps --seq-len $seq_len --batch $batch$([ "$rounds" -gt 1 ] && echo " --rounds $rounds")${extra[*]:+ -- ${extra[*]}}"
 
 python3 - "$out" "$load_before" "$load_after" "$cmdline" "$slots" "${hostfile:-}" <<'EOF'
 import csv, json, os, platform, subprocess, sys
 out, load_before, load_after, cmdline, slots, hostfile = sys.argv[1:7]
 runs = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
-base = next((r["result"] for r in runs if r["np"] == 1 and "tokens_per_s" in r["result"]), None)
-rows = []
+# Rounds: the same (mode, mesh, np, tp, batch) measured once per round; rows show the mean over the rounds
+# that succeeded, and the range of the per-round speedup (against the same round's 1-rank run).
+bases = {r.get("round", 1): r["result"] for r in runs if r["np"] == 1 and "tokens_per_s" in r["result"]}
+groups = {}
 for r in runs:
-    j = r["result"]
-    ok = "tokens_per_s" in j
+    groups.setdefault((r["mode"], r["mesh"], r["np"], r["tp_requested"], r["global_batch"]), []).append(r)
+base_runs = [b for b in bases.values()]
+base = dict(base_runs[0], tokens_per_s=sum(b["tokens_per_s"] for b in base_runs) / len(base_runs)) if base_runs else None
+rows = []
+for group in groups.values():
+    r = group[0]
+    good = [g for g in group if "tokens_per_s" in g["result"]]
+    j = dict(good[0]["result"]) if good else r["result"]
+    ok = bool(good)
+    if ok:
+        for key in ("tokens_per_s", "mfu", "seconds_per_step", "gradient_sync_seconds_per_step"):
+            if all(key in g["result"] for g in good):
+                j[key] = sum(g["result"][key] for g in good) / len(good)
     tps = j.get("tokens_per_s")
     speedup = tps / base["tokens_per_s"] if ok and base else None
+    per_round = [g["result"]["tokens_per_s"] / bases[g.get("round", 1)]["tokens_per_s"]
+                 for g in good if g.get("round", 1) in bases]
     rss = j.get("peak_rss_bytes_per_rank") or []
     sync = j.get("gradient_sync_seconds_per_step")
     tp = j.get("tp", r["tp_requested"])
@@ -134,6 +159,9 @@ for r in runs:
         "sync_ms": f"{1000 * sync:.2f}" if sync is not None else "",
         "seconds_per_step": f"{j['seconds_per_step']:.3f}" if ok else "",
         "status": "ok" if ok else "failed",
+        "rounds": len(good),
+        "speedup_min": f"{min(per_round):.3f}" if per_round else "",
+        "speedup_max": f"{max(per_round):.3f}" if per_round else "",
     })
 fields = list(rows[0].keys()) if rows else []
 with open(os.path.join(out, "scaling.csv"), "w", newline="") as f:
@@ -168,7 +196,10 @@ lines = [
     f"- command: `{cmdline}`",
     "- strong: global batch fixed; weak: batch per model copy fixed (global = batch × dp). "
     "speedup = tokens/s ÷ 1-rank tokens/s; efficiency = speedup ÷ ranks. RSS = peak per rank (max / min over ranks); "
-    "sync = gradient reduction left after the backward (TP partial + DP allReduce) per step.",
+    "sync = gradient reduction left after the backward (TP partial + DP allReduce) per step."
+    + (f" Rounds: {max(r['rounds'] for r in rows)}, the meshes alternating; tokens/s, MFU and sync are means, "
+       "the speedup is mean over mean with its range over the rounds (each against the same round's 1 rank)."
+       if rows and max(r["rounds"] for r in rows) > 1 else ""),
     "",
     "| mode | mesh | ranks | tp × dp | batch × seq | tokens/s | speedup | efficiency | MFU | peak RSS MB max / min | sync ms |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -179,7 +210,9 @@ for r in rows:
         continue
     lines.append(
         f"| {r['mode']} | {r['mesh']} | {r['np']} | {r['tp']} × {r['dp']} | {r['batch']} × {r['seq_len']} "
-        f"| {float(r['tokens_per_s']):.1f} | {float(r['speedup']):.2f}× | {100 * float(r['efficiency']):.0f}% "
+        f"| {float(r['tokens_per_s']):.1f} | {float(r['speedup']):.2f}×"
+        + (f" ({float(r['speedup_min']):.2f}–{float(r['speedup_max']):.2f})" if r["rounds"] > 1 and r["speedup_min"] else "")
+        + f" | {100 * float(r['efficiency']):.0f}% "
         f"| {100 * float(r['mfu']):.1f}% | {r['peak_rss_mb_max']} / {r['peak_rss_mb_min']} | {r['sync_ms'] or '–'} |")
 skipped = [l.strip() for l in open(os.path.join(out, ".skipped")) if l.strip()]
 if skipped:

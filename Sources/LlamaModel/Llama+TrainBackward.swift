@@ -1,7 +1,8 @@
 // The training backward on one tensor-parallel rank: the forward of Llama+TrainForward.swift
 // replayed in reverse, layer by layer. With full checkpointing each layer's forward is
-// recomputed from its kept input first, with selective checkpointing only its element-wise
-// parts and q (the last layer's activations are still in place either way). Frozen weights
+// recomputed from its kept input first; with selective checkpointing each half recomputes its
+// element-wise inputs and q at its own start (the last layer's activations are still in place
+// either way). Frozen weights
 // get no gradient; only dx flows through them. LoRA gradients accumulate (+=).
 // Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local.
 // Collectives (conjugates of the forward's): after the column-parallel q, k, v (and gate, up)
@@ -22,20 +23,17 @@ extension Llama {
                          rows: n, channels: c)
         for l in (0..<layers).reversed() {
             let acts = ctx.activations(l)
-            if l != layers - 1 {
-                switch ws.checkpointing {
-                case .full: try trainLayerForward(l, acts, ctx, storeOutput: false)
-                case .selective: try recomputeSelected(l, acts, ctx)
-                case .none: break
-                }
-            }
-            try trainLayerBackward(l, acts, ctx)
+            // The last layer's activations are still in place.
+            let recomputes = l != layers - 1
+            if recomputes && ws.checkpointing == .full { try trainLayerForward(l, acts, ctx, storeOutput: false) }
+            try trainLayerBackward(l, acts, ctx, recomputeSelected: recomputes && ws.checkpointing == .selective)
             try layerDone?(l)
         }
     }
 
     /// `workspace.dResidual`: the gradient of layer `l`'s output on entry, of its input on return.
-    func trainLayerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+    /// `recomputeSelected`: rebuild each half's unkept inputs at that half's start.
+    func trainLayerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, recomputeSelected: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, d = config.headDim
         let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
@@ -51,6 +49,7 @@ extension Llama {
         }
 
         // MLP half.
+        if recomputeSelected { recomputeSelectedMLP(l, acts, ctx) }
         // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank)
         try backprop(.downProj, dinp: ws.dh, dout: ws.dResidual, inp: acts.h, beta: 0)
         // h = silu(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]
@@ -66,6 +65,7 @@ extension Llama {
         Elementwise.accumulate(into: dres, dxn, count: n * c)
 
         // Attention half.
+        if recomputeSelected { try recomputeSelectedAttention(l, acts, ctx) }
         // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
         try backprop(.oProj, dinp: ws.dAtt, dout: ws.dResidual, inp: acts.att, beta: 0)
         // att = attention(q, k, v), per segment and local head  ⇒  dq, dk, dv. A KV head's query

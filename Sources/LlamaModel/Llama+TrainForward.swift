@@ -155,26 +155,32 @@ extension Llama {
         }
     }
 
-    /// Selective checkpointing: rebuilds what layer `l`'s backward reads and the layer did not
-    /// keep (q unless the workspace keeps it, and the inputs of adapted modules) from the kept
-    /// activations, running the forward's exact arithmetic, so they equal what the forward
-    /// computed.
-    func recomputeSelected(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
-        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps), ws = ctx.workspace
-        let layer = weights.layers[l]
-        // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
-        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
-                        weight: layer.attentionNorm.pointer, rows: n, channels: c, eps: eps)
-        if !ws.keepsQuery { try recomputeQuery(l, acts, ctx) }
-        if ctx.adapts(.oProj, layer: l) { attentionForward(acts, ctx) }
+    /// Selective checkpointing, MLP half: rebuilds what layer `l`'s MLP backward reads and the
+    /// layer did not keep (the inputs of adapted gate, up, down) from the kept activations,
+    /// running the forward's exact arithmetic, so they equal what the forward computed.
+    func recomputeSelectedMLP(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps)
         if ctx.adapts(.gateProj, layer: l) || ctx.adapts(.upProj, layer: l) {
             RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
-                            weight: layer.ffnNorm.pointer, rows: n, channels: c, eps: eps)
+                            weight: weights.layers[l].ffnNorm.pointer, rows: n, channels: c, eps: eps)
         }
         if ctx.adapts(.downProj, layer: l) {
             SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
                            count: n * ctx.shard.ffnColumns.count)
         }
+    }
+
+    /// Selective checkpointing, attention half: rebuilds xn1, q (unless the workspace keeps it)
+    /// and, when o_proj is adapted, its input. Running in the attention half's backward, between
+    /// the same two collectives as the attention forward, puts the q GEMM where a rank holding
+    /// fewer query heads waits anyway, instead of lengthening the MLP half every rank shares.
+    func recomputeSelectedAttention(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps)
+        // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
+        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
+                        weight: weights.layers[l].attentionNorm.pointer, rows: n, channels: c, eps: eps)
+        if !ctx.workspace.keepsQuery { try recomputeQuery(l, acts, ctx) }
+        if ctx.adapts(.oProj, layer: l) { attentionForward(acts, ctx) }
     }
 
     /// q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE, from `acts.xn1`.

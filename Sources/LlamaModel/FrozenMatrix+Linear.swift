@@ -8,10 +8,11 @@
 import Kernels
 
 extension FrozenMatrix {
-    /// `out[N, O] = inp[N, I] · Wᵀ` (plus `beta · out`).
+    /// `out[N, O] = inp[N, I] · Wᵀ` (plus `beta · out`), or only the output columns `outputs`.
     ///
     /// - Parameters:
-    ///   - out: `[N, ldOut]`, the `O` outputs at column 0.
+    ///   - out: `[N, ldOut]`, the `O` outputs at column 0 (output `j` at column `j`).
+    ///   - outputs: rows of W to multiply (default all); other columns of `out` are untouched.
     ///   - inp: `[N, I]`.
     ///   - scratch: at least `scratchCount` floats.
     ///   - beta: 1 accumulates into `out` (residual adds), 0 overwrites.
@@ -21,15 +22,17 @@ extension FrozenMatrix {
         inp: UnsafePointer<Float>,              // [N, I]
         tokens: Int,
         scratch: UnsafeMutablePointer<Float>,   // [R, I]
-        beta: Float = 0
+        beta: Float = 0,
+        outputs: Range<Int>? = nil
     ) throws {
-        let ldc = ldOut ?? rows
+        let ldc = ldOut ?? rows, span = outputs ?? 0..<rows
         precondition(ldc >= rows, "linearForward: output stride smaller than \(rows)")
+        precondition(span.lowerBound >= 0 && span.upperBound <= rows, "linearForward: outputs \(span) outside 0..<\(rows)")
         if tokens == 0 { return }
         let tile = tileRows
-        var r0 = 0
-        while r0 < rows {
-            let count = min(tile, rows - r0)
+        var r0 = span.lowerBound
+        while r0 < span.upperBound {
+            let count = min(tile, span.upperBound - r0)
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // out[:, r0 ..< r0+count] = x [N, I] · W_tileᵀ [I, count]
             if LinearCompute.precision == .bf16 {
@@ -46,12 +49,14 @@ extension FrozenMatrix {
 }
 
 extension FrozenMatrix {
-    /// Input gradient of `linearForward`: `dinp[N, I] = dout[N, O] · W` (plus `beta · dinp`).
-    /// Frozen weights get no gradient of their own; only this flows through them (DESIGN §3.5).
+    /// Input gradient of `linearForward`: `dinp[N, I] = dout[N, O] · W` (plus `beta · dinp`),
+    /// or through the output columns `outputs` only. Frozen weights get no gradient of their
+    /// own; only this flows through them (DESIGN §3.5).
     ///
     /// - Parameters:
     ///   - dinp: `[N, I]`; overwritten (`beta = 0`, the activation-gradient rule) or accumulated.
     ///   - dout: `[N, ldDout]`, the `O` output gradients at column 0.
+    ///   - outputs: rows of W to multiply (default all).
     ///   - scratch: at least `scratchCount` floats.
     public func linearBackwardInput(
         dinp: UnsafeMutablePointer<Float>,      // [N, I]
@@ -59,24 +64,30 @@ extension FrozenMatrix {
         ldDout: Int? = nil,
         tokens: Int,
         scratch: UnsafeMutablePointer<Float>,   // [R, I]
-        beta: Float = 0
+        beta: Float = 0,
+        outputs: Range<Int>? = nil
     ) throws {
-        let ld = ldDout ?? rows
+        let ld = ldDout ?? rows, span = outputs ?? 0..<rows
         precondition(ld >= rows, "linearBackwardInput: dout stride smaller than \(rows)")
+        precondition(span.lowerBound >= 0 && span.upperBound <= rows, "linearBackwardInput: outputs \(span) outside 0..<\(rows)")
         if tokens == 0 { return }
+        if span.isEmpty {
+            if beta == 0 { dinp.update(repeating: 0, count: tokens * columns) }
+            return
+        }
         let tile = tileRows
-        var r0 = 0
-        while r0 < rows {
-            let count = min(tile, rows - r0)
+        var r0 = span.lowerBound
+        while r0 < span.upperBound {
+            let count = min(tile, span.upperBound - r0)
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // dinp [N, I] (+)= dout[:, r0 ..< r0+count] [N, count] · W_tile [count, I]
             if LinearCompute.precision == .bf16 {
                 bf16gemm(m: tokens, n: columns, k: count, a: dout + r0, lda: ld, w: tileW, ldw: columns,
-                         transposedW: false, c: dinp, ldc: columns, beta: r0 == 0 ? beta : 1)
+                         transposedW: false, c: dinp, ldc: columns, beta: r0 == span.lowerBound ? beta : 1)
             } else {
                 sgemm(.none, .none, m: tokens, n: columns, k: count,
                       a: dout + r0, lda: ld, b: tileW, ldb: columns,
-                      beta: r0 == 0 ? beta : 1, c: dinp, ldc: columns)
+                      beta: r0 == span.lowerBound ? beta : 1, c: dinp, ldc: columns)
             }
             r0 += count
         }

@@ -178,6 +178,16 @@ extension Llama {
               shard.ffnColumns.upperBound <= config.intermediateSize, shard.vocabRows.upperBound <= config.vocabSize else {
             throw LlamaModelError.invalidConfig("shard \(shard) does not fit the model")
         }
+        var received = 0
+        for transfer in shard.keyValueTransfers {
+            guard shard.kvHeads.contains(transfer.kvHead), transfer.peer >= 0 else {
+                throw LlamaModelError.invalidConfig("shard \(shard) hands over KV head \(transfer.kvHead) with rank \(transfer.peer), which it cannot")
+            }
+            if !transfer.sends { received += 1 }
+        }
+        guard received + shard.computedKVHeads.count == shard.kvHeads.count else {
+            throw LlamaModelError.invalidConfig("shard \(shard) receives KV heads other than at the ends of its KV heads, or one twice")
+        }
         func expect(_ m: FrozenMatrix, _ rows: Int, _ columns: Int) throws {
             guard m.rows == rows, m.columns == columns else {
                 throw LlamaModelError.invalidWeights("'\(m.name)' is [\(m.rows), \(m.columns)], but shard \(shard) needs [\(rows), \(columns)]")

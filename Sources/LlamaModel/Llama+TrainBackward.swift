@@ -36,7 +36,7 @@ extension Llama {
     func trainLayerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, recomputeSelected: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, d = config.headDim
-        let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
+        let hLocal = ctx.shard.queryHeads.count
         let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
         let layer = weights.layers[l]
         let dres = ws.dResidual.pointer, dxn = ws.dNormed.pointer
@@ -65,13 +65,15 @@ extension Llama {
         Elementwise.accumulate(into: dres, dxn, count: n * c)
 
         // Attention half.
+        try postKeyValueGradientReceives(ctx)
         if recomputeSelected { try recomputeSelectedAttention(l, acts, ctx) }
         // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
         try backprop(.oProj, dinp: ws.dAtt, dout: ws.dResidual, inp: acts.att, beta: 0)
         // att = attention(q, k, v), per segment and local head  ⇒  dq, dk, dv. A KV head's query
         // heads add into its dk, dv (zeroed first); a KV head shared with another rank gets only
-        // this rank's heads' share, and the k/v projections' backward passes that share on: dxn1
-        // is summed over the group below, the k/v LoRA gradB rows by the trainer.
+        // this rank's heads' share: handed to its owner, or (both ranks projecting it) passed on
+        // by the k/v projections' backward: dxn1 is summed over the group below, the k/v LoRA
+        // gradB rows by the trainer.
         let dk = ws.dk.pointer, dv = ws.dv.pointer
         StepProfile.measure(.attention) {
             dk.update(repeating: 0, count: n * kvw)
@@ -90,14 +92,21 @@ extension Llama {
                 }
             }
         }
-        // RoPE(q), RoPE(k)  ⇒  rotate the gradients back
+        // A KV head projected by another rank: send it this rank's share; one projected here for
+        // others: add theirs.
+        try sendKeyValueGradients(ctx)
+        try addKeyValueGradients(ctx)
+        // RoPE(q), RoPE(k)  ⇒  rotate the gradients back (k: the heads projected here)
+        let computed = ctx.shard.computedKeyValueRowsLocal
         RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
-        RoPE.backward(dx: ws.dk.pointer, positions: positions, tokens: n, heads: gLocal, rowStride: kvw, table: rope)
+        RoPE.backward(dx: ws.dk.pointer + computed.lowerBound, positions: positions, tokens: n,
+                      heads: computed.count / d, rowStride: kvw, table: rope)
         // q, k, v = xn1 · Wᵀ + b + LoRA  ⇒  dxn1 [N, C] = dq·W_q + dk·W_k + dv·W_v + LoRA (partial)
         try backprop(.qProj, dinp: ws.dNormed, dout: ws.dq, inp: acts.xn1, beta: 0)
         try backprop(.kProj, dinp: ws.dNormed, dout: ws.dk, inp: acts.xn1, beta: 1)
         try backprop(.vProj, dinp: ws.dNormed, dout: ws.dv, inp: acts.xn1, beta: 1)
         try group.allReduceSum(dxn, count: n * c)
+        try finishKeyValueSends(gradients: true, ctx)
         // xn1 = rmsnorm(x)  ⇒  dx = dxMid + rmsnorm'(dxn1)
         RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: ctx.residual(l), weight: layer.attentionNorm.pointer,
                          rstd: acts.rstd1.pointer, rows: n, channels: c)

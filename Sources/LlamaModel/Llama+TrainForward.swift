@@ -55,7 +55,10 @@ extension Llama {
             DropoutMask(probability: $0.dropout, tokenKeys: ctx.workspace.tokenKeys, layer: l, module: module,
                         columnOffset: columnOffset)
         } : nil
-        return LoRALinear(weight: weight, bias: bias, lora: factors, dropout: mask, rowParallel: module.isRowParallel)
+        // k and v only for the KV heads this rank projects (the others arrive from their owner).
+        let outputs = module == .kProj || module == .vProj ? ctx.shard.computedKeyValueRowsLocal : nil
+        return LoRALinear(weight: weight, bias: bias, lora: factors, dropout: mask, rowParallel: module.isRowParallel,
+                          outputs: outputs)
     }
 
     /// Embedding and every layer; leaves the final-normed hidden states in
@@ -82,7 +85,7 @@ extension Llama {
     func trainLayerForward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, storeOutput: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, eps = Float(config.rmsNormEps)
-        let hLocal = ctx.shard.queryHeads.count, gLocal = ctx.shard.kvHeads.count
+        let hLocal = ctx.shard.queryHeads.count
         let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
         let layer = weights.layers[l]
         let x = ctx.residual(l)
@@ -99,14 +102,21 @@ extension Llama {
                                                            u: acts.bottleneck(module), loraInput: loraInput,
                                                            scratch: scratch, group: group)
         }
-        try project(.qProj, acts.xn1, acts.q)
+        // k, v first: a KV head shared with another rank goes out (or is awaited) while q runs.
+        try postKeyValueReceives(ctx)
         try project(.kProj, acts.xn1, acts.k)
         try project(.vProj, acts.xn1, acts.v)
+        let computed = ctx.shard.computedKeyValueRowsLocal
+        RoPE.forward(x: acts.k.pointer + computed.lowerBound, positions: positions, tokens: n,
+                     heads: computed.count / config.headDim, rowStride: kvw, table: rope)
+        try sendKeyValues(acts, ctx)
+        try project(.qProj, acts.xn1, acts.q)
         RoPE.forward(x: acts.q.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
-        RoPE.forward(x: acts.k.pointer, positions: positions, tokens: n, heads: gLocal, rowStride: kvw, table: rope)
+        try receiveKeyValues(acts, ctx)
         attentionForward(acts, ctx)
         // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
         try project(.oProj, acts.att, ws.projection)
+        try finishKeyValueSends(gradients: false, ctx)
         add(acts.xMid.pointer, x, ws.projection.pointer, count: n * c)
 
         // MLP half.

@@ -144,18 +144,25 @@ extension LlamaWeights {
 
     /// Every rank's shard, in rank order; throws unless their query heads and FFN columns tile
     /// the model (each exactly once, in rank order), since the gathered absmax are placed by
-    /// them. KV heads may overlap (a group split between ranks): both send the same absmax.
+    /// them, and unless every KV head hand-over is named by both of its ranks (a one-sided one
+    /// would leave a rank waiting in the step). KV heads may overlap (a group split between
+    /// ranks): both send the same absmax.
     static func gatherShards(_ shard: LlamaShard, _ config: LlamaConfig, _ group: TensorParallelGroup) throws -> [LlamaShard] {
         let bounds = [shard.queryHeads.lowerBound, shard.queryHeads.upperBound, shard.ffnColumns.lowerBound,
                       shard.ffnColumns.upperBound, shard.vocabRows.lowerBound, shard.vocabRows.upperBound]
+            + shard.keyValueTransfers.flatMap { [$0.kvHead, $0.peer, $0.sends ? 1 : 0] }
         let all = try group.allGather(bounds.map(Float.init)).map { $0.map { Int($0) } }   // exact below 2^24 (validate bounds them)
         var shards: [LlamaShard] = []
         for (r, b) in all.enumerated() {
-            guard b.count == 6, b[0] <= b[1], b[2] <= b[3], b[4] <= b[5] else {
+            guard b.count >= 6, b.count % 3 == 0, b[0] <= b[1], b[2] <= b[3], b[4] <= b[5] else {
                 throw LlamaModelError.invalidConfig("rank \(r) of the tensor-parallel group sent an unreadable shard \(b)")
             }
+            let transfers = stride(from: 6, to: b.count, by: 3).map {
+                LlamaShard.KeyValueTransfer(kvHead: b[$0], peer: b[$0 + 1], sends: b[$0 + 2] == 1)
+            }
             let other = LlamaShard(queryHeads: b[0]..<b[1], ffnColumns: b[2]..<b[3], vocabRows: b[4]..<b[5],
-                                   queriesPerKVHead: shard.queriesPerKVHead, headDim: shard.headDim)
+                                   queriesPerKVHead: shard.queriesPerKVHead, headDim: shard.headDim,
+                                   keyValueTransfers: transfers)
             try validate(other, config)
             shards.append(other)
         }
@@ -169,6 +176,16 @@ extension LlamaWeights {
               shards.first?.ffnColumns.lowerBound == 0, shards.last?.ffnColumns.upperBound == config.intermediateSize,
               shards[group.rank] == shard else {
             throw LlamaModelError.invalidConfig("the tensor-parallel shards do not cover the model: \(shards.map(\.description))")
+        }
+        for (r, other) in shards.enumerated() {
+            for t in other.keyValueTransfers {
+                let matched = shards.indices.contains(t.peer) && t.peer != r
+                    && shards[t.peer].keyValueTransfers.contains(.init(kvHead: t.kvHead, peer: r, sends: !t.sends))
+                    && shards[t.peer].kvHeads.contains(t.kvHead)
+                guard matched else {
+                    throw LlamaModelError.invalidConfig("rank \(r) hands KV head \(t.kvHead) \(t.sends ? "to" : "from") rank \(t.peer), which does not expect it: \(shards.map(\.description))")
+                }
+            }
         }
         return shards
     }

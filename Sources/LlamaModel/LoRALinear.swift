@@ -117,6 +117,9 @@ struct LoRALinear {
     let lora: LowRankFactors?
     let dropout: DropoutMask?
     let rowParallel: Bool
+    /// Output features this rank computes (column-parallel k/v of a KV head another rank
+    /// projects are left out); nil: all `O`.
+    var outputs: Range<Int>? = nil
 
     /// Forward. Column-parallel: `out[N, ldOut] = x·Wᵀ + b + scaling·u·Bᵀ`, local.
     /// Row-parallel: `out[N, O]` is the FULL output on every rank: allReduce(u), allReduce(base),
@@ -130,13 +133,16 @@ struct LoRALinear {
     func forward(out: UnsafeMutablePointer<Float>, ldOut: Int? = nil, inp: UnsafePointer<Float>, tokens n: Int,
                  u: UnsafeMutablePointer<Float>, loraInput: UnsafeMutablePointer<Float>,
                  scratch: UnsafeMutablePointer<Float>, group: TensorParallelGroup) throws {
-        let o = weight.rows, i = weight.columns, ld = ldOut ?? weight.rows
+        let i = weight.columns, ld = ldOut ?? weight.rows
+        let span = outputs ?? 0..<weight.rows, o = span.count, j0 = span.lowerBound
+        precondition(!rowParallel || o == weight.rows, "LoRALinear: a row-parallel linear computes every output")
+        if o == 0 { return }   // a rank that projects none of its KV heads
         // y [N, O] = x [N, I] · Wᵀ (partial sum over ranks when row-parallel)
-        try weight.linearForward(out: out, ldOut: ld, inp: inp, tokens: n, scratch: scratch)
+        try weight.linearForward(out: out, ldOut: ld, inp: inp, tokens: n, scratch: scratch, outputs: span)
         if let b = bias {
             for t in 0..<n {
                 let row = out + t * ld
-                for j in 0..<o { row[j] += b.pointer[j] }
+                for j in span { row[j] += b.pointer[j] }
             }
         }
         guard let f = lora else {
@@ -152,8 +158,8 @@ struct LoRALinear {
             try reduceRows(out, ld: ld, rows: n, columns: o, group: group) // y = Σ_ranks y_partial
         }
         // y [N, O] += scaling · u [N, r] · Bᵀ [r, O]
-        sgemm(.none, .transposed, m: n, n: o, k: r, alpha: f.scaling, a: u, lda: r, b: f.b, ldb: r,
-              beta: 1, c: out, ldc: ld)
+        sgemm(.none, .transposed, m: n, n: o, k: r, alpha: f.scaling, a: u, lda: r, b: f.b + j0 * r, ldb: r,
+              beta: 1, c: out + j0, ldc: ld)
     }
 
     /// Backward of `forward` (identical for both placements; see the file header for what is
@@ -170,16 +176,18 @@ struct LoRALinear {
                   inp: UnsafePointer<Float>, u: UnsafePointer<Float>, tokens n: Int, beta: Float,
                   du: UnsafeMutablePointer<Float>, loraInput: UnsafeMutablePointer<Float>,
                   loraDx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) throws {
-        let o = weight.rows, i = weight.columns, ld = ldDout ?? weight.rows
+        let i = weight.columns, ld = ldDout ?? weight.rows
+        let span = outputs ?? 0..<weight.rows, o = span.count, j0 = span.lowerBound
         // y = x·Wᵀ  ⇒  dx [N, I] (+)= dy [N, O] · W [O, I]
-        try weight.linearBackwardInput(dinp: dinp, dout: dout, ldDout: ld, tokens: n, scratch: scratch, beta: beta)
-        guard let f = lora else { return }
+        try weight.linearBackwardInput(dinp: dinp, dout: dout, ldDout: ld, tokens: n, scratch: scratch, beta: beta,
+                                       outputs: span)
+        guard let f = lora, o > 0 else { return }
         let r = f.rank
         // y += scaling · u·Bᵀ  ⇒  dB [O, r] += scaling · dyᵀ [O, N] · u [N, r]
-        sgemm(.transposed, .none, m: o, n: r, k: n, alpha: f.scaling, a: dout, lda: ld, b: u, ldb: r,
-              beta: 1, c: f.gradB, ldc: r)
+        sgemm(.transposed, .none, m: o, n: r, k: n, alpha: f.scaling, a: dout + j0, lda: ld, b: u, ldb: r,
+              beta: 1, c: f.gradB + j0 * r, ldc: r)
         //                     ⇒  du [N, r] = scaling · dy [N, O] · B [O, r]
-        sgemm(.none, .none, m: n, n: r, k: o, alpha: f.scaling, a: dout, lda: ld, b: f.b, ldb: r,
+        sgemm(.none, .none, m: n, n: r, k: o, alpha: f.scaling, a: dout + j0, lda: ld, b: f.b + j0 * r, ldb: r,
               beta: 0, c: du, ldc: r)
         // u = drop(x)·Aᵀ  ⇒  dA [r, I] += duᵀ [r, N] · drop(x) [N, I]
         let xd = dropped(inp, tokens: n, into: loraInput)

@@ -15,6 +15,26 @@ public protocol TensorParallelGroup: AnyObject, Sendable {
     /// Every rank's `values` (counts may differ), in rank order, bit for bit. Used at load
     /// (global double-quantization statistics), never in the step loop.
     func allGather(_ values: [Float]) throws -> [[Float]]
+    /// Starts sending `count` floats to group rank `peer`; returns a handle for `waitTransfer`.
+    /// The buffer stays untouched until then. Used for the k/v of a KV head two ranks share.
+    func startSend(_ buffer: UnsafePointer<Float>, count: Int, to peer: Int, tag: Int) throws -> Int
+    /// Starts receiving `count` floats from group rank `peer`; read the buffer after `waitTransfer`.
+    func startReceive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from peer: Int, tag: Int) throws -> Int
+    /// Completes a started send or receive.
+    func waitTransfer(_ handle: Int) throws
+}
+
+extension TensorParallelGroup {
+    /// Groups without point-to-point transfers: only shards that hand KV heads over need them.
+    public func startSend(_ buffer: UnsafePointer<Float>, count: Int, to peer: Int, tag: Int) throws -> Int {
+        throw LlamaModelError.invalidInput("this tensor-parallel group has no point-to-point transfers; plan shards without KV head transfers")
+    }
+    public func startReceive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from peer: Int, tag: Int) throws -> Int {
+        throw LlamaModelError.invalidInput("this tensor-parallel group has no point-to-point transfers; plan shards without KV head transfers")
+    }
+    public func waitTransfer(_ handle: Int) throws {
+        throw LlamaModelError.invalidInput("this tensor-parallel group has no point-to-point transfers")
+    }
 }
 
 extension TensorParallelGroup {

@@ -74,6 +74,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// Sizes every buffer derives from (one place, used by `byteCount` too).
     struct Sizes: Sendable {
         let n, layers, c, queryLocal, keyValueLocal, ffnLocal, vocabLocal, rank, weightScratch: Int
+        /// KV head hand-overs with other ranks (`LlamaShard.keyValueTransfers`) and the head dim.
+        let transfers, headDim: Int
         /// Width of the LoRA dropout buffers: the widest input, 0 without dropout.
         let dropoutWidth: Int
         var inputMax: Int { max(c, queryLocal, ffnLocal) }
@@ -92,6 +94,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
             vocabLocal = shard.vocabRows.count
             rank = maxLoRARank
             self.weightScratch = weightScratch
+            transfers = shard.keyValueTransfers.count
+            headDim = shard.headDim
             dropoutWidth = loraDropout ? max(c, queryLocal, ffnLocal) : 0
         }
 
@@ -106,6 +110,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
                 + 2 * n * dropoutWidth + n * rank                 // loraInput, loraDx, du
                 + attentionScratch + weightScratch
                 + logitRows * vocabLocal + 3 * logitRows          // logits, lossStats
+                + transfers * 2 * n * headDim                     // keyValueMessages
         }
 
         func bytes(checkpointing: ActivationCheckpointing, keepsQuery: Bool) -> Int {
@@ -154,6 +159,10 @@ public final class TrainingWorkspace: @unchecked Sendable {
     let weightScratch: FloatBuffer  // [R, I_w]
     let logits: FloatBuffer         // [K, VL] logits, then dlogits, of one chunk
     let lossStats: FloatBuffer      // [3, K] row max, then (Σexp, target logit) fused for one allReduce
+    /// [T, 2, N, D] per KV head transfer: its k and v (forward), then its partial dk and dv (backward).
+    let keyValueMessages: FloatBuffer
+    /// [T] the group's handle of each transfer in flight.
+    let transferHandles: UnsafeMutablePointer<Int>
     let positions: UnsafeMutablePointer<Int>    // [N]
     let targets: UnsafeMutablePointer<Int>      // [N]
     let tokenKeys: UnsafeMutablePointer<UInt64> // [N] dropout hash key per token
@@ -217,6 +226,9 @@ public final class TrainingWorkspace: @unchecked Sendable {
         weightScratch = FloatBuffer(count: s.weightScratch)
         logits = FloatBuffer(count: s.logitRows * s.vocabLocal)
         lossStats = FloatBuffer(count: 3 * s.logitRows)
+        keyValueMessages = FloatBuffer(count: s.transfers * 2 * n * s.headDim)
+        transferHandles = .allocate(capacity: max(s.transfers, 1))
+        transferHandles.initialize(repeating: -1, count: max(s.transfers, 1))
         positions = .allocate(capacity: n)
         positions.initialize(repeating: 0, count: n)
         targets = .allocate(capacity: n)
@@ -226,6 +238,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     }
 
     deinit {
+        transferHandles.deallocate()
         positions.deallocate()
         targets.deallocate()
         tokenKeys.deallocate()

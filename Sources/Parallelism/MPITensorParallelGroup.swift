@@ -6,8 +6,12 @@ import LlamaModel
 /// `TensorParallelGroup` backed by a TP communicator.
 public final class MPITensorParallelGroup: TensorParallelGroup, @unchecked Sendable {
     public let communicator: Communicator
+    private let transfers: TransferSlots
 
-    public init(_ communicator: Communicator) { self.communicator = communicator }
+    public init(_ communicator: Communicator) {
+        self.communicator = communicator
+        transfers = TransferSlots(communicator)
+    }
 
     public var rank: Int { communicator.rank }
     public var size: Int { communicator.size }
@@ -24,6 +28,19 @@ public final class MPITensorParallelGroup: TensorParallelGroup, @unchecked Senda
         try StepProfile.measure(.communication) {
             try communicator.allReduce(UnsafeMutableBufferPointer(start: buffer, count: count), .max)
         }
+    }
+
+    public func startSend(_ buffer: UnsafePointer<Float>, count: Int, to peer: Int, tag: Int) throws -> Int {
+        try transfers.startSend(buffer, count: count, to: peer, tag: tag)
+    }
+
+    public func startReceive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from peer: Int, tag: Int) throws -> Int {
+        try transfers.startReceive(buffer, count: count, from: peer, tag: tag)
+    }
+
+    /// Waiting is communication time (the step profile counts it so).
+    public func waitTransfer(_ handle: Int) throws {
+        try StepProfile.measure(.communication) { try transfers.wait(handle) }
     }
 
     public func allGather(_ values: [Float]) throws -> [[Float]] {

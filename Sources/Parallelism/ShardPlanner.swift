@@ -2,8 +2,10 @@
 //
 // Attention is split by query heads, evenly (the first H % tp ranks take one more). A rank
 // holds the KV heads its query heads read; where a split falls inside a KV group, both
-// neighbouring ranks hold that KV head and compute its k and v (a copy of 2·D·C multiply-adds
-// per token each), and its k/v LoRA B rows are reduced over the group (DESIGN §4). Why not
+// neighbouring ranks hold that KV head, one of them (the lighter) projects its k and v and
+// sends them to the other, which returns its partial dk, dv in the backward (tp 2 on SmolLM2,
+// alternating runs: 591–599 tokens/s with both projecting it, 601–605 with the hand-over); its
+// k/v LoRA B rows are reduced over the group (DESIGN §4). Why not
 // whole KV groups per rank: SmolLM2 has 9 query heads in 3 groups, and 2 + 1 groups at tp 2
 // gave rank 0 two thirds of the attention half; the other rank waited at the allReduce after
 // o_proj, and the step measured 1.71–1.75× one rank. 5 + 4 heads (the middle group shared)
@@ -62,34 +64,76 @@ public enum ShardPlanner {
             unitStart += take
         }
 
+        let transfers = keyValueTransfers(headRanges: headRanges, config)
         var shards: [LlamaShard] = []
         for rank in 0..<tp {
             let vocabLower = v * rank / tp, vocabUpper = v * (rank + 1) / tp
             shards.append(LlamaShard(queryHeads: headRanges[rank], ffnColumns: ffnRanges[rank], vocabRows: vocabLower..<vocabUpper,
-                                     queriesPerKVHead: q, headDim: d))
+                                     queriesPerKVHead: q, headDim: d, keyValueTransfers: transfers[rank]))
         }
         return shards
     }
 
-    /// Whether TP rank `rank` keeps every layer's q under selective checkpointing instead of
-    /// recomputing it in the backward: the ranks whose attention half is heavier than the
-    /// lightest rank's (SmolLM2 at tp 2: rank 0, 5 query heads against 4). Every layer's
-    /// attention segment waits for the slowest rank, so the q GEMM they skip (1/7 of rank 0's
-    /// attention-half GEMMs at tp 2) shortens the step; it costs them (L - 1)·N·QL floats.
-    public static func keepsQueries(_ shards: [LlamaShard], rank: Int, _ config: LlamaConfig) -> Bool {
-        guard shards.indices.contains(rank), let lightest = shards.map({ attentionWork($0, config) }).min() else {
-            return false
+    /// Who projects each KV head held by several ranks: one owner per head, the holder whose
+    /// attention half is lightest so far (heads in order; ties to the lower rank). The owner
+    /// sends k, v to the other holders and gets their partial dk, dv back, so the head's
+    /// projections run once instead of on every holder (SmolLM2 at tp 2: rank 1, 4 query heads,
+    /// projects the shared middle head; rank 0, 5 query heads, projects one KV head).
+    static func keyValueTransfers(headRanges: [Range<Int>], _ config: LlamaConfig) -> [[LlamaShard.KeyValueTransfer]] {
+        let q = config.numAttentionHeads / max(config.numKeyValueHeads, 1)
+        let plain = headRanges.map {
+            LlamaShard(queryHeads: $0, ffnColumns: 0..<0, vocabRows: 0..<0, queriesPerKVHead: q, headDim: config.headDim)
         }
-        return attentionWork(shards[rank], config) > lightest
+        let holders = (0..<config.numKeyValueHeads).map { g in plain.indices.filter { plain[$0].kvHeads.contains(g) } }
+        // Work so far: query heads and the KV heads held by one rank only.
+        var work = plain.indices.map { rank in
+            Double(plain[rank].queryHeads.count) * queryHeadWork(config)
+                + Double(plain[rank].kvHeads.filter { holders[$0].count == 1 }.count) * keyValueHeadWork(config)
+        }
+        var transfers = [[LlamaShard.KeyValueTransfer]](repeating: [], count: headRanges.count)
+        for (g, ranks) in holders.enumerated() where ranks.count > 1 {
+            guard let owner = ranks.min(by: { work[$0] < work[$1] || (work[$0] == work[$1] && $0 < $1) }) else { continue }
+            work[owner] += keyValueHeadWork(config)
+            for other in ranks where other != owner {
+                transfers[owner].append(.init(kvHead: g, peer: other, sends: true))
+                transfers[other].append(.init(kvHead: g, peer: owner, sends: false))
+            }
+        }
+        return transfers
+    }
+
+    /// Whether TP rank `rank` keeps every layer's q under selective checkpointing instead of
+    /// recomputing it in the backward's attention half, where every rank waits for the slowest.
+    /// The lightest rank always recomputes (as one rank does); another keeps q only when its
+    /// attention work plus the q GEMM would outlast both the heaviest rank's attention work
+    /// and the lightest rank's with its recomputation. SmolLM2 at tp 2: rank 0 (5 query heads,
+    /// 1 KV head projected) keeps, rank 1 (4, 2) recomputes; at tp 4 only rank 0 (3 heads)
+    /// keeps. Keeping costs the rank (L - 1)·N·QL floats.
+    public static func keepsQueries(_ shards: [LlamaShard], rank: Int, _ config: LlamaConfig) -> Bool {
+        guard shards.indices.contains(rank) else { return false }
+        let work = shards.map { attentionWork($0, config) }
+        func recompute(_ shard: LlamaShard) -> Double { Double(shard.queryWidthLocal * config.hiddenSize) }
+        guard let heaviest = work.max(), let lightest = work.indices.min(by: { work[$0] < work[$1] }) else { return false }
+        let floor = max(heaviest, work[lightest] + recompute(shards[lightest]))
+        return rank != lightest && work[rank] + recompute(shards[rank]) > floor
     }
 
     /// Multiply-adds per token of a shard's attention half: q and o for each query head, k and v
-    /// for each KV head it reads, and each head's causal attention (2·T·D at a nominal sequence
-    /// length).
+    /// for each KV head it projects, and each head's causal attention (2·T·D at a nominal
+    /// sequence length).
     static func attentionWork(_ shard: LlamaShard, _ config: LlamaConfig) -> Double {
-        let d = Double(config.headDim), c = Double(config.hiddenSize)
-        return Double(shard.queryHeads.count) * (2 * d * c + 2 * Double(nominalSequenceLength) * d)
-            + Double(shard.kvHeads.count) * 2 * d * c
+        Double(shard.queryHeads.count) * queryHeadWork(config) + Double(shard.computedKVHeads.count) * keyValueHeadWork(config)
+    }
+
+    /// Multiply-adds per token of one query head: its q and o columns and its attention.
+    static func queryHeadWork(_ config: LlamaConfig) -> Double {
+        let d = Double(config.headDim)
+        return 2 * d * Double(config.hiddenSize) + 2 * Double(nominalSequenceLength) * d
+    }
+
+    /// Multiply-adds per token of projecting one KV head (its k and v columns).
+    static func keyValueHeadWork(_ config: LlamaConfig) -> Double {
+        2 * Double(config.headDim) * Double(config.hiddenSize)
     }
 
     /// Multiply-adds per token of a shard's FFN half (gate, up, down columns).

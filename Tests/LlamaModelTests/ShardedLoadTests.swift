@@ -296,4 +296,18 @@ struct ShardedLoadRefusalTests {
         }
         #expect(single?.description.contains("group") == true)
     }
+
+    /// A KV head hand-over only one of its two ranks names would leave the other waiting in
+    /// the step: every rank refuses at load, naming it.
+    @Test func oneSidedKeyValueTransferIsRefused() throws {
+        let config = try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 8).config
+        let good = smolShards(tp: 2, config)
+        let shards = [LlamaShard(queryHeads: good[0].queryHeads, ffnColumns: good[0].ffnColumns, vocabRows: good[0].vocabRows,
+                                 queriesPerKVHead: 3, headDim: config.headDim,
+                                 keyValueTransfers: [.init(kvHead: 1, peer: 1, sends: false)]),
+                      good[1]]
+        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default, native: true) }
+        #expect(error?.description.contains("rank 0 hands KV head 1 from rank 1, which does not expect it") == true,
+                "\(String(describing: error))")
+    }
 }

@@ -2,21 +2,40 @@
 // "ranks" (threads joined by an in-memory TensorParallelGroup), against the same step on one
 // rank: loss, and every LoRA gradient once the partial ones (column-parallel gradA, the k/v
 // gradB rows of a shared KV head) are reduced. Splits: whole KV groups (heads 2 + 2), a KV group
-// split between ranks (heads 3 + 1), and three ranks with both groups split (1 + 2 + 1); uneven
-// FFN and vocab slices; with and without dropout. The MPI group runs the same model code.
+// split between ranks (heads 3 + 1), and three ranks with both groups split (1 + 2 + 1); a
+// shared KV head projected by every holder or handed over by one (either end); uneven FFN and
+// vocab slices; with and without dropout; every checkpointing mode, rank 0 keeping q. The MPI
+// group runs the same model code.
 
 import Foundation
 import Kernels
 import Testing
 @testable import LlamaModel
 
-/// A barrier and a board where each rank publishes the buffer it reduces.
+/// A barrier, a board where each rank publishes the buffer it reduces, and mailboxes for
+/// point-to-point messages (buffered at send, FIFO per sender, receiver and tag).
 private final class LocalHub: @unchecked Sendable {
     let size: Int
     let published: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
     private let condition = NSCondition()
     private var arrived = 0
     private var generation = 0
+    private var mail: [String: [[Float]]] = [:]
+
+    func post(_ message: [Float], from: Int, to: Int, tag: Int) {
+        condition.lock()
+        mail["\(from)>\(to)#\(tag)", default: []].append(message)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take(from: Int, to: Int, tag: Int) -> [Float] {
+        condition.lock()
+        defer { condition.unlock() }
+        let key = "\(from)>\(to)#\(tag)"
+        while mail[key, default: []].isEmpty { condition.wait() }
+        return mail[key]!.removeFirst()
+    }
 
     init(size: Int) {
         self.size = size
@@ -46,6 +65,29 @@ private final class LocalGroup: TensorParallelGroup, @unchecked Sendable {
     let rank: Int
     var size: Int { hub.size }
     init(hub: LocalHub, rank: Int) { self.hub = hub; self.rank = rank }
+
+    /// Receives started and not yet waited for, by handle.
+    private var receives: [Int: (buffer: UnsafeMutablePointer<Float>, count: Int, peer: Int, tag: Int)] = [:]
+    private var nextHandle = 0
+
+    func startSend(_ buffer: UnsafePointer<Float>, count: Int, to peer: Int, tag: Int) throws -> Int {
+        hub.post(Array(UnsafeBufferPointer(start: buffer, count: count)), from: rank, to: peer, tag: tag)
+        nextHandle += 1
+        return nextHandle
+    }
+
+    func startReceive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from peer: Int, tag: Int) throws -> Int {
+        nextHandle += 1
+        receives[nextHandle] = (buffer, count, peer, tag)
+        return nextHandle
+    }
+
+    func waitTransfer(_ handle: Int) throws {
+        guard let r = receives.removeValue(forKey: handle) else { return }   // a send: buffered already
+        let message = hub.take(from: r.peer, to: rank, tag: r.tag)
+        precondition(message.count == r.count, "message of \(message.count) floats, expected \(r.count)")
+        for i in 0..<r.count { r.buffer[i] = message[i] }
+    }
 
     func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { $0 + $1 } }
     func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { max($0, $1) } }
@@ -142,14 +184,47 @@ private final class RankResult: @unchecked Sendable {
         [(0..<1, 0..<8, 0..<12), (1..<3, 8..<16, 12..<25), (3..<4, 16..<24, 25..<37)],
     ]
 
-    @Test(arguments: [Float(0), 0.3], 0..<3)
-    func ranksEqualOneRank(dropout: Float, split: Int) throws {
-        let config = tinyConfig(bias: true)
-        let full = try tinyLlama(config: config, seed: 3)
-        let shards = Self.splits[split].map {
+    /// Who projects a KV head several ranks hold: every holder (no hand-over), the lowest or
+    /// the highest holder (the others receive it; split 1 with the lowest and split 2 with
+    /// either leave a rank projecting no KV head at all).
+    enum Projection: CaseIterable { case everyHolder, lowestHolder, highestHolder }
+
+    static func shards(_ split: Int, _ projection: Projection, _ config: LlamaConfig) -> [LlamaShard] {
+        let plain = splits[split].map {
             LlamaShard(queryHeads: $0.heads, ffnColumns: $0.ffn, vocabRows: $0.vocab, queriesPerKVHead: 2, headDim: config.headDim)
         }
+        var transfers = [[LlamaShard.KeyValueTransfer]](repeating: [], count: plain.count)
+        if projection != .everyHolder {
+            for g in 0..<config.numKeyValueHeads {
+                let holders = plain.indices.filter { plain[$0].kvHeads.contains(g) }
+                guard holders.count > 1, let owner = projection == .lowestHolder ? holders.first : holders.last else { continue }
+                for other in holders where other != owner {
+                    transfers[owner].append(.init(kvHead: g, peer: other, sends: true))
+                    transfers[other].append(.init(kvHead: g, peer: owner, sends: false))
+                }
+            }
+        }
+        return plain.indices.map {
+            LlamaShard(queryHeads: plain[$0].queryHeads, ffnColumns: plain[$0].ffnColumns, vocabRows: plain[$0].vocabRows,
+                       queriesPerKVHead: 2, headDim: config.headDim, keyValueTransfers: transfers[$0])
+        }
+    }
+
+    @Test(arguments: [Float(0), 0.3], 0..<3)
+    func ranksEqualOneRank(dropout: Float, split: Int) throws {
+        for projection in Projection.allCases where split > 0 || projection == .everyHolder {
+            for checkpointing in ActivationCheckpointing.allCases {
+                try ranksEqualOneRank(dropout: dropout, shards: Self.shards(split, projection, tinyConfig(bias: true)),
+                                      checkpointing: checkpointing)
+            }
+        }
+    }
+
+    func ranksEqualOneRank(dropout: Float, shards: [LlamaShard], checkpointing: ActivationCheckpointing) throws {
+        let config = tinyConfig(bias: true)
+        let full = try tinyLlama(config: config, seed: 3)
         let tp = shards.count
+        let label = "\(checkpointing) checkpointing, \(shards)"
         var rng = RandomFloats(state: 8)
         let ids = (0..<45).map { _ in Int((rng.next() + 1) / 2 * 36) }
         let segments = [0..<12, 12..<45]
@@ -174,7 +249,8 @@ private final class RankResult: @unchecked Sendable {
             let thread = Thread {
                 do {
                     let group = LocalGroup(hub: hub, rank: rank)
-                    let ws = TrainingWorkspace(model: model, shard: shard, maxTokens: 45, maxLoRARank: 3)
+                    let ws = TrainingWorkspace(model: model, shard: shard, maxTokens: 45, maxLoRARank: 3,
+                                               checkpointing: checkpointing, keepQuery: rank == 0)
                     result.loss = try model.trainStep(ids: ids, labels: ids, segments: segments, shard: shard, group: group,
                                                       adapters: adapter, lossScale: 0.1, dropout: key, workspace: ws)
                     try model.allReduceTensorParallelPartialGradients(adapters: adapter, shard: shard, group: group)
@@ -186,10 +262,10 @@ private final class RankResult: @unchecked Sendable {
         }
         for _ in 0..<tp { done.wait() }
         for (rank, result) in results.enumerated() {
-            #expect(result.error == nil, "rank \(rank): \(String(describing: result.error))")
+            #expect(result.error == nil, "rank \(rank): \(String(describing: result.error)); \(label)")
             let got = try #require(result.loss)
             #expect(got.counted == expected.counted)
-            #expect(abs(got.lossSum - expected.lossSum) <= 1e-5 * abs(expected.lossSum), "rank \(rank): \(got.lossSum) vs \(expected.lossSum)")
+            #expect(abs(got.lossSum - expected.lossSum) <= 1e-5 * abs(expected.lossSum), "rank \(rank): \(got.lossSum) vs \(expected.lossSum); \(label)")
         }
 
         // Every gradient: the shards' slices reassemble the one-rank gradient.
@@ -209,7 +285,7 @@ private final class RankResult: @unchecked Sendable {
                         let scale = max(want.map { abs($0) }.max() ?? 0, 1e-6)
                         let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
                         #expect(got.count == want.count && worst <= 1e-4 * scale,
-                                "layer \(l) \(module) grad\(name) on rank \(rank): max difference \(worst) (scale \(scale))")
+                                "layer \(l) \(module) grad\(name) on rank \(rank): max difference \(worst) (scale \(scale)); \(label)")
                     }
                 }
             }

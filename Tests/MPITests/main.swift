@@ -129,6 +129,33 @@ check("split into even and odd groups, and a nil color") {
     try expect(try copy.allReduce([Int32(1)]) == [Int32(world.size)], "duplicate allReduce")
 }
 
+check("nonblocking sends and receives through fixed slots, both ways at once, in order") {
+    guard world.size > 1 else { return }
+    // Every rank sends 2 messages of 100k floats to the next rank and receives the previous
+    // rank's, with the receives posted before the sends (the step's order on the owner side).
+    let next = (world.rank + 1) % world.size, previous = (world.rank + world.size - 1) % world.size
+    let slots = TransferSlots(world, capacity: 4)
+    let n = 100_000
+    let outgoing = (0..<2).map { m in FloatBuffer((0..<n).map { Float(world.rank * 1_000_000 + m * n + $0) }) }
+    let incoming = (0..<2).map { _ in FloatBuffer(count: n) }
+    let receives = try incoming.map { try slots.startReceive($0.pointer, count: n, from: previous, tag: 7) }
+    let sends = try outgoing.map { try slots.startSend($0.pointer, count: n, to: next, tag: 7) }
+    for slot in receives + sends { try slots.wait(slot) }
+    for m in 0..<2 {
+        let want = (0..<n).map { Float(previous * 1_000_000 + m * n + $0) }
+        try expect(incoming[m].array == want, "message \(m) from rank \(previous) differs")
+    }
+    // Slots are reusable, more than `capacity` at once is refused, and waiting on a free slot
+    // is an error, not a hang.
+    try expect((try? slots.wait(receives[0])) == nil, "wait on a free slot succeeded")
+    let small = FloatBuffer(count: 4), one = FloatBuffer([Float(world.rank)])
+    let pending = try (0..<2).map { try slots.startReceive(small.pointer + $0, count: 1, from: previous, tag: 8) }
+        + (0..<2).map { _ in try slots.startSend(one.pointer, count: 1, to: next, tag: 8) }
+    try expect((try? slots.startSend(one.pointer, count: 1, to: next, tag: 8)) == nil, "a fifth transfer started")
+    for slot in pending { try slots.wait(slot) }
+    try expect(Array(small.array[0..<2]) == [Float(previous), Float(previous)], "small messages \(small.array)")
+}
+
 check("nonblocking allReduce completes with wait") {
     var values = [Float](repeating: Float(world.rank + 1), count: 4096)
     try values.withUnsafeMutableBufferPointer { buffer in

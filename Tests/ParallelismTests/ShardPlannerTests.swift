@@ -41,7 +41,17 @@ import LlamaModel
         // Each layer waits for the slowest rank twice, so FFN columns are split evenly rather than
         // shifted onto the rank with fewer heads (which would lengthen the FFN segment).
         #expect(shards.map(\.ffnColumns.count) == [768, 768])
-        #expect(abs(1 / ShardPlanner.stepShare(shards, smol) - 1.910) < 0.001)
+        // Rank 1 (fewer query heads) projects the shared KV head and hands it to rank 0.
+        #expect(shards.map(\.computedKVHeads) == [0..<1, 1..<3])
+        #expect(shards[0].keyValueTransfers == [.init(kvHead: 1, peer: 1, sends: false)])
+        #expect(shards[1].keyValueTransfers == [.init(kvHead: 1, peer: 0, sends: true)])
+        #expect(shards[0].computedKeyValueRowsLocal == 0..<64 && shards[1].computedKeyValueRowsLocal == 0..<128)
+        #expect(abs(1 / ShardPlanner.stepShare(shards, smol) - 1.983) < 0.001)
+        // Both projecting it: 1.910×.
+        let both = shards.map {
+            LlamaShard(queryHeads: $0.queryHeads, ffnColumns: $0.ffnColumns, vocabRows: $0.vocabRows, queriesPerKVHead: 3, headDim: 64)
+        }
+        #expect(abs(1 / ShardPlanner.stepShare(both, smol) - 1.910) < 0.001)
         // Whole KV groups (2 + 1) with the even FFN split: 1.81×; with the total-balancing FFN
         // split (640 + 896 columns): 1.64×.
         let groups = [LlamaShard(kvHeads: 0..<2, ffnColumns: 0..<768, vocabRows: 0..<24576, queriesPerKVHead: 3, headDim: 64),
@@ -62,6 +72,11 @@ import LlamaModel
         let shards = try ShardPlanner.plan(smol, tp: 4)
         #expect(shards.map(\.queryHeads) == [0..<3, 3..<5, 5..<7, 7..<9])
         #expect(shards.map(\.kvHeads) == [0..<1, 1..<2, 1..<3, 2..<3])
+        // Each shared head is projected once, by the lighter holder so far (ties: the lower rank):
+        // group 1 by rank 1, group 2 by rank 2; rank 3 projects none.
+        #expect(shards.map(\.computedKVHeads) == [0..<1, 1..<2, 2..<3, 3..<3])
+        #expect(shards[2].keyValueTransfers == [.init(kvHead: 1, peer: 1, sends: false), .init(kvHead: 2, peer: 3, sends: true)])
+        #expect(shards[3].computedKeyValueRowsLocal.isEmpty)
     }
 
     @Test func heavierRanksKeepTheirQueries() throws {
@@ -72,7 +87,7 @@ import LlamaModel
         #expect(try keeps(1) == [false])
         #expect(try keeps(2) == [true, false])                 // 5 + 4 heads
         #expect(try keeps(3) == [false, false, false])         // whole groups, even
-        #expect(try keeps(4) == [true, false, true, false])    // 3 heads / 1 group, 2 / 1, 2 / 2, 2 / 1
+        #expect(try keeps(4) == [true, false, false, false])   // 3 heads / 1 KV projected, 2 / 1, 2 / 1, 2 / 0
     }
 
     @Test func tpBeyondTheHeadsNamesTheLargestThatWorks() {

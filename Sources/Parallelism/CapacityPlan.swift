@@ -307,7 +307,9 @@ public enum CapacityPlanner {
         let layers = Double(config.numHiddenLayers)
         var linears = 0.0
         for module in LinearModule.allCases {
-            let (i, o) = shard.localFeatures(module, config)
+            var (i, o) = shard.localFeatures(module, config)
+            // k and v: only the KV heads this rank projects (the others are handed over).
+            if module == .kProj || module == .vProj { o = shard.computedKeyValueRowsLocal.count }
             linears += (recomputed(module) ? 6 : 4) * Double(i * o) * layers * n
         }
         let headParams = Double(shard.vocabRows.count * config.hiddenSize)

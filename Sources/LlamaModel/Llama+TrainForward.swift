@@ -81,7 +81,7 @@ extension Llama {
 
     /// Layer `l` from `ctx.residual(l)`, keeping its activations in `acts`; writes the output to
     /// `ctx.residual(l + 1)` when `storeOutput` (false when the backward recomputes the layer:
-    /// the kept output is already there).
+    /// the kept output is already there, so down_proj's product is skipped).
     func trainLayerForward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, storeOutput: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, eps = Float(config.rmsNormEps)
@@ -128,10 +128,16 @@ extension Llama {
         try project(.upProj, acts.xn2, acts.up)
         // h [N, FL] = silu(gate) · up
         SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
-        // x_out [N, C] = xMid + down(h) (row-parallel)
-        try project(.downProj, acts.h, ws.projection)
         if storeOutput {
+            // x_out [N, C] = xMid + down(h) (row-parallel)
+            try project(.downProj, acts.h, ws.projection)
             add(ctx.residual(l + 1), acts.xMid.pointer, ws.projection.pointer, count: n * c)
+        } else {
+            // Recomputing for the backward: the output is kept already, and down_proj's backward
+            // reads only its input h and, when adapted, its bottleneck u; no product with W_down
+            // and no allReduce of its output.
+            try trainLinear(.downProj, layer: l, ctx).recomputeBottleneck(
+                u: acts.bottleneck(.downProj), inp: acts.h.pointer, tokens: n, loraInput: ws.loraInput.pointer, group: group)
         }
     }
 }

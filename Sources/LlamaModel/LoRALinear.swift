@@ -162,6 +162,19 @@ struct LoRALinear {
               beta: 1, c: out + j0, ldc: ld)
     }
 
+    /// Only what `backward` reads of `forward` besides the input: the bottleneck
+    /// `u = drop(x)·Aᵀ` (allReduced over the group when row-parallel, as `forward` does), for a
+    /// recomputation whose output is known already. Nothing without LoRA.
+    func recomputeBottleneck(u: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, tokens n: Int,
+                             loraInput: UnsafeMutablePointer<Float>, group: TensorParallelGroup) throws {
+        guard let f = lora else { return }
+        let i = weight.columns, r = f.rank
+        // u [N, r] = drop(x) [N, I] · Aᵀ [I, r]
+        let xd = dropped(inp, tokens: n, into: loraInput)
+        sgemm(.none, .transposed, m: n, n: r, k: i, a: xd, lda: i, b: f.a, ldb: i, beta: 0, c: u, ldc: r)
+        if rowParallel { try group.allReduceSum(u, count: n * r) }
+    }
+
     /// Backward of `forward` (identical for both placements; see the file header for what is
     /// partial). `dinp = dy·W + (du·A) ⊙ mask/(1-p)` with `du = scaling·dy·B`;
     /// `gradB += scaling·dyᵀ·u`, `gradA += duᵀ·drop(x)`.

@@ -15,11 +15,12 @@
 //     linears   (2 fwd + 2 bwd dx + 2 recompute)·P_local·N per module + 4·P_head_local·N
 //     LoRA      (2 fwd + 4 bwd + 2 recompute)·r·(I_A + O_B) per token per targeted module
 //     attention causal, per sequence and layer: (2 fwd + 5 bwd + 2 recompute)·T²·H_local·D
-//     recompute: every module and the attention with full checkpointing; q_proj (and the
-//     attention when o_proj is adapted) with selective; nothing without checkpointing.
+//     recompute: every module but down_proj (its output is kept) and the attention with full
+//     checkpointing; q_proj (and the attention when o_proj is adapted) with selective; nothing
+//     without checkpointing.
 //   compute = FLOPs / (cores per rank · GFLOP/s per core · efficiency)
 //   ring allReduce of b bytes over p ranks: 2(p−1)·α + 2(p−1)/p · b / β
-//   TP per micro-batch: (2 + 4L (+2L full recompute)) allReduces of N·C floats, N·r per targeted row-parallel
+//   TP per micro-batch: (2 + 4L (+L full recompute: o_proj)) allReduces of N·C floats, N·r per targeted row-parallel
 //   module, two per loss chunk (Llama.trainingLogitRows rows); per step: the partial gradA of column-parallel modules.
 //   DP per step: the allReduce of the local LoRA gradients (modelled as one fused call; the trainer
 //   overlaps it per layer with the backward).
@@ -297,7 +298,7 @@ public enum CapacityPlanner {
         // rank keeps q and — when o_proj is adapted — the attention (selective), nothing (none).
         let recomputed: (LinearModule) -> Bool = { module in
             switch job.checkpointing {
-            case .full: true
+            case .full: module != .downProj   // the recompute skips down's product (output kept)
             case .selective: module == .qProj && !keepsQuery
             case .none: false
             }
@@ -330,6 +331,8 @@ public enum CapacityPlanner {
             // TP groups are consecutive ranks: inside a node when tp ≤ ranks per node.
             let link = self.link(groupSize: tp, stride: 1, cluster: cluster)
             let passes = job.checkpointing == .full ? 2 : 1   // forward, plus the recompute in the backward
+            // The recompute reduces o's output but not down's (the layer output is kept).
+            let outputReductions = job.checkpointing == .full ? 3 : 2
             let layers = config.numHiddenLayers
             let rowTargets = job.targets.filter { $0.module.isRowParallel }.count
             let rows = Llama.trainingLogitRows(tokens: tokens, vocabLocal: shards[0].vocabRows.count)
@@ -337,7 +340,7 @@ public enum CapacityPlanner {
             let chunkRows = Double(rows)
             // (count, floats) of each kind of allReduce in one micro-batch.
             let kinds: [(Int, Double)] = [
-                (2 + 2 * layers * passes + 2 * layers, n * c),   // embedding, o/down outputs, head dx, dx of 2 norms
+                (2 + outputReductions * layers + 2 * layers, n * c),   // embedding, o/down outputs, head dx, dx of 2 norms
                 (rowTargets * passes, n * r),                    // row-parallel LoRA bottleneck u
                 (chunks, chunkRows), (chunks, 2 * chunkRows),    // loss max, then (Σexp, target)
             ]

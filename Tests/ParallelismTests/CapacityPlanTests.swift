@@ -141,9 +141,10 @@ import TestSupport
         let plan = try CapacityPlanner.plan(smol, cluster: cluster(), job: job(smol), cost: cost, tp: 1)
         // tp 1, dp 32: one 2048-token sequence per rank, no TP traffic.
         let n = 2048.0, p = Double(30 * (2 * 331_776 + 2 * 110_592 + 3 * 884_736)), head = Double(49152 * 576)
+        let down = Double(30 * 884_736)   // not recomputed: the layer output is kept
         let lora = 30.0 * ((576 + 576) + (576 + 192)) * 16
         let attention = 9 * n * n * 576 * 30   // (2 fwd + 5 bwd + 2 recompute)·T²·H·D per layer
-        let flops = 6 * p * n + 4 * head * n + 8 * lora * n + attention
+        let flops = 6 * p * n - 2 * down * n + 4 * head * n + 8 * lora * n + attention
         #expect(abs(plan.time.flopsPerRank / flops - 1) < 1e-12)
         #expect(abs(plan.time.computeSeconds - flops / (4 * 100e9 * 0.5)) < 1e-9)
         #expect(plan.time.tensorParallelSeconds == 0 && plan.time.tensorParallelAllReduces == 0)
@@ -156,13 +157,13 @@ import TestSupport
 
     @Test func tensorParallelTrafficStaysInTheNode() throws {
         let plan = try CapacityPlanner.plan(llama70, cluster: cluster(), job: job(llama70), cost: cost, tp: 8)
-        // Per micro-batch of 2048 tokens: 2 + 4L + 2L (recompute) allReduces of [N, C] floats plus
-        // two per loss chunk; then the partial gradA once (q and v are column-parallel).
+        // Per micro-batch of 2048 tokens: 2 + 4L + L (recompute: o_proj only) allReduces of [N, C]
+        // floats plus two per loss chunk; then the partial gradA once (q and v are column-parallel).
         let rows = Llama.trainingLogitRows(tokens: 2048, vocabLocal: llama70.vocabSize / 8)
-        let perMicro = 2 + 6 * 80 + 2 * ((2048 + rows - 1) / rows)
+        let perMicro = 2 + 5 * 80 + 2 * ((2048 + rows - 1) / rows)
         #expect(plan.time.tensorParallelAllReduces == 8 * perMicro + 1)
         let big = CapacityPlanner.ringAllReduceSeconds(bytes: 4 * 2048 * 8192, ranks: 8, latency: 1e-6, bandwidth: 10e9)
-        #expect(plan.time.tensorParallelSeconds > 8 * Double(2 + 6 * 80) * big * 0.999)
+        #expect(plan.time.tensorParallelSeconds > 8 * Double(2 + 5 * 80) * big * 0.999)
     }
 
     @Test func smolLM2BaseBytesMatchTesseraInfo() throws {

@@ -141,19 +141,21 @@ check("nonblocking sends and receives through fixed slots, both ways at once, in
     let receives = try incoming.map { try slots.startReceive($0.pointer, count: n, from: previous, tag: 7) }
     let sends = try outgoing.map { try slots.startSend($0.pointer, count: n, to: next, tag: 7) }
     for slot in receives + sends { try slots.wait(slot) }
-    for m in 0..<2 {
-        let want = (0..<n).map { Float(previous * 1_000_000 + m * n + $0) }
-        try expect(incoming[m].array == want, "message \(m) from rank \(previous) differs")
-    }
+    let arrived = (0..<2).map { m in incoming[m].array == (0..<n).map { Float(previous * 1_000_000 + m * n + $0) } }
     // Slots are reusable, more than `capacity` at once is refused, and waiting on a free slot
     // is an error, not a hang.
-    try expect((try? slots.wait(receives[0])) == nil, "wait on a free slot succeeded")
-    let small = FloatBuffer(count: 4), one = FloatBuffer([Float(world.rank)])
+    let freeWaitFails = (try? slots.wait(receives[0])) == nil
+    let small = FloatBuffer(count: 2), one = FloatBuffer([Float(world.rank)])
     let pending = try (0..<2).map { try slots.startReceive(small.pointer + $0, count: 1, from: previous, tag: 8) }
         + (0..<2).map { _ in try slots.startSend(one.pointer, count: 1, to: next, tag: 8) }
-    try expect((try? slots.startSend(one.pointer, count: 1, to: next, tag: 8)) == nil, "a fifth transfer started")
+    let fifthRefused = (try? slots.startSend(one.pointer, count: 1, to: next, tag: 9)) == nil
     for slot in pending { try slots.wait(slot) }
-    try expect(Array(small.array[0..<2]) == [Float(previous), Float(previous)], "small messages \(small.array)")
+    // The buffers must outlive the transfers (Swift may free an object after its last use).
+    withExtendedLifetime((outgoing, incoming, small, one)) {}
+    try expect(arrived == [true, true], "messages from rank \(previous) arrived as \(arrived)")
+    try expect(freeWaitFails, "wait on a free slot succeeded")
+    try expect(fifthRefused, "a fifth transfer started")
+    try expect(small.array == [Float(previous), Float(previous)], "small messages \(small.array)")
 }
 
 check("nonblocking allReduce completes with wait") {

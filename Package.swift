@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Module graph (DESIGN.md §2): dependencies point downward only.
+// Module graph (docs/architecture.md §2): dependencies point downward only.
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v13)],

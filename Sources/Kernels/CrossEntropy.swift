@@ -1,6 +1,6 @@
 // Cross-entropy of next-token logits against target ids, computed chunk by chunk so the
-// [N, V] logits never exist at once (DESIGN §3.4): the caller produces the logits of `chunk`
-// rows into one reusable scratch, this op reduces them to per-row losses.
+// [N, V] logits never exist at once (docs/architecture.md §4.4): the caller produces the logits of
+// `chunk` rows into one reusable scratch, this op reduces them to per-row losses.
 // Legend: N = rows (tokens), V = vocabulary size, K = rows per chunk, C = channels of the
 // head's input.
 // Backward is fused with the forward (llm.c's fused classifier): each chunk's logits are turned

@@ -1,8 +1,8 @@
 // Element-wise helpers for the backward pass.
 // Legend: N = element count.
 // A residual `x = x + f(norm(x))` passes `dx` straight through to its input and to the branch;
-// the branch's input gradient (an overwritten activation gradient, DESIGN §5) is then added to
-// the residual stream's gradient with `accumulate`.
+// the branch's input gradient (an overwritten activation gradient, docs/architecture.md §7) is then
+// added to the residual stream's gradient with `accumulate`.
 
 /// Element-wise operations on raw buffers.
 public enum Elementwise {

@@ -2,8 +2,8 @@
 // from a caller-supplied row reader (dequantize one row into the output).
 // Legend: N = tokens, C = channels (hidden size), V = vocabulary rows held here (`vocabLocal`,
 // the rows `vocabStart ..< vocabStart + vocabLocal` of the full table; all of it on one rank).
-// No backward: the table is frozen in LoRA training (DESIGN §3.5) and the ids have no gradient,
-// so the gradient that reaches the embedding output is simply dropped.
+// No backward: the table is frozen in LoRA training (docs/architecture.md §4.2) and the ids have no
+// gradient, so the gradient that reaches the embedding output is simply dropped.
 
 /// Embedding lookup, forward only (the table is frozen; see the file header).
 public enum Embedding {

@@ -1,4 +1,4 @@
-// What a training step keeps of each layer's forward for the backward (DESIGN §7):
+// What a training step keeps of each layer's forward for the backward (docs/architecture.md §9):
 //   full       only the residual stream entering each layer; the backward recomputes the whole
 //              layer (one extra forward of every layer: least memory, ~1/3 more GEMM work);
 //   selective  also the GEMM outputs k, v (after RoPE), xMid (the attention half's output),

@@ -51,7 +51,7 @@ extension FrozenMatrix {
 extension FrozenMatrix {
     /// Input gradient of `linearForward`: `dinp[N, I] = dout[N, O] · W` (plus `beta · dinp`),
     /// or through the output columns `outputs` only. Frozen weights get no gradient of their
-    /// own; only this flows through them (DESIGN §3.5).
+    /// own; only this flows through them (docs/architecture.md §4.5).
     ///
     /// - Parameters:
     ///   - dinp: `[N, I]`; overwritten (`beta = 0`, the activation-gradient rule) or accumulated.

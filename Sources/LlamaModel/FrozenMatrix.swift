@@ -1,5 +1,5 @@
 // A frozen weight matrix W [out, in] in HF row order: one type over every way a frozen base
-// weight is held (DESIGN: never a dense and a quantized twin class).
+// weight is held (docs/architecture.md §8: never a dense and a quantized twin class).
 //   - GGML blocks (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K) inside a memory-mapped
 //     file, as stored; GGUF's permuted q/k rows are read through `rowOrder`.
 //   - bitsandbytes NF4 (plain or double-quantized absmax), the QLoRA base.

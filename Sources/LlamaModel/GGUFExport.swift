@@ -2,8 +2,8 @@
 // `<arch>.*` hyper-parameters, the tokenizer metadata (copied from a source GGUF or rebuilt from
 // a TokenizerDefinition) and every tensor under its llama.cpp name. Matrices are F16 (or F32 /
 // BF16), norms, biases and rope_freqs F32. q/k rows are permuted back to llama.cpp's interleaved
-// RoPE order for the llama architecture (DESIGN.md §5), so `Llama.load(gguf:)` un-permutes them
-// to exactly the values exported.
+// RoPE order for the llama architecture (docs/architecture.md §7), so `Llama.load(gguf:)`
+// un-permutes them to exactly the values exported.
 // Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
 
 import Foundation

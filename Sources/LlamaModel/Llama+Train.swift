@@ -1,6 +1,6 @@
-// One training micro-step on one tensor-parallel rank (DESIGN §3): forward with LoRA, chunked
-// vocab-parallel loss, backward, LoRA gradients accumulated (+=). A group of one runs the same
-// code with no-op collectives. Also the loss alone over the same path (evaluation on a sharded
+// One training micro-step on one tensor-parallel rank (docs/architecture.md §4): forward with LoRA,
+// chunked vocab-parallel loss, backward, LoRA gradients accumulated (+=). A group of one runs the
+// same code with no-op collectives. Also the loss alone over the same path (evaluation on a sharded
 // model). Implementation: Llama+TrainForward.swift, Llama+TrainBackward.swift,
 // Llama+VocabParallelLoss.swift, LoRALinear.swift; buffers: TrainingWorkspace.swift.
 // Legend: N = tokens of the micro-batch (all packed sequences), V = vocabulary.
@@ -35,7 +35,7 @@ extension Llama {
     ///     `maxLoRARank ≥` the adapters' rank.
     ///   - layerGradientsReady: called with `l` (from the last layer down) once layer `l`'s LoRA
     ///     gradients are final for this micro-batch, e.g. to start their data-parallel reduction
-    ///     while earlier layers are still in the backward (DESIGN §3.6).
+    ///     while earlier layers are still in the backward (docs/architecture.md §6).
     /// - Returns: the sum of the counted token losses (fp64) and how many were counted.
     public func trainStep(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]? = nil,
                           shard: LlamaShard, group: TensorParallelGroup, adapters: LowRankAdapters?,

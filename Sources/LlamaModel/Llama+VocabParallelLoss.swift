@@ -1,5 +1,6 @@
-// Head and cross-entropy over a vocabulary split across the tensor-parallel group (DESIGN §3.4),
-// chunk by chunk so neither the [N, V] nor the [N, V_local] logits ever exist:
+// Head and cross-entropy over a vocabulary split across the tensor-parallel group
+// (docs/architecture.md §4.4), chunk by chunk so neither the [N, V] nor the [N, V_local] logits
+// ever exist:
 //   logits_local [K, VL] = xn[chunk] · E_localᵀ
 //   m      = allReduceMax(rowmax(logits_local))                        [K]
 //   (s, z) = allReduceSum(Σ_local exp(logits − m), target logit or 0)   [2, K] in one buffer

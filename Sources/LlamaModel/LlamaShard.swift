@@ -1,12 +1,12 @@
-// The slice of the model one tensor-parallel rank holds (DESIGN §3): a range of query heads
-// with the KV heads they read, a range of FFN columns and a range of the vocabulary.
+// The slice of the model one tensor-parallel rank holds (docs/architecture.md §5.1): a range of
+// query heads with the KV heads they read, a range of FFN columns and a range of the vocabulary.
 // Query heads need not come in whole KV groups: when a range ends inside a group, that KV
 // head is held by both neighbouring ranks. Either both compute its k and v, or (with
 // `keyValueTransfers`, what the planner gives) one of them, its owner, computes them and sends
 // them to the other, which sends its partial dk, dv back in the backward. Its k/v LoRA B rows
-// get partial gradients on each rank that projects it (reduced over the group, DESIGN §4;
-// zero on a rank that only receives it). A group of one holds everything, so one rank runs the
-// same code as many.
+// get partial gradients on each rank that projects it (reduced over the group,
+// docs/architecture.md §5.3; zero on a rank that only receives it). A group of one holds
+// everything, so one rank runs the same code as many.
 // Legend: G = KV heads, H = query heads, q = H / G, F = FFN size, V = vocabulary.
 
 /// What one rank of a tensor-parallel group holds. Computed by the shard planner
@@ -121,6 +121,6 @@ public struct LlamaShard: Sendable, Equatable, CustomStringConvertible {
 
 extension LinearModule {
     /// Column-parallel modules (q, k, v, gate, up) split their outputs across ranks; row-parallel
-    /// ones (o, down) split their inputs (DESIGN §3).
+    /// ones (o, down) split their inputs (docs/architecture.md §5.2).
     public var isRowParallel: Bool { self == .oProj || self == .downProj }
 }

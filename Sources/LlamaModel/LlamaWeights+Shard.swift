@@ -1,5 +1,5 @@
-// Tensor-parallel loading of the frozen base (DESIGN §3, §5, §7): each rank keeps only its
-// slice of every matrix, and the bytes it keeps are exactly the matching part of what one rank
+// Tensor-parallel loading of the frozen base (docs/architecture.md §5.1, §8): each rank keeps only
+// its slice of every matrix, and the bytes it keeps are exactly the matching part of what one rank
 // would hold.
 //   - Row slices: q [queryRows, C], k/v [keyValueRows, C], gate/up [ffnColumns, C], embedding
 //     and head [vocabRows, C]. Column slices: o [C, queryRows], down [C, ffnColumns]. Biases

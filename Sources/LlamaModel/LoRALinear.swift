@@ -2,7 +2,7 @@
 //   y = x·Wᵀ (+ b) + scaling · (drop(x)·Aᵀ)·Bᵀ,   u = drop(x)·Aᵀ [N, r] kept for the backward.
 // Legend: N = tokens, I = local in features, O = local out features, r = LoRA rank.
 //
-// Tensor parallelism (DESIGN §4), one code path for any group size:
+// Tensor parallelism (docs/architecture.md §5.2), one code path for any group size:
 // - Column-parallel (q, k, v, gate, up): W and B hold this rank's output rows, A is replicated.
 //   The forward is local. The backward writes a PARTIAL input gradient (base + LoRA parts): the
 //   caller allReduces the summed dx of all modules sharing the input once (the conjugate of the

@@ -1,7 +1,7 @@
 // How the training forward/backward finds the trainable low-rank factors of a linear layer,
 // without LlamaModel depending on the LoRA module (LoRA depends on LlamaModel and conforms).
-// Shapes are this rank's slice (DESIGN §4): column-parallel modules keep A whole and B sliced
-// by output rows; row-parallel ones slice A by input columns and keep B whole.
+// Shapes are this rank's slice (docs/architecture.md §5.2): column-parallel modules keep A whole
+// and B sliced by output rows; row-parallel ones slice A by input columns and keep B whole.
 // Legend: r = rank, I = local in features, O = local out features.
 
 import Kernels

@@ -1,6 +1,6 @@
 // The collectives the model needs inside a tensor-parallel group, as a protocol so the model
 // code stays free of MPI: Parallelism supplies an MPI-backed group, and a group of one is a
-// no-op, so one rank runs the same code as many (DESIGN §3, STYLE habit 6).
+// no-op, so one rank runs the same code as many (docs/architecture.md §3).
 
 /// Sum and max reductions (and a load-time gather) over the ranks of a tensor-parallel group.
 public protocol TensorParallelGroup: AnyObject, Sendable {

@@ -1,6 +1,6 @@
 // Every buffer one training step (forward with LoRA, vocab-parallel loss, backward) needs, sized
 // once from (config, shard, max tokens per micro-batch, max LoRA rank) and reused: the step
-// allocates nothing (DESIGN §7, STYLE habit 4).
+// allocates nothing (docs/architecture.md §9).
 // Legend: N = maxTokens, L = layers, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local,
 // VL = V_local, r = max LoRA rank, I = widest local input of a linear (max(C, QL, FL)),
 // K = logit chunk rows, Q = attention query block (64), R·I_w = one dequantized weight tile.
@@ -247,10 +247,10 @@ public final class TrainingWorkspace: @unchecked Sendable {
     /// Bytes this workspace holds (equals `byteCount` for its configuration).
     public var byteCount: Int { sizes.bytes(checkpointing: checkpointing, keepsQuery: keepsQuery) }
 
-    /// Bytes of a workspace for a configuration (DESIGN §7: the activation part of a rank's
-    /// budget): `(L+1)·N·C` residuals plus one layer's activations (full checkpointing), every
-    /// layer's GEMM outputs and one set of the rest (selective), or every layer's (none); plus
-    /// gradient buffers, one logits chunk `[K, V_local]`, the attention
+    /// Bytes of a workspace for a configuration (docs/architecture.md §9: the activation part of a
+    /// rank's budget): `(L+1)·N·C` residuals plus one layer's activations (full checkpointing),
+    /// every layer's GEMM outputs and one set of the rest (selective), or every layer's (none);
+    /// plus gradient buffers, one logits chunk `[K, V_local]`, the attention
     /// scratch and one dequantized weight tile. `weightScratchCount` defaults to the tile a
     /// `FrozenMatrix` of this shard's widest matrix uses.
     public static func byteCount(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,

@@ -4,7 +4,8 @@
 // ne [in, r]) and `.lora_b` (PEFT B [out, r], ne [r, out]), F32.
 // For the llama architecture llama.cpp stores attn_q/attn_k rows permuted for interleaved RoPE;
 // its converter applies that permutation to the product B·A, which moves B's rows and leaves A
-// alone. Tessera keeps HF order internally (DESIGN.md §5), so B of q/k is permuted on write.
+// alone. Tessera keeps HF order internally (docs/architecture.md §7), so B of q/k is permuted on
+// write.
 // Legend: r = rank, I = in features, O = out features.
 
 import Foundation

@@ -1,6 +1,6 @@
 // The adapter's tensors: for every target, the factors A [r, in] and B [out, r] and their
 // gradients, each one owned FloatBuffer allocated up front. Gradients accumulate (+=) and are
-// zeroed explicitly (DESIGN.md §5).
+// zeroed explicitly (docs/architecture.md §7).
 // Legend: r = rank, in/out = the wrapped linear's input/output features.
 
 import Kernels

@@ -1,12 +1,14 @@
-// "Will this model fit on my nodes, and how fast will it train?" — DESIGN §7's memory formula and
-// a compute + communication step-time model, evaluated from shapes alone (no weights, no MPI).
+// "Will this model fit on my nodes, and how fast will it train?" — docs/architecture.md §9's memory
+// formula and a compute + communication step-time model, evaluated from shapes alone (no weights,
+// no MPI).
 //
 // Memory per rank (the largest rank of the TP group; shards can be uneven):
 //   base   = Σ_layers Σ_7 linears NF4+DQ bytes of the local [out_l, in_l] slice   (≈ 4.127 bit/param)
 //          + V_local·C·e (embedding) + V_local·C·e (head, unless tied)           (e = stored bytes/param)
 //          + (2L + 1)·C·4 (RMSNorm weights, fp32, replicated)
-//   lora   = 4 copies (weights, gradients, AdamW m and v; fp32) of the local factors (DESIGN §4):
-//            column-parallel A [r, I] + B [O_local, r]; row-parallel A [r, I_local] + B [O, r]
+//   lora   = 4 copies (weights, gradients, AdamW m and v; fp32) of the local factors
+//            (docs/architecture.md §5.2): column-parallel A [r, I] + B [O_local, r];
+//            row-parallel A [r, I_local] + B [O, r]
 //   acts   = TrainingWorkspace.byteCount(config, shard, N = micro-batch·T, r, checkpointing)
 //   total  = base + lora + acts + runtime overhead; fits when ranksPerNode·total ≤ (1 − margin)·node.
 //
@@ -265,7 +267,7 @@ public enum CapacityPlanner {
         return (Double(linear), embedding, norms)
     }
 
-    /// LoRA floats one shard holds (A and B slices of every target, DESIGN §4).
+    /// LoRA floats one shard holds (A and B slices of every target, docs/architecture.md §5.2).
     public static func loraFloats(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob) -> Int {
         job.targets.reduce(0) { sum, target in
             let (i, o) = localFactorWidths(target, config, shard: shard)

@@ -1,5 +1,5 @@
 // After the backward of a step, the LoRA gradients of every rank are turned into the gradient
-// of the global batch (DESIGN §3.6–7):
+// of the global batch (docs/architecture.md §6):
 //   1. column-parallel gradA is a partial sum over the TP group → allReduce over TP; so are
 //      the k/v gradB rows of a KV head two ranks share → each rank places its rows in a
 //      zeroed full-size buffer and allReduces that over TP (unshared rows pass through exactly);
@@ -10,12 +10,12 @@
 //      rank (shared B rows on the lowest rank holding them), replicated ones on TP rank 0 only,
 //      summed over the TP group.
 // The fused buffer is allocated once; copying in and out is cheap next to the reduction.
-// Overlap (DESIGN §3.6): during the backward of a step's last micro-batch, `layerReady(l)` is
-// called as soon as layer l's gradients are final. It reduces the layer's partial gradA over TP
-// (blocking, small), copies the layer into its segment of the fused buffer and starts a
-// nonblocking allReduce of that segment over DP, while the backward goes on with earlier
-// layers; each call also tests the reductions in flight so MPI progresses them. `synchronize()`
-// then only waits for what is still in flight.
+// Overlap (docs/architecture.md §6): during the backward of a step's last micro-batch,
+// `layerReady(l)` is called as soon as layer l's gradients are final. It reduces the layer's
+// partial gradA over TP (blocking, small), copies the layer into its segment of the fused buffer
+// and starts a nonblocking allReduce of that segment over DP, while the backward goes on with
+// earlier layers; each call also tests the reductions in flight so MPI progresses them.
+// `synchronize()` then only waits for what is still in flight.
 import Collectives
 import Kernels
 import LlamaModel

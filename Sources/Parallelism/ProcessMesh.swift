@@ -1,7 +1,7 @@
 // The process mesh: world = tp × dp. Ranks with the same dp index form a tensor-parallel group
 // (TP group) and hold different slices of the model; ranks with the same tp index form a
-// data-parallel group (DP group) and see different batches (DESIGN §3). TP groups are runs of
-// consecutive world ranks, so on a multi-host run with tp ≤ ranks per host the chatty TP
+// data-parallel group (DP group) and see different batches (docs/architecture.md §3). TP groups are
+// runs of consecutive world ranks, so on a multi-host run with tp ≤ ranks per host the chatty TP
 // traffic stays inside a host.
 import Collectives
 

@@ -1,11 +1,11 @@
-// Which slice of the model each tensor-parallel rank holds (DESIGN §3, §5).
+// Which slice of the model each tensor-parallel rank holds (docs/architecture.md §5.1, §8).
 //
 // Attention is split by query heads, evenly (the first H % tp ranks take one more). A rank
 // holds the KV heads its query heads read; where a split falls inside a KV group, both
 // neighbouring ranks hold that KV head, one of them (the lighter) projects its k and v and
 // sends them to the other, which returns its partial dk, dv in the backward (tp 2 on SmolLM2,
 // alternating runs: 591–599 tokens/s with both projecting it, 601–605 with the hand-over); its
-// k/v LoRA B rows are reduced over the group (DESIGN §4). Why not
+// k/v LoRA B rows are reduced over the group (docs/architecture.md §5.3). Why not
 // whole KV groups per rank: SmolLM2 has 9 query heads in 3 groups, and 2 + 1 groups at tp 2
 // gave rank 0 two thirds of the attention half; the other rank waited at the allReduce after
 // o_proj, and the step measured 1.71–1.75× one rank. 5 + 4 heads (the middle group shared)

@@ -1,4 +1,4 @@
-// The LoRA factors one tensor-parallel rank trains (DESIGN §4, PEFT placement):
+// The LoRA factors one tensor-parallel rank trains (docs/architecture.md §5.2, PEFT placement):
 //   column-parallel q, k, v, gate, up: A [r, C] replicated, B [O_local, r] = rows of B;
 //   row-parallel o, down:              A [r, I_local] = columns of A, B [C, r] replicated.
 // Built by slicing a full adapter (which every rank initialises identically from the seed and

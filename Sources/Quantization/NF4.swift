@@ -1,6 +1,6 @@
 // NF4 (4-bit NormalFloat) exactly as bitsandbytes 0.50 computes it on the CPU
 // (`quantize_4bit(..., quant_type="nf4", blocksize=64)` / `dequantize_4bit`); see
-// ../shared/reference/smollm2/nf4/README.md for the rules and byte-exact cases.
+// Tests/Fixtures/reference/smollm2/nf4/README.md for the rules and byte-exact cases.
 //
 // Legend: n = element count of the row-major flattened weight; blocks of 64 consecutive
 // elements (the last may be short, and a block may span two rows); packed[k] holds elements

@@ -1,5 +1,5 @@
-// NF4 tensors that are a tensor-parallel slice of a full matrix (DESIGN §5: "each rank holds
-// exactly the bytes a single rank would hold for its slice"). Two ways to get one:
+// NF4 tensors that are a tensor-parallel slice of a full matrix (docs/architecture.md §8: each rank
+// holds exactly the bytes a single rank would hold for its slice). Two ways to get one:
 //   - slice a full tensor already in memory (a bitsandbytes checkpoint): copy its codes and
 //     scales for the slice's blocks;
 //   - quantize the slice's own values with plain absmax (the first-level blocks are the same

@@ -1,7 +1,8 @@
 // torch's float32 sum on CPU (aten/src/ATen/native/cpu/SumKernel.cpp, one thread, 8-lane
 // vectors), reproduced because bitsandbytes' double-quant offset is `absmax.mean()` and a
-// float64 mean rounded to float32 is not always the same float (README: case L, 81 of the 210
-// SmolLM2 weights). A different offset changes the stored bytes.
+// float64 mean rounded to float32 is not always the same float
+// (Tests/Fixtures/reference/smollm2/nf4/README.md: case L, 81 of the 210 SmolLM2 weights). A
+// different offset changes the stored bytes.
 
 /// Bit-exact emulation of torch's single-threaded float32 `sum()` / `mean()` of a contiguous vector.
 public enum TorchCPUSum {

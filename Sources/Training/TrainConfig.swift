@@ -24,7 +24,7 @@ public struct TrainConfig: Sendable, Equatable {
         }
     }
 
-    /// Row formats of training JSONL (DESIGN §6).
+    /// Row formats of training JSONL (docs/architecture.md §10).
     public enum DataFormat: String, Sendable, Equatable, CaseIterable, Codable {
         case auto, chat, completion, text, tokens
     }

@@ -1,6 +1,6 @@
-// The step loop of one rank (DESIGN §3): take this rank's share of the global batch, run the
-// micro-batches (forward, loss, backward; gradients accumulate), reduce the gradients over the
-// TP and DP groups, clip by the global norm, and apply AdamW with the scheduled learning rate.
+// The step loop of one rank (docs/architecture.md §4): take this rank's share of the global batch,
+// run the micro-batches (forward, loss, backward; gradients accumulate), reduce the gradients over
+// the TP and DP groups, clip by the global norm, and apply AdamW with the scheduled learning rate.
 // Every rank of the mesh runs the same sequence of collectives, so they stay in step.
 import Collectives
 import Kernels

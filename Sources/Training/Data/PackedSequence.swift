@@ -1,6 +1,7 @@
-// Training sequences: one example, or several packed end to end (DESIGN §6), never longer than
-// max_seq_len. Packed examples keep their own segment: attention and RoPE positions restart at
-// each boundary, so a packed sequence gives the same loss as its examples run one by one.
+// Training sequences: one example, or several packed end to end (docs/architecture.md §4.1), never
+// longer than max_seq_len. Packed examples keep their own segment: attention and RoPE positions
+// restart at each boundary, so a packed sequence gives the same loss as its examples run one by
+// one.
 // Legend: T = tokens of the sequence.
 
 /// One sequence of a batch.

@@ -6,8 +6,8 @@ import LoRA
 import Parallelism
 
 /// `tessera plan`: will a model fit on these nodes, and how fast will it train? Evaluates
-/// `CapacityPlanner` (DESIGN §7 memory per rank, a compute + ring-allReduce step-time model) for
-/// a model that need not be on disk.
+/// `CapacityPlanner` (docs/architecture.md §9 memory per rank, a compute + ring-allReduce step-time
+/// model) for a model that need not be on disk.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",

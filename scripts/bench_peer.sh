@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tessera against the PyTorch + PEFT peer (../shared/peer/bench_peft.py) on the same LoRA training job, alternating
+# Tessera against the PyTorch + PEFT peer (scripts/peer/bench_peft.py) on the same LoRA training job, alternating
 # peer, tessera, peer, tessera, ... in one run, then the mean tokens/s of each and the ratio. Not run by CI.
 #
 #   scripts/bench_peer.sh [--rounds N] [--batch B] [--seq T] [--r R] [--targets q_proj,v_proj] [--threads N]
@@ -11,12 +11,12 @@
 # selective activation checkpointing (the configuration in which Tessera's speed and memory targets hold together;
 # the peer keeps every activation, as PEFT does without gradient checkpointing).
 # Both use random token ids; both time forward + backward + AdamW per step after warm-up.
-# PYTHON (default python3) must import torch, transformers and peft; SMOLLM2_GGUF overrides the model path
-# (default: models/SmolLM2-135M-Instruct.Q4_1.gguf, the file Tessera uses).
+# PYTHON (default python3) must import torch, transformers and peft (install: scripts/peer/README.md); SMOLLM2_GGUF
+# overrides the model path (default: models/SmolLM2-135M-Instruct.Q4_1.gguf, the file Tessera uses).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-peer_dir="$(dirname "$0")/../../shared/peer"     # the peer lives next to the repository, in shared/peer
+peer_dir="$here/peer"     # the peer benchmark: scripts/peer/bench_peft.py
 
 rounds=2 batch=4 seq=256 r=16 targets=q_proj,v_proj threads=1 steps=3 peer_quant=none tessera_base=nf4 out=""
 checkpointing=selective
@@ -39,17 +39,13 @@ while [ $# -gt 0 ]; do
 done
 python=${PYTHON:-python3}
 
-if [ ! -f "$peer_dir/bench_peft.py" ]; then
-  echo "bench_peer.sh: the peer benchmark is not here ($peer_dir/bench_peft.py); nothing to compare against."
-  exit 0
-fi
 if ! "$python" -c "import torch, transformers, peft" >/dev/null 2>&1; then
   cat <<EOF
 bench_peer.sh: the PyTorch + PEFT peer cannot run: '$python' cannot import torch, transformers and peft.
 Install them from PyPI (in a virtual environment if you like), then run this script again:
 
     python3 -m venv ~/peer && . ~/peer/bin/activate
-    pip install torch transformers peft accelerate gguf      # add bitsandbytes for --peer-quant nf4
+    pip install -r $peer_dir/requirements.txt
 
 The default PyPI torch wheel for Linux is large: it pulls the CUDA libraries (about 6 GB on disk) even though
 the peer runs on the CPU only. Point PYTHON=/path/to/python at the environment if it is not first on the PATH.
@@ -93,9 +89,9 @@ EOF
 for ((round = 1; round <= rounds; round++)); do
   log="$tmp/peer$round.log"
   echo -n "round $round  peer    ... "
-  if (cd "$peer_dir" && "$python" bench_peft.py --gguf "$gguf" --quant "$peer_quant" --threads "$threads" \
+  if "$python" "$peer_dir/bench_peft.py" --gguf "$gguf" --quant "$peer_quant" --threads "$threads" \
         --batch "$batch" --seq "$seq" --r "$r" --alpha $((2 * r)) --targets "$targets" --steps "$steps" \
-        --tag "bench_peer round $round") >"$log" 2>&1 && j=$(last_json "$log"); then
+        --tag "bench_peer round $round" >"$log" 2>&1 && j=$(last_json "$log"); then
     echo "{\"who\": \"peer\", \"round\": $round, \"result\": $j}" >>"$results"
     "$python" -c 'import json, sys; j = json.loads(sys.argv[1]); print("%.1f tokens/s, peak RSS %.0f MB" % (j["tokens_per_s"], j["peak_rss_MiB"] * 1.048576))' "$j"
   else

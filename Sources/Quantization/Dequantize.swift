@@ -2,7 +2,7 @@
 // The range checks happen once per call; the per-format loops (Dequantize+LegacyBlocks.swift,
 // Dequantize+KQuants.swift) then run on raw pointers with no allocation, because the model
 // dequantizes a weight slice before every GEMM. Results are bit-exact with ggml's
-// `dequantize_row_*` (ggml-quants.c); `ReferenceDequantize` is the plain version tests compare to.
+// `dequantize_row_*` (ggml-quants.c); the tests hold it to a plain element-by-element version (Tests/QuantizationTests/ReferenceDequantize.swift).
 // Byte order: GGUF is little-endian and so is every platform Tessera runs on.
 
 #if _endian(big)

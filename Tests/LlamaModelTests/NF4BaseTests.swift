@@ -1,7 +1,7 @@
 // The NF4 (QLoRA) frozen base: FrozenMatrix over NF4 computes exactly what the fp32 matrix of
 // its dequantized values computes; quantize-on-load is bitsandbytes' quantize_4bit of the
 // dequantized HF-layout weights; SmolLM2 with an NF4 base gives transformers + bnb's losses
-// (../shared/reference/smollm2/qlora_nf4.json) and with `none` the fp32 loss (base.json).
+// (Tests/Fixtures/reference/smollm2/qlora_nf4.json) and with `none` the fp32 loss (base.json).
 
 import Foundation
 import Testing
@@ -144,7 +144,7 @@ private let referenceModels: [BaseQuantization: Result<Llama, Error>] = {
     return out
 }()
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct NF4BaseReferenceTests {
     private func ids() throws -> [Int] {
         let text = try #require(try TestPaths.referenceJSON("text.json") as? [String: Any])

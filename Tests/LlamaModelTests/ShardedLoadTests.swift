@@ -147,7 +147,7 @@ private func cut(_ values: [Float], total: Int, rows: Range<Int>, columns: Range
 
 private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct ShardedLoadTests {
     /// NF4 with double quantization, tp = 2 and 4 (native gather; shared KV heads) and tp = 3
     /// (default gather; whole KV groups).
@@ -277,7 +277,7 @@ struct ShardedLoadTests {
     }
 }
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct ShardedLoadRefusalTests {
     /// An FFN bound off the 64-grid cannot give single-rank NF4 blocks: every rank refuses,
     /// naming the matrix, before any collective.

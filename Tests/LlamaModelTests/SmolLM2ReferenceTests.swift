@@ -1,5 +1,5 @@
 // The whole forward against transformers' fp32 numbers for SmolLM2-135M-Instruct
-// (../shared/reference/smollm2: base.json, generate.json, dequant_checks.json).
+// (Tests/Fixtures/reference/smollm2: base.json, generate.json, dequant_checks.json).
 
 import Foundation
 import Testing
@@ -10,7 +10,7 @@ import ModelFormats
 /// One model shared by the suite: loading maps the file, it does not copy it.
 private let sharedModel: Result<Llama, Error> = Result { try Llama.load(gguf: TestPaths.defaultModel.path) }
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct SmolLM2ReferenceTests {
     private func model() throws -> Llama { try sharedModel.get() }
 

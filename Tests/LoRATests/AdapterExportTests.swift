@@ -37,7 +37,7 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
 }
 
 @Suite struct AdapterExportTests {
-    @Test(.enabled(if: haveReference)) func ggufOfTheReferenceAdapter() throws {
+    @Test func ggufOfTheReferenceAdapter() throws {
         let adapter = try LoRAAdapter.load(from: referenceAdapter, model: smolLM2)
         let dir = try temporaryDirectory("gguf")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -111,7 +111,7 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         #expect(loraErrorMessage { _ = try adapter.ggufWriter(model: other) }.contains("model.layers.0.self_attn.q_proj"))
     }
 
-    @Test(.enabled(if: haveReference)) func mlxOfTheReferenceAdapter() throws {
+    @Test func mlxOfTheReferenceAdapter() throws {
         let adapter = try LoRAAdapter.load(from: referenceAdapter, model: smolLM2)
         let dir = try temporaryDirectory("mlx")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -160,7 +160,7 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         #expect(try file.floats(named: "model.layers.2.mlp.down_proj.lora_b") == transpose(down.b.array, rows: 16, columns: 3))
     }
 
-    @Test(.enabled(if: haveReference)) func peftResaveIsTheSameAdapter() throws {
+    @Test func peftResaveIsTheSameAdapter() throws {
         let adapter = try LoRAAdapter.load(from: referenceAdapter, model: smolLM2)
         let dir = try temporaryDirectory("peft")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -177,7 +177,7 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
 }
 
 /// Merged exports of the reference adapter into the default model.
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct MergedExportTests {
     private func mergedModel() throws -> (merged: Llama, ids: [Int], peftLoss: Double) {
         let lora = try #require(try TestPaths.referenceJSON("lora.json") as? [String: Any])

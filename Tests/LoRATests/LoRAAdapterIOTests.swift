@@ -5,7 +5,7 @@ import ModelFormats
 @testable import LoRA
 
 @Suite struct LoRAAdapterIOTests {
-    @Test(.enabled(if: haveReference)) func loadsReferenceAdapter() throws {
+    @Test func loadsReferenceAdapter() throws {
         let adapter = try LoRAAdapter.load(from: referenceAdapter, model: smolLM2)
         #expect(adapter.factors.count == 60)  // 120 tensors
         #expect(adapter.rank == 8 && adapter.scaling == 2)
@@ -52,7 +52,7 @@ import ModelFormats
         #expect(file.tensor(named: "base_model.model.model.layers.2.mlp.down_proj.lora_B.weight")?.shape == [16, 3])
     }
 
-    @Test(.enabled(if: haveReference)) func referenceRoundTripKeepsEveryByteOfTheWeights() throws {
+    @Test func referenceRoundTripKeepsEveryByteOfTheWeights() throws {
         let dir = try temporaryDirectory("reference")
         defer { try? FileManager.default.removeItem(at: dir) }
         try LoRAAdapter.load(from: referenceAdapter, model: smolLM2).save(to: dir)
@@ -61,7 +61,7 @@ import ModelFormats
         #expect(ours == theirs)
     }
 
-    @Test(.enabled(if: haveReference)) func refusesAdapterForAnotherModelShape() throws {
+    @Test func refusesAdapterForAnotherModelShape() throws {
         let wider = LlamaConfig(hiddenSize: 960, intermediateSize: 2560, numHiddenLayers: 32, numAttentionHeads: 15,
                                 numKeyValueHeads: 5, headDim: 64, vocabSize: 49152)
         let message = loraErrorMessage { _ = try LoRAAdapter.load(from: referenceAdapter, model: wider) }

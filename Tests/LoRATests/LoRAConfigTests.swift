@@ -3,7 +3,7 @@ import Testing
 @testable import LoRA
 
 @Suite struct LoRAConfigTests {
-    @Test(.enabled(if: haveReference)) func decodesReferenceAdapterConfig() throws {
+    @Test func decodesReferenceAdapterConfig() throws {
         let config = try LoRAConfig(contentsOf: referenceAdapter.appendingPathComponent("adapter_config.json"))
         #expect(config.r == 8)
         #expect(config.loraAlpha == 16)
@@ -18,7 +18,7 @@ import Testing
         #expect(config.scaling == 2.0)
     }
 
-    @Test(.enabled(if: haveReference)) func encodesEveryKeyPEFTWrites() throws {
+    @Test func encodesEveryKeyPEFTWrites() throws {
         let url = referenceAdapter.appendingPathComponent("adapter_config.json")
         let reference = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let config = try LoRAConfig(contentsOf: url)

@@ -1,5 +1,5 @@
 // The training step with the reference PEFT adapter (lora_r8_qv) on SmolLM2-135M-Instruct
-// against transformers + PEFT in fp32 (../shared/reference/smollm2/lora.json and
+// against transformers + PEFT in fp32 (Tests/Fixtures/reference/smollm2/lora.json and
 // lora_grads.safetensors): loss, every gradient tensor, total norm; and over an NF4 base
 // (qlora_nf4.json): loss and every gradient norm. (Checkpointing on = off is
 // checked bit for bit on the tiny model in LlamaModelTests, where it costs no real-model step.)
@@ -14,7 +14,7 @@ import TestSupport
 
 private let sharedModel: Result<Llama, Error> = Result { try Llama.load(gguf: TestPaths.defaultModel.path) }
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct LoRAGradientTests {
     private func referenceStep(checkpointing: ActivationCheckpointing) throws -> (loss: Double, adapter: LoRAAdapter, seconds: Double) {
         let model = try sharedModel.get()

@@ -7,7 +7,7 @@ import LlamaModel
 import Testing
 import TestSupport
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct LoRAMergeTests {
     @Test func mergedModelHasTheAdaptedLoss() throws {
         let lora = try #require(try TestPaths.referenceJSON("lora.json") as? [String: Any])

@@ -13,7 +13,6 @@ let smolLM2 = LlamaConfig(hiddenSize: 576, intermediateSize: 1536, numHiddenLaye
 let tinyModel = LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 3, numAttentionHeads: 4,
                             numKeyValueHeads: 2, vocabSize: 37)
 
-let haveReference = TestPaths.hasReference
 var referenceAdapter: URL { TestPaths.reference.appendingPathComponent("lora_r8_qv") }
 
 /// A fresh empty directory under the system temporary directory.

@@ -7,7 +7,7 @@ import TestSupport
     /// 134,515,008: SmolLM2-135M with tied embeddings (model_info.json).
     let baseParameters = 134_515_008
 
-    @Test(.enabled(if: haveReference)) func matchesPEFTStringsExactly() throws {
+    @Test func matchesPEFTStringsExactly() throws {
         let reference = try #require(try TestPaths.referenceJSON("trainable_params.json") as? [String: [String: Any]])
         let cases: [(String, LoRAConfig)] = [
             ("r16_alpha32_q_proj_v_proj", LoRAConfig(r: 16, loraAlpha: 32, targetModules: .names(["q_proj", "v_proj"]))),

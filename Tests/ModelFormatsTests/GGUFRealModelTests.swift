@@ -5,7 +5,7 @@ import Testing
 @testable import ModelFormats
 
 @Suite struct GGUFRealModelTests {
-    @Test(.enabled(if: TestPaths.hasDefaultModel))
+    @Test(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
     func parsesTheDefaultModel() throws {
         let start = ContinuousClock.now
         let file = try GGUFFile(path: TestPaths.defaultModel.path)
@@ -34,7 +34,7 @@ import Testing
         #expect(elapsed < .seconds(10), "parsing took \(elapsed)")
     }
 
-    @Test(.enabled(if: TestPaths.hasDefaultModel))
+    @Test(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
     func tensorsAreAlignedAndInsideTheFile() throws {
         let file = try GGUFFile(path: TestPaths.defaultModel.path)
         for tensor in file.tensors {

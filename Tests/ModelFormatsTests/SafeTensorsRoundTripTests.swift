@@ -85,7 +85,7 @@ import Testing
         #expect(throws: ModelFormatsError.self) { try writer.add(name: "x", shape: [1], floats: [1]) }
     }
 
-    @Test(.enabled(if: TestPaths.hasReference))
+    @Test
     func readsTheReferencePEFTAdapter() throws {
         let path = TestPaths.reference.appendingPathComponent("lora_r8_qv/adapter_model.safetensors").path
         let file = try SafeTensorsFile(path: path)

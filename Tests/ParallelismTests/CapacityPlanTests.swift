@@ -166,8 +166,8 @@ import TestSupport
         #expect(plan.time.tensorParallelSeconds > 8 * Double(2 + 5 * 80) * big * 0.999)
     }
 
-    @Test func smolLM2BaseBytesMatchTesseraInfo() throws {
-        guard TestPaths.hasDefaultModel else { return }
+    @Test(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
+    func smolLM2BaseBytesMatchTesseraInfo() throws {
         let summary = try ModelSummary(path: ModelPath(TestPaths.defaultModel.path))
         let shard = LlamaShard.whole(summary.config)
         #expect(CapacityPlanner.baseBytes(summary.config, shard: shard, embeddingBytesPerParameter: 2).linear

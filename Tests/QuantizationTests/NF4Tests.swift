@@ -4,7 +4,6 @@ import TestSupport
 @testable import Quantization
 
 private let casesURL = TestPaths.reference.appendingPathComponent("nf4/nf4_cases.safetensors")
-private let haveCases = TestPaths.hasReference
 
 /// Bit patterns, so that -0/+0 and every ulp count.
 private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
@@ -24,13 +23,13 @@ private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         #expect(NF4.index(ofScaled: -1) == 0 && NF4.index(ofScaled: 1) == 15 && NF4.index(ofScaled: 0) == 7)
     }
 
-    @Test(.enabled(if: haveCases)) func tablesMatchReferenceFile() throws {
+    @Test func tablesMatchReferenceFile() throws {
         let file = try SafetensorsTestReader(url: casesURL)
         #expect(bits(try file.floats("quant_map")) == bits(NF4.codes))
         #expect(bits(try file.floats("W.nf4dq.nested_quant_map")) == bits(DynamicQuantMap.signed))
     }
 
-    @Test(.enabled(if: haveCases), arguments: ["W", "E", "R", "L"])
+    @Test(arguments: ["W", "E", "R", "L"])
     func byteExactAgainstBitsandbytes(name: String) throws {
         let file = try SafetensorsTestReader(url: casesURL)
         let input = try file.entry("\(name).input")
@@ -61,7 +60,7 @@ private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         #expect(bits(dq.dequantized()) == bits(try file.floats("\(name).nf4dq.dequant")))
     }
 
-    @Test(.enabled(if: haveCases)) func rmseMatchesReferenceMeta() throws {
+    @Test func rmseMatchesReferenceMeta() throws {
         let file = try SafetensorsTestReader(url: casesURL)
         let w = try file.floats("W.input")
         let expected: [Bool: Double] = [false: 0.09162286831222427, true: 0.09165651867238243]
@@ -84,7 +83,7 @@ private func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         #expect(dq >= plain * 0.999)
     }
 
-    @Test(.enabled(if: haveCases)) func offsetNeedsTorchSumOrderForCaseL() throws {
+    @Test func offsetNeedsTorchSumOrderForCaseL() throws {
         // README: for case L a float64 mean rounded to float32 is a different float than torch's.
         let absmax = try SafetensorsTestReader(url: casesURL).floats("L.nf4.absmax")
         let torchMean = absmax.withUnsafeBufferPointer { TorchCPUSum.mean($0) }

@@ -70,7 +70,7 @@ import Tokenization
 }
 
 /// The reference conversation of `text.json`, rendered with the default model's own template.
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct ReferenceChatTests {
     @Test func rendersAndEncodesTheReferenceConversation() throws {
         let reference = try #require(try TestPaths.referenceJSON("text.json") as? [String: Any])

@@ -31,7 +31,7 @@ struct TokenizerCase: CustomTestStringConvertible, Sendable {
     }
 }
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct GoldenTokenizerTests {
     static let cases: [TokenizerCase] = (try? TokenizerCase.all()) ?? []
 

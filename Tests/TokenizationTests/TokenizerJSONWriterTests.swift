@@ -78,7 +78,7 @@ import Tokenization
         #expect(throws: TokenizationError.self) { try badBOS.tokenizerConfigJSON() }
     }
 
-    @Test(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+    @Test(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
     func defaultModelTokenizerRoundTripsAndEncodesTheGoldenCases() throws {
         let original = try DefaultModelTokenizer.definition(from: DefaultModelTokenizer.metadata())
         let reread = try Self.roundTrip(original)

@@ -1,5 +1,5 @@
 // Three AdamW steps of the reference adapter on SmolLM2 against torch.optim.AdamW
-// (../shared/reference/smollm2/adamw_3steps.json): the loss before each step and after the
+// (Tests/Fixtures/reference/smollm2/adamw_3steps.json): the loss before each step and after the
 // third, within 2e-4. The step goes through the real training path (trainStep) and Tessera's
 // AdamW with the reference's settings (lr 2e-4, wd 0, no clipping, no schedule).
 
@@ -10,7 +10,7 @@ import Testing
 import TestSupport
 @testable import Training
 
-@Suite(.enabled(if: TestPaths.hasDefaultModel && TestPaths.hasReference))
+@Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct AdamWReferenceTests {
     @Test func threeStepsReproduceTorch() throws {
         let reference = try #require(try TestPaths.referenceJSON("adamw_3steps.json") as? [String: Any])

@@ -31,7 +31,7 @@ import TestSupport
         #expect(rank0[0].array == whole[0].array && rank1[0].array == whole[1].array)
     }
 
-    @Test(.enabled(if: TestPaths.hasReference)) func totalNormOfReferenceGradients() throws {
+    @Test func totalNormOfReferenceGradients() throws {
         let file = try SafeTensorsFile(path: TestPaths.reference.appendingPathComponent("lora_grads.safetensors").path)
         let buffers = try file.tensors.map { FloatBuffer(try file.floats(for: $0)) }
         let lora = try #require(try TestPaths.referenceJSON("lora.json") as? [String: Any])

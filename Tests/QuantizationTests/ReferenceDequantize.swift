@@ -1,3 +1,5 @@
+@testable import Quantization
+
 // The plain, obviously-correct dequantizer that tests hold `Dequantize` to. It is written
 // straight from the block format descriptions, one element at a time: for element i it finds the
 // block, the sub-block and the bits that encode i. It is slow and allocates; never use it in the

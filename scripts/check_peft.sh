@@ -9,7 +9,7 @@ python=${PYTHON:-python3}
 tessera=${TESSERA:-.build/release/tessera}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-reference=../shared/reference/smollm2/text.json
+reference=Tests/Fixtures/reference/smollm2/text.json
 "$tessera" export --model models/SmolLM2-135M-Instruct.Q4_1.gguf --format hf --out "$work/hf" > /dev/null
 python3 -c "import json; print(json.dumps({'input_ids': json.load(open('$reference'))['input_ids']}))" > "$work/ids.jsonl"
 python3 -c "import json; print(json.dumps({'input_ids': json.load(open('$reference'))['input_ids']}))" > "$work/ids.json"

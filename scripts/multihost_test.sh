@@ -12,8 +12,10 @@
 # Needs root (ip netns) and sshd (openssh-server). Everything made here (namespaces, the veth
 # pair, sshd and any process in the namespaces, the temp directory) is removed on exit, also on
 # failure. No traffic leaves the two namespaces: they hold only their loopback and the veth ends.
-# Prints PASS/FAIL per check and `N passed, N failed`; exits non-zero on a failure, 0 with
-# `skipped: ...` where namespaces or sshd are not available.
+# Prints PASS/FAIL per check and `N passed, N failed`; exits non-zero on a failure. Where it cannot
+# run it prints `skipped (set-up): ...` (a package scripts/setup.sh --tests installs is missing) or
+# `skipped (environment): ...` (no root, or network namespaces not permitted), then
+# `0 passed, 0 failed, 1 skipped`, and exits 0.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -23,16 +25,16 @@ na=tessera-a nb=tessera-b
 subnet=10.233.7.0/24 addr_a=10.233.7.1 addr_b=10.233.7.2
 steps=10
 
-skip() { echo "skipped: $1"; echo "0 passed, 0 failed"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root for ip netns"
-command -v ip > /dev/null || skip "no ip command (iproute2)"
+skip() { echo "skipped ($1): $2"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+[ "$(id -u)" -eq 0 ] || skip environment "needs root for ip netns"
+command -v ip > /dev/null || skip set-up "no ip command (scripts/setup.sh --tests installs iproute2)"
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
-[ -x "$sshd" ] || skip "no sshd (apt-get install openssh-server)"
-command -v ssh > /dev/null && command -v ssh-keygen > /dev/null || skip "no ssh client (apt-get install openssh-client)"
+[ -x "$sshd" ] || skip set-up "no sshd (scripts/setup.sh --tests installs openssh-server)"
+command -v ssh > /dev/null && command -v ssh-keygen > /dev/null || skip set-up "no ssh client (scripts/setup.sh --tests installs openssh-client)"
 for ns in "$na" "$nb"; do
   ip netns list | grep -qw "$ns" && { echo "FAIL namespace $ns already exists (another run?)"; echo "0 passed, 1 failed"; exit 1; }
 done
-ip netns add tessera-probe 2> /dev/null && ip netns del tessera-probe || skip "network namespaces are not permitted here (ip netns add failed)"
+ip netns add tessera-probe 2> /dev/null && ip netns del tessera-probe || skip environment "network namespaces are not permitted here (ip netns add failed)"
 
 work=$(mktemp -d)
 sshd_pids=()

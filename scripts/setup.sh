@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up: system packages (OpenMPI, OpenBLAS, pkg-config), the default model, and a
 # release build. Safe to run again; each step is skipped when already done.
-#   scripts/setup.sh            everything
+#   scripts/setup.sh                everything
+#   scripts/setup.sh --tests        also what the tests need (scripts/test.sh passes it):
+#                                   openssh-server, openssh-client and iproute2 for the multi-host test
 #   SKIP_BUILD=1 scripts/setup.sh   packages and model only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,13 +21,18 @@ pkg-config --exists ompi-c 2>/dev/null || need+=(libopenmpi-dev)
 command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ "${1:-}" = "--tests" ]; then
+  # The multi-host test (scripts/multihost_test.sh): sshd and ssh in network namespaces.
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   log "installing ${need[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    libopenmpi-dev openmpi-bin libopenblas-dev pkg-config >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
   log "system packages present"
 fi
@@ -59,9 +66,9 @@ PY
   log "model ready: $MODEL_DIR/$MODEL_FILE"
 fi
 
-# 3. Release build. -enable-testing lets scripts/test.sh reuse this build for the test bundle
-# (@testable imports) instead of compiling everything a second time.
+# 3. Release build of the product, as users run it (no -enable-testing; scripts/test.sh builds
+# the test bundle in its own folder, .build-test).
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   log "building release"
-  swift build -c release -Xswiftc -enable-testing
+  swift build -c release
 fi

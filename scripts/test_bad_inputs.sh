@@ -21,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 tessera=${TESSERA:-.build/release/tessera}
 model=models/SmolLM2-135M-Instruct.Q4_1.gguf
-reference=../shared/reference/smollm2/lora_r8_qv
+reference=Tests/Fixtures/reference/smollm2/lora_r8_qv
 limit=${BAD_TIMEOUT:-10}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,7 @@ RUN apt-get update \
       libopenmpi-dev openmpi-bin libopenblas-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Package.swift Package.resolved ./
+COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product tessera --static-swift-stdlib \

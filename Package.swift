@@ -8,9 +8,12 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
     ],
+    // Exact versions: every build resolves the same code. Pinned here rather than in a committed
+    // Package.resolved, whose revision ids would be those of whichever git host resolved them
+    // (a package mirror's ids differ from GitHub's, and a foreign id fails to check out).
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // C interop: system libraries found through pkg-config, no unsafeFlags.

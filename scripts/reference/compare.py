@@ -65,6 +65,8 @@ class Diff:
             for k in sorted(keys_a & keys_b):
                 self.value(a[k], b[k], f"{path}.{k}", integers_exact or k.endswith("ids") or k == "ids")
         elif isinstance(a, list) and isinstance(b, list):
+            if path.endswith("target_modules"):  # PEFT writes a set: its order is arbitrary
+                a, b = sorted(a), sorted(b)
             if len(a) != len(b):
                 self.errors.append(f"{path}: length {len(a)} != {len(b)}")
                 return

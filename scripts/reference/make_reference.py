@@ -135,8 +135,9 @@ def seeded_adapter(model_dir):
 
 
 def gradient_norms(model):
-    norms = {k: float(p.grad.norm().item()) for k, p in lora_parameters(model)}  # float32, as torch reports it
-    total = math.sqrt(sum(v * v for v in norms.values()))
+    # Per tensor in float32, as torch reports it; the total over every element in float64.
+    norms = {k: float(p.grad.norm().item()) for k, p in lora_parameters(model)}
+    total = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for _, p in lora_parameters(model)))
     return norms, total
 
 

@@ -186,6 +186,12 @@ def make_lora(model_dir, ids, out):
     model = seeded_adapter(model_dir)
     model.save_pretrained(f"{out}/lora_r8_qv")
     os.remove(f"{out}/lora_r8_qv/README.md")  # PEFT's model-card template: no data
+    # PEFT writes target_modules from a set, in hash order; sort it so that reruns are identical.
+    config_path = f"{out}/lora_r8_qv/adapter_config.json"
+    config = json.load(open(config_path, encoding="utf-8"))
+    config["target_modules"] = sorted(config["target_modules"])
+    with open(config_path, "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, sort_keys=True)  # as PEFT writes it
     model.train()
     loss, logits = causal_loss(model, ids)
     loss.backward()

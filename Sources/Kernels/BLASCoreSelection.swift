@@ -38,9 +38,11 @@ public struct BLASCoreSelection: Sendable, Equatable {
     }
 
     /// True when re-loading OpenBLAS with `preferred` kernels would be faster than `loaded`.
+    /// A loaded family this table does not know (a newer OpenBLAS naming a newer CPU) is kept:
+    /// the library recognised the CPU, and a known older name is no upgrade.
     public var shouldSwitch: Bool {
         guard let preferred, let want = Self.tier(of: preferred) else { return false }
-        guard let have = Self.tier(of: loaded) else { return true }
+        guard let have = Self.tier(of: loaded) else { return false }
         return have < want
     }
 

@@ -31,6 +31,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/reference/requirements.txt
 fi
 out=$(mktemp -d)
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1   # everything is local; no hub look-ups
 echo "[reference] generating into $out"
 "$venv/bin/python" scripts/reference/make_reference.py --gguf "$model" --out "$out" 2>&1 \
   | grep -E '^\[make_reference\]|Error|error' || true

@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "LlamaModel", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),

@@ -49,8 +49,14 @@ public struct GGUFTokenizerMetadata: Sendable {
         }
     }
 
-    /// The metadata llama.cpp's converter writes for a byte-level BPE (`gpt2`) tokenizer.
+    /// The metadata llama.cpp's converter writes for a byte-level BPE (`gpt2`) tokenizer, or for a
+    /// SentencePiece (`llama`) one: scores (from `tokenizer.scores`, else from the merge ranks:
+    /// the piece the first merge makes scores highest), token types and `add_space_prefix`.
     public init(_ tokenizer: TokenizerDefinition) {
+        if let sentencePiece = tokenizer.sentencePiece {
+            entries = Self.sentencePieceEntries(tokenizer, sentencePiece)
+            return
+        }
         var entries: [(key: String, value: GGUFValue)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
             ("tokenizer.ggml.pre", .string(tokenizer.preTokenizer.ggufName)),
@@ -69,6 +75,47 @@ public struct GGUFTokenizerMetadata: Sendable {
         entries.append(("tokenizer.ggml.add_bos_token", .bool(tokenizer.addBOS)))
         if let template = tokenizer.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
         self.entries = entries
+    }
+}
+
+extension GGUFTokenizerMetadata {
+    private static func sentencePieceEntries(
+        _ tokenizer: TokenizerDefinition, _ options: SentencePieceOptions
+    ) -> [(key: String, value: GGUFValue)] {
+        var entries: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("llama")),
+            ("tokenizer.ggml.pre", .string("default")),
+            ("tokenizer.ggml.tokens", .array(tokenizer.tokens.map(GGUFValue.string))),
+            ("tokenizer.ggml.scores", .array(Self.scores(tokenizer).map(GGUFValue.float32))),
+        ]
+        if let types = tokenizer.tokenTypes {
+            entries.append(("tokenizer.ggml.token_type", .array(types.map { .int32(Int32(clamping: $0)) })))
+        }
+        let ids: [(String, Int?)] = [("bos_token_id", tokenizer.bosTokenID), ("eos_token_id", tokenizer.eosTokenID),
+                                     ("unknown_token_id", tokenizer.unknownTokenID),
+                                     ("padding_token_id", tokenizer.padTokenID)]
+        for case let (name, id?) in ids where id >= 0 {
+            entries.append(("tokenizer.ggml.\(name)", .uint32(UInt32(clamping: id))))
+        }
+        entries.append(("tokenizer.ggml.add_bos_token", .bool(tokenizer.addBOS)))
+        entries.append(("tokenizer.ggml.add_space_prefix", .bool(options.spacePrefix != .never)))
+        if let template = tokenizer.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
+        return entries
+    }
+
+    /// SentencePiece scores: the definition's own, or -(rank + 1) of the first merge that makes
+    /// each piece (pieces no merge makes score -(merges + 1)), which merges in the same order.
+    private static func scores(_ tokenizer: TokenizerDefinition) -> [Float] {
+        if let scores = tokenizer.scores, scores.count == tokenizer.tokens.count { return scores }
+        var ids: [String: Int] = [:]
+        for (id, token) in tokenizer.tokens.enumerated() where ids[token] == nil { ids[token] = id }
+        var scores = [Float](repeating: -Float(tokenizer.merges.count + 1), count: tokenizer.tokens.count)
+        var scored = Set<Int>()
+        for (rank, line) in tokenizer.merges.enumerated() {
+            guard let id = ids[line.replacingOccurrences(of: " ", with: "")], scored.insert(id).inserted else { continue }
+            scores[id] = -Float(rank + 1)
+        }
+        return scores
     }
 }
 

@@ -1,8 +1,12 @@
-/// A byte-level BPE tokenizer (GPT-2 family: SmolLM, Llama-3, Qwen2...).
+/// A BPE tokenizer: byte-level (GPT-2 family: SmolLM, Llama-3, Qwen2...) or SentencePiece-style
+/// with byte fallback (Llama 2, Mistral, TinyLlama), as the `TokenizerDefinition` says.
 ///
-/// Text is cut at special tokens, each stretch is cut into words by the `PreTokenizer`, each
-/// word's UTF-8 bytes start as single-byte tokens and are merged pair by pair, lowest merge rank
-/// first. Built once from a `TokenizerDefinition`; immutable and safe to share across threads.
+/// Text is cut at special tokens. Byte-level: each stretch is cut into words by the
+/// `PreTokenizer`, each word's UTF-8 bytes start as single-byte tokens. SentencePiece: each
+/// stretch, spaces written `▁` and with the `▁` prefix, is one word whose characters start as
+/// their own pieces (or `<0xNN>` byte pieces when the vocabulary lacks them). Symbols are then
+/// merged pair by pair, lowest merge rank (highest SentencePiece score) first, leftmost on ties.
+/// Built once from a `TokenizerDefinition`; immutable and safe to share across threads.
 public struct BPETokenizer: Sendable {
     /// Token strings by id: [vocabularySize].
     let tokens: [String]
@@ -21,7 +25,14 @@ public struct BPETokenizer: Sendable {
     let specialTokens: SpecialTokenMatcher
     /// Non-special token ids by their raw bytes, when `ignoreMerges` asks for whole-word lookups.
     let idsByBytes: [[UInt8]: Int32]
+    /// SentencePiece: the piece of each single Unicode scalar (`▁` stands for the space), among
+    /// the pieces BPE may produce.
+    let scalarIDs: [UInt32: Int32]
+    /// True for `<0xNN>` byte pieces, which decoding collects and decodes together: [vocabularySize].
+    let isBytePiece: [Bool]
 
+    /// SentencePiece-style settings; nil for byte-level BPE.
+    public let sentencePiece: SentencePieceOptions?
     /// How text is cut into words.
     public let preTokenizer: PreTokenizer
     /// Beginning-of-sequence token (`<|im_start|>` for SmolLM2, `<|begin_of_text|>` for Llama 3).
@@ -60,27 +71,59 @@ public struct BPETokenizer: Sendable {
         idsByToken.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() where idsByToken[token] == nil { idsByToken[token] = id }
 
-        // Special tokens decode to their own text, and are matched literally before BPE.
+        let sentencePiece = definition.sentencePiece
+        func type(_ id: Int) -> Int {
+            if let types = definition.tokenTypes { return types[id] }
+            // Without types, a SentencePiece vocabulary still spells bytes as <0xNN>.
+            return sentencePiece != nil && Self.byteTokenValue(tokens[id]) != nil
+                ? TokenizerDefinition.TokenType.byte : TokenizerDefinition.TokenType.normal
+        }
+
+        // Special tokens decode to their own text, and are matched literally before BPE
+        // (SentencePiece: the unknown token too, as llama.cpp and Hugging Face do).
         var special: [(String, Int)] = []
         var tokenBytes: [[UInt8]] = []
+        var isBytePiece = [Bool](repeating: false, count: tokens.count)
         tokenBytes.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() {
-            let type = definition.tokenTypes?[id] ?? TokenizerDefinition.TokenType.normal
-            switch type {
+            switch type(id) {
             case TokenizerDefinition.TokenType.control, TokenizerDefinition.TokenType.userDefined:
+                special.append((token, id))
+                tokenBytes.append(sentencePiece != nil ? Self.spaced(token) : Array(token.utf8))
+            case TokenizerDefinition.TokenType.unknown where sentencePiece != nil:
                 special.append((token, id))
                 tokenBytes.append(Array(token.utf8))
             case TokenizerDefinition.TokenType.byte:
-                tokenBytes.append(Self.byteTokenValue(token).map { [$0] } ?? ByteLevelAlphabet.bytes(of: token))
+                if let byte = Self.byteTokenValue(token) {
+                    tokenBytes.append([byte])
+                    isBytePiece[id] = sentencePiece != nil
+                } else {
+                    tokenBytes.append(ByteLevelAlphabet.bytes(of: token))
+                }
             default:
-                tokenBytes.append(ByteLevelAlphabet.bytes(of: token))
+                tokenBytes.append(sentencePiece != nil ? Self.spaced(token) : ByteLevelAlphabet.bytes(of: token))
             }
         }
 
-        // Bytes that never occur in the training text (0xF5-0xFF cannot occur in UTF-8) may be
-        // missing from the vocabulary.
-        let byteTokenIDs: [Int32?] = ByteLevelAlphabet.scalarForByte.map { scalar in
-            idsByToken[String(scalar)].map { Int32($0) }
+        let byteTokenIDs: [Int32?]
+        var scalarIDs: [UInt32: Int32] = [:]
+        if sentencePiece != nil {
+            // Byte pieces are <0x00>...<0xFF>; characters are looked up whole.
+            byteTokenIDs = (0..<256).map { byte in
+                idsByToken[Self.bytePieceName(UInt8(byte))].flatMap { type($0) == TokenizerDefinition.TokenType.byte ? Int32($0) : nil }
+            }
+            for (id, token) in tokens.enumerated() where Self.isMergeable(type(id)) {
+                let scalars = token.unicodeScalars
+                if scalars.count == 1, let scalar = scalars.first, scalarIDs[scalar.value] == nil {
+                    scalarIDs[scalar.value] = Int32(id)
+                }
+            }
+        } else {
+            // Bytes that never occur in the training text (0xF5-0xFF cannot occur in UTF-8) may be
+            // missing from the vocabulary.
+            byteTokenIDs = ByteLevelAlphabet.scalarForByte.map { scalar in
+                idsByToken[String(scalar)].map { Int32($0) }
+            }
         }
 
         self.isControl = (0..<tokens.count).map { id in
@@ -91,7 +134,18 @@ public struct BPETokenizer: Sendable {
         self.idsByToken = idsByToken
         self.tokenBytes = tokenBytes
         self.byteTokenIDs = byteTokenIDs
-        self.merges = try Self.mergeTable(definition.merges, idsByToken)
+        self.scalarIDs = scalarIDs
+        self.isBytePiece = isBytePiece
+        self.sentencePiece = sentencePiece
+        if sentencePiece != nil && definition.merges.isEmpty {
+            guard let scores = definition.scores else {
+                throw TokenizationError.invalidTokenizer(
+                    "SentencePiece tokenizer has neither merges nor scores; it needs tokenizer.ggml.scores (GGUF) or model.merges (tokenizer.json)")
+            }
+            self.merges = try Self.scoreMergeTable(tokens, scores, type, idsByToken)
+        } else {
+            self.merges = try Self.mergeTable(definition.merges, idsByToken)
+        }
         self.specialTokens = SpecialTokenMatcher(special)
         self.ignoreMerges = definition.ignoreMerges
         var idsByBytes: [[UInt8]: Int32] = [:]
@@ -149,10 +203,64 @@ public struct BPETokenizer: Sendable {
         return table
     }
 
+    /// The SentencePiece merge table: every normal piece, split at each character boundary into
+    /// two pieces of the vocabulary, is a merge; its rank orders the pieces by score, highest
+    /// first, equal scores sharing a rank (so the leftmost pair wins, as in SentencePiece).
+    private static func scoreMergeTable(
+        _ tokens: [String], _ scores: [Float], _ type: (Int) -> Int, _ ids: [String: Int]
+    ) throws -> [UInt64: UInt64] {
+        guard scores.count == tokens.count else {
+            throw TokenizationError.invalidTokenizer(
+                "\(scores.count) scores for \(tokens.count) tokens; tokenizer.ggml.scores must have one entry per token")
+        }
+        if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+            throw TokenizationError.invalidTokenizer("score of token \(bad) ('\(tokens[bad])') is \(scores[bad]); scores must be finite")
+        }
+        let distinct = Array(Set(scores)).sorted(by: >)
+        let rankOfScore = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt64($0)) })
+        var table: [UInt64: UInt64] = [:]
+        for (id, token) in tokens.enumerated() where type(id) == TokenizerDefinition.TokenType.normal {
+            let rank = rankOfScore[scores[id]]!
+            var split = token.unicodeScalars.startIndex
+            token.unicodeScalars.formIndex(after: &split)
+            while split < token.unicodeScalars.endIndex {
+                let left = String(token.unicodeScalars[..<split]), right = String(token.unicodeScalars[split...])
+                if let leftID = ids[left], let rightID = ids[right], isMergeable(type(leftID)), isMergeable(type(rightID)) {
+                    table[pairKey(Int32(leftID), Int32(rightID))] = rank << 32 | UInt64(UInt32(id))
+                }
+                token.unicodeScalars.formIndex(after: &split)
+            }
+        }
+        return table
+    }
+
+    /// SentencePiece pieces that take part in BPE: normal, user-defined and unused ones (not
+    /// control, unknown or byte pieces).
+    private static func isMergeable(_ type: Int) -> Bool {
+        type == TokenizerDefinition.TokenType.normal || type == TokenizerDefinition.TokenType.userDefined
+            || type == TokenizerDefinition.TokenType.unused
+    }
+
+    /// A SentencePiece piece's text with `▁` read as a space, as UTF-8.
+    private static func spaced(_ piece: String) -> [UInt8] {
+        var text = String.UnicodeScalarView()
+        for scalar in piece.unicodeScalars { text.append(scalar == "\u{2581}" ? " " : scalar) }
+        return Array(String(text).utf8)
+    }
+
+    /// `<0x0A>`: the name of a byte piece, as SentencePiece and Hugging Face spell it.
+    static func bytePieceName(_ byte: UInt8) -> String {
+        let hex = String(byte, radix: 16, uppercase: true)
+        return "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
+    }
+
     @inline(__always)
     static func pairKey(_ left: Int32, _ right: Int32) -> UInt64 {
         UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
     }
+
+    /// The byte of a SentencePiece byte piece `<0xAB>`, or nil for any other token.
+    public static func byteValue(ofPiece token: String) -> UInt8? { byteTokenValue(token) }
 
     /// The byte of a SentencePiece-style byte token `<0xAB>`.
     private static func byteTokenValue(_ token: String) -> UInt8? {

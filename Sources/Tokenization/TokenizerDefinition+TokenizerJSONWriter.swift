@@ -184,6 +184,10 @@ extension TokenizerDefinition {
 
     /// Refuses what `tokenizer.json` cannot express: its vocabulary is a map from string to id.
     private func checkWritable() throws {
+        if sentencePiece != nil {
+            throw TokenizationError.invalidTokenizer(
+                "writing a SentencePiece (byte_fallback) tokenizer.json is not supported yet; export to GGUF, or copy the model's own tokenizer.json")
+        }
         if let tokenTypes, tokenTypes.count != tokens.count {
             throw TokenizationError.invalidTokenizer("\(tokenTypes.count) token types for \(tokens.count) tokens")
         }

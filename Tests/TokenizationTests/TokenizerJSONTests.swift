@@ -60,7 +60,7 @@ import Tokenization
     }
 
     @Test func unsupportedInputsAreErrors() {
-        #expect(throws: TokenizationError.invalidTokenizer("model.type is 'Unigram'; only byte-level 'BPE' tokenizers are supported")) {
+        #expect(throws: TokenizationError.invalidTokenizer("model.type is 'Unigram'; only 'BPE' tokenizers (byte-level or with byte_fallback) are supported")) {
             try TokenizerDefinition.fromTokenizerJSON(data: Self.json(model: "Unigram"))
         }
         #expect(throws: TokenizationError.self) {

@@ -42,7 +42,8 @@ struct TrainCommand: ParsableCommand {
             every rank after the current step: that step is saved as a checkpoint, rank 0 prints \
             "stopped at step N, checkpoint PATH" and the exit code is 0 (--exit-code-on-signal: \
             128 + signal). A second signal exits at once with 128 + signal; the previous \
-            checkpoint stays intact. See docs/preemption.md.
+            checkpoint stays intact. --resume skips damaged checkpoints (SHA-256 manifest), saying so. See \
+            docs/preemption.md.
             """)
 
     @Option(help: "YAML training config (flags override its keys).") var config: String?
@@ -107,6 +108,12 @@ struct TrainCommand: ParsableCommand {
             try MPISession.agreed(world) { try GracefulStop.install() }
             let setup = try MPISession.agreed(world) { try prepare(world: world) }
             let (trainer, config) = (setup.trainer, setup.config)
+            // Every rank chose its checkpoint itself; on storage that hosts see differently they
+            // could disagree, and ranks at different steps would train garbage or hang.
+            let startSteps = try world.allReduce([Int64(setup.startStep), -Int64(setup.startStep)], .max)
+            if startSteps[0] != -startSteps[1] {
+                throw AgreedFailure(message: "the ranks would resume from different steps (\(-startSteps[1]) to \(startSteps[0])): every rank must see the same OUT/checkpoints; use --resume-from PATH on a shared file system")
+            }
             if world.isRoot { printSummary(setup, started: started) }
             let metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
             let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
@@ -195,6 +202,7 @@ struct TrainCommand: ParsableCommand {
         if !setup.validSequences.isEmpty {
             Console.print("validation: \(setup.validDescription), \(setup.validSequences.count) sequences")
         }
+        if let note = setup.resumeNote { Console.print("warning: \(note)") }
         if let resumed = setup.resumedFrom {
             Console.print("resuming from \(resumed.path) at step \(setup.startStep)")
         }

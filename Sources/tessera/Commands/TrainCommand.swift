@@ -42,7 +42,9 @@ struct TrainCommand: ParsableCommand {
             every rank after the current step: that step is saved as a checkpoint, rank 0 prints \
             "stopped at step N, checkpoint PATH" and the exit code is 0 (--exit-code-on-signal: \
             128 + signal). A second signal exits at once with 128 + signal; the previous \
-            checkpoint stays intact. --resume skips damaged checkpoints (SHA-256 manifest), saying so. See \
+            checkpoint stays intact. A checkpoint write that fails (disk full) stops every rank \
+            with exit 1, or warns and retries at the next save with --on-save-error continue. \
+            --resume skips damaged checkpoints (SHA-256 manifest), saying so. See \
             docs/preemption.md.
             """)
 
@@ -87,6 +89,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Replace a run already in the output directory (its checkpoints are removed).") var overwrite = false
     @Flag(help: "Skip data lines that are invalid or cannot be encoded (counted and reported) instead of stopping.") var skipInvalid = false
     @Flag(help: "After a graceful stop on a signal, exit with 128 + the signal number instead of 0.") var exitCodeOnSignal = false
+    @Option(help: "When a checkpoint write fails (disk full, quota, I/O error): stop (exit 1 on every rank) or continue (warn and retry at the next save; the final save must succeed).")
+    var onSaveError: SaveErrorPolicy = .stop
     @Option(help: "Skip up to N steps whose loss or gradient is NaN/Inf (no update; counted and reported) instead of stopping at the first.") var skipNonfinite = 0
 
     func validate() throws {
@@ -115,7 +119,7 @@ struct TrainCommand: ParsableCommand {
                 throw AgreedFailure(message: "the ranks would resume from different steps (\(-startSteps[1]) to \(startSteps[0])): every rank must see the same OUT/checkpoints; use --resume-from PATH on a shared file system")
             }
             if world.isRoot { printSummary(setup, started: started) }
-            let metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
+            var metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
             let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
                                                             isTerminal: progress.isTerminal) : nil
             let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
@@ -137,15 +141,30 @@ struct TrainCommand: ParsableCommand {
                     && ((config.evalEvery > 0 && step % config.evalEvery == 0) || step == setup.steps)
                 let evalLoss = evaluate ? try trainer.evaluate(setup.validSequences).loss : nil
                 if world.isRoot, let report {
-                    try metricsFile?.write(report, evalLoss: evalLoss)
+                    if let file = metricsFile {
+                        // Metrics are a record, not state: a full disk must not end the run here
+                        // (the checkpoint write reports it); say so once and stop writing them.
+                        do { try file.write(report, evalLoss: evalLoss) } catch {
+                            Console.error("warning: cannot write \(file.path): \(error.localizedDescription); metrics.jsonl stops at step \(step - 1), training continues")
+                            metricsFile = nil
+                        }
+                    }
                     progress?.step(report, evalLoss: evalLoss)
                 } else if let note = nonFinite.lastSkipNote {
                     progress?.note(note)
                 }
                 if (config.saveEvery > 0 && step % config.saveEvery == 0) || step == end {
-                    let directory = try saveCheckpoint(step: step, setup: setup, world: world)
-                    lastSaved = (step, directory)
-                    progress?.note("checkpoint: \(directory.path)")
+                    do {
+                        let directory = try saveCheckpoint(step: step, setup: setup, world: world)
+                        lastSaved = (step, directory)
+                        progress?.note("checkpoint: \(directory.path)")
+                    } catch let failure as SaveFailure where onSaveError == .continue && step < end {
+                        // Every rank caught the same agreed failure, so all go on together.
+                        let next = config.saveEvery > 0 ? min(end, (step / config.saveEvery + 1) * config.saveEvery) : end
+                        if world.isRoot {
+                            Console.error("warning: \(failure.message); training continues (--on-save-error continue), next save at step \(next)")
+                        }
+                    }
                 }
             }
             progress?.finish()
@@ -157,9 +176,15 @@ struct TrainCommand: ParsableCommand {
                 return
             }
             try trainer.gatherAdapter(into: setup.adapter)
+            let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
+            do {
+                // Agreed, so a full disk on rank 0 ends every rank with one message.
+                try MPISession.agreed(world) { if world.isRoot { try setup.adapter.save(to: directory) } }
+            } catch let failure as AgreedFailure {
+                let checkpoint = lastSaved.map { "; the same adapter is in the final checkpoint \($0.directory.path)/adapter" } ?? ""
+                throw SaveFailure(message: "adapter not saved: \(failure.message)\(checkpoint)")
+            }
             if world.isRoot {
-                let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
-                try setup.adapter.save(to: directory)
                 Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath(config))")
                 Console.print(String(format: "done in %.1f s, peak RSS %.0f MB on rank 0", monotonicSeconds() - started,
                                      Double(ProcessMemory.peakResidentBytes()) / 1e6))

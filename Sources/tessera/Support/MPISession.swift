@@ -30,6 +30,10 @@ enum MPISession {
             if world.isRoot { Console.error("error: \(agreed.message)") }
             try? environment.finalize()
             exit(1)
+        } catch let failure as SaveFailure {
+            if world.isRoot { Console.error("error: \(failure.message)") }
+            try? environment.finalize()
+            exit(1)
         } catch {
             if world.size == 1 {
                 Console.error("error: \(error)")

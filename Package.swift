@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "Collectives", dependencies: ["CMPI"]),
         // Element-wise kernels in C: AVX-512 chosen at run time (Swift targets the SSE2 baseline).
         .target(name: "CKernels"),
+        // Signal handler for a graceful stop (an atomic flag); only the executable uses it.
+        .target(name: "CSignals"),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Quantization", dependencies: ["CKernels"]),
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
@@ -34,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
+                "CSignals", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

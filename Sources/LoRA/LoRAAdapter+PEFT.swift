@@ -36,6 +36,8 @@ extension LoRAAdapter {
                 try writer.add(name: f.target.loraBName, shape: f.target.shapeB(rank: rank), floats: f.b.array)
             }
             try writer.write(to: weightsPath)
+        } catch let error as ModelFormatsError {
+            throw LoRAError.io("cannot write \(error)")   // names the file already
         } catch {
             throw LoRAError.io("cannot write \(weightsPath): \(error)")
         }

@@ -51,6 +51,8 @@ extension Checkpoint {
             try writer.write(to: url.path)
         } catch let error as CheckpointError {
             throw error
+        } catch let ModelFormatsError.io(file, detail) {
+            throw .io(file, "cannot write the optimizer state: \(detail)")
         } catch {
             throw .io(url.path, "cannot write the optimizer state: \(error)")
         }

@@ -42,6 +42,42 @@ public struct CheckpointStore: Sendable {
         return try Checkpoint(directory: last.directory)
     }
 
+    /// What `--resume` continues from: the newest published checkpoint that verifies against its
+    /// manifest (every file's size and SHA-256), and the newer ones that did not, newest first,
+    /// with the reason. A published `step-NNNNNN` without a manifest counts as damaged (publishing
+    /// renames a complete directory, so only outside damage removes it).
+    public struct ResumePoint: Sendable {
+        public let checkpoint: Checkpoint?
+        public let rejected: [(directory: URL, error: CheckpointError)]
+
+        /// One line naming the damaged checkpoints and what resume does instead; nil when none was.
+        public var fallbackNote: String? {
+            guard let newest = rejected.first else { return nil }
+            let names = rejected.map(\.directory.lastPathComponent).joined(separator: ", ")
+            let verb = rejected.count == 1 ? "does" : "do"
+            guard let checkpoint else {
+                return "no checkpoint verifies: \(names) \(verb) not (\(newest.error))"
+            }
+            return "\(names) \(verb) not verify (\(newest.error)); resuming from \(checkpoint.directory.lastPathComponent), the newest checkpoint that does"
+        }
+    }
+
+    /// The newest checkpoint that verifies, and the newer damaged ones (see `ResumePoint`).
+    public func newestVerified() -> ResumePoint {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let published = names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("step-"), let step = Int(name.dropFirst(5)) else { return nil }
+            return (step, root.appendingPathComponent(name))
+        }.sorted { $0.0 > $1.0 }
+        var rejected: [(directory: URL, error: CheckpointError)] = []
+        for (_, directory) in published {
+            do { return ResumePoint(checkpoint: try Checkpoint(directory: directory), rejected: rejected) } catch {
+                rejected.append((directory, error))
+            }
+        }
+        return ResumePoint(checkpoint: nil, rejected: rejected)
+    }
+
     /// Where the files of step `step` are written before publishing.
     public func staging(step: Int) -> URL {
         root.appendingPathComponent("." + Checkpoint.directoryName(step: step) + ".partial")

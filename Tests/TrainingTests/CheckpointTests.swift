@@ -90,6 +90,57 @@ private func writeCheckpoint(_ store: CheckpointStore, step: Int, tp: Int, keepL
         do { _ = try store.latest() } catch { #expect("\(error)".contains("adapter_model.safetensors") && "\(error)".contains("SHA-256")) }
     }
 
+    @Test func resumeFallsBackPastDamagedCheckpointsAndSaysSo() throws {
+        let out = try scratch("fallback")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let store = CheckpointStore(outputDirectory: out)
+        for step in 1...4 { try writeCheckpoint(store, step: step, tp: 2, keepLast: 4) }
+        #expect(store.newestVerified().checkpoint?.state.step == 4 && store.newestVerified().rejected.isEmpty)
+        #expect(store.newestVerified().fallbackNote == nil)
+        // step 4: one bit flipped in the middle of an optimizer file.
+        let flipped = store.root.appendingPathComponent("step-000004/" + Checkpoint.optimizerFileName(tpRank: 1, tp: 2))
+        var bytes = try Data(contentsOf: flipped)
+        bytes[bytes.count / 2] ^= 0x10
+        try bytes.write(to: flipped)
+        // step 3: the adapter truncated.
+        let truncated = store.root.appendingPathComponent("step-000003/adapter/adapter_model.safetensors")
+        let handle = try FileHandle(forWritingTo: truncated)
+        try handle.truncate(atOffset: 100)
+        try handle.close()
+        let point = store.newestVerified()
+        #expect(point.checkpoint?.state.step == 2)
+        #expect(point.rejected.map(\.directory.lastPathComponent) == ["step-000004", "step-000003"])
+        #expect("\(point.rejected[0].error)".contains("optimizer-tp1-of-2.safetensors") && "\(point.rejected[0].error)".contains("SHA-256"))
+        #expect("\(point.rejected[1].error)".contains("adapter_model.safetensors") && "\(point.rejected[1].error)".contains("100 bytes"))
+        let note = try #require(point.fallbackNote)
+        #expect(!note.contains("\n"))
+        #expect(note.hasPrefix("step-000004, step-000003 do not verify (") && note.hasSuffix("resuming from step-000002, the newest checkpoint that does"))
+        // The strict reader still refuses the newest.
+        #expect(throws: CheckpointError.self) { _ = try store.latest() }
+    }
+
+    @Test func aDamagedOrMissingManifestIsRejectedAndNothingVerifyingIsReported() throws {
+        let out = try scratch("manifest")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let store = CheckpointStore(outputDirectory: out)
+        for step in 1...3 { try writeCheckpoint(store, step: step, tp: 1) }
+        // step 3: the manifest truncated to half; step 2: the manifest removed; step 1: state.json's digest altered.
+        let m3 = store.root.appendingPathComponent("step-000003/manifest.json")
+        let text = try Data(contentsOf: m3)
+        try text.prefix(text.count / 2).write(to: m3)
+        try FileManager.default.removeItem(at: store.root.appendingPathComponent("step-000002/manifest.json"))
+        let state1 = store.root.appendingPathComponent("step-000001/state.json")
+        var bytes = try Data(contentsOf: state1)
+        bytes[bytes.count - 3] ^= 0x01
+        try bytes.write(to: state1)
+        let point = store.newestVerified()
+        #expect(point.checkpoint == nil)
+        #expect(point.rejected.map(\.directory.lastPathComponent) == ["step-000003", "step-000002", "step-000001"])
+        #expect("\(point.rejected[1].error)".contains("no manifest.json"))
+        #expect("\(point.rejected[2].error)".contains("state.json"))
+        #expect(point.fallbackNote?.hasPrefix("no checkpoint verifies: step-000003, step-000002, step-000001 do not (") == true)
+    }
+
     @Test func keepLastRemovesTheOldestAndIgnoresStaging() throws {
         let out = try scratch("keep")
         defer { try? FileManager.default.removeItem(at: out) }

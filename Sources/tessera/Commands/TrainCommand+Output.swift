@@ -21,11 +21,24 @@ extension TrainCommand {
         return try MetricsWriter(path: metricsPath(setup.config), keepingStepsThrough: setup.startStep)
     }
 
-    /// Saves the state after `step` steps as OUT/checkpoints/step-NNNNNN (collective).
+    /// Saves the state after `step` steps as OUT/checkpoints/step-NNNNNN (collective). A write
+    /// that fails on any rank (disk full, quota, I/O error) is an agreed failure on every rank,
+    /// naming the file and the error; the staging directory is removed (freeing its space) and
+    /// the published checkpoints are untouched.
     func saveCheckpoint(step: Int, setup: Setup, world: Communicator) throws -> URL {
+        let store = CheckpointStore(outputDirectory: URL(fileURLWithPath: setup.config.outputDir))
+        do {
+            return try writeCheckpoint(step: step, setup: setup, world: world, store: store)
+        } catch let failure as AgreedFailure {
+            if world.isRoot { try? FileManager.default.removeItem(at: store.staging(step: step)) }
+            let intact = store.completed().last.map { "newest intact checkpoint: \($0.directory.path)" } ?? "no earlier checkpoint"
+            throw SaveFailure(message: "checkpoint of step \(step) not saved: \(failure.message); \(intact)")
+        }
+    }
+
+    private func writeCheckpoint(step: Int, setup: Setup, world: Communicator, store: CheckpointStore) throws -> URL {
         let trainer = setup.trainer
         try trainer.gatherAdapter(into: setup.adapter)
-        let store = CheckpointStore(outputDirectory: URL(fileURLWithPath: setup.config.outputDir))
         try MPISession.agreed(world) { if world.isRoot { _ = try store.beginStaging(step: step) } }
         try MPISession.agreed(world) {
             let staging = store.staging(step: step)
@@ -54,9 +67,22 @@ extension TrainCommand {
     }
 }
 
+/// A checkpoint or adapter write that failed on some rank, known to every rank (an agreed
+/// failure): the run stops with exit 1, or goes on with --on-save-error continue.
+struct SaveFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// `--on-save-error`.
+enum SaveErrorPolicy: String, ExpressibleByArgument, CaseIterable {
+    case stop, `continue`
+}
+
 /// Appends one JSON object per step to the metrics file (`eval_loss` on evaluated steps).
 final class MetricsWriter {
     private let handle: FileHandle
+    let path: String
 
     /// Opens `path`; lines of steps after `keepingStepsThrough` (a resumed run's future) are
     /// dropped, so a resumed run's file reads like an uninterrupted one.
@@ -75,6 +101,7 @@ final class MetricsWriter {
         }
         handle.seekToEndOfFile()
         self.handle = handle
+        self.path = path
     }
 
     func write(_ report: StepReport, evalLoss: Double?) throws {
@@ -85,6 +112,6 @@ final class MetricsWriter {
         ]
         if let evalLoss { object["eval_loss"] = evalLoss }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        handle.write(data + Data("\n".utf8))
+        try handle.write(contentsOf: data + Data("\n".utf8))
     }
 }

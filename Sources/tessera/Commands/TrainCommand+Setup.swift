@@ -22,6 +22,8 @@ extension TrainCommand {
         /// Steps already done (0, or the checkpoint's step).
         let startStep: Int
         let resumedFrom: URL?
+        /// A line saying which damaged checkpoints --resume skipped; nil when none.
+        let resumeNote: String?
         let validSequences: [PackedSequence]
         let validDescription: String
         let examples: Int
@@ -116,7 +118,8 @@ extension TrainCommand {
         let digests = (train: try RunIdentity.file(trainPath), valid: try config.data.valid.map { path throws(CheckpointError) in try RunIdentity.file(path) })
         let configIdentity = config.resumeIdentity(steps: steps, dataDigests: digests)
         let modelIdentity = try RunIdentity.model(modelPath)
-        let checkpoint = try checkpointToResume(config: config, steps: steps, configIdentity: configIdentity, modelIdentity: modelIdentity)
+        let resumePoint = try checkpointToResume(config: config, steps: steps, configIdentity: configIdentity, modelIdentity: modelIdentity)
+        let checkpoint = resumePoint?.checkpoint
 
         let adapter = try checkpoint.map { try LoRAAdapter.load(from: $0.adapterDirectory, model: model.config) }
             ?? LoRAAdapter(config: config.loraConfig(baseModel: modelPath), model: model.config, seed: config.seed)
@@ -128,7 +131,7 @@ extension TrainCommand {
         }
         let summary = "\(model.config.modelType), \(model.config.numHiddenLayers) layers, base \(config.baseQuantization)"
         return Setup(trainer: trainer, adapter: adapter, mesh: mesh, config: config, steps: steps,
-                     startStep: checkpoint?.state.step ?? 0, resumedFrom: checkpoint?.directory,
+                     startStep: checkpoint?.state.step ?? 0, resumedFrom: checkpoint?.directory, resumeNote: resumePoint?.note,
                      validSequences: validSequences, validDescription: validDescription, examples: examples.count,
                      truncated: stream.truncatedPerEpoch.first ?? 0,
                      baseParameters: try ModelSummary(path: path).parameterCount, modelDescription: summary,
@@ -138,7 +141,7 @@ extension TrainCommand {
     /// The checkpoint --resume / --resume-from names, checked against this run; nil for a new
     /// run, which must not land in a directory that holds another run unless --overwrite.
     private func checkpointToResume(config: TrainConfig, steps: Int, configIdentity: [String: String],
-                                    modelIdentity: String) throws -> Checkpoint? {
+                                    modelIdentity: String) throws -> (checkpoint: Checkpoint, note: String?)? {
         let outputDirectory = URL(fileURLWithPath: config.outputDir)
         let store = CheckpointStore(outputDirectory: outputDirectory)
         guard resume || resumeFrom != nil else {
@@ -151,19 +154,27 @@ extension TrainCommand {
             return nil
         }
         let checkpoint: Checkpoint
+        var note: String?
         if let resumeFrom {
+            // A checkpoint named explicitly is used as it is or refused; no fallback.
             checkpoint = try Checkpoint(directory: URL(fileURLWithPath: resumeFrom))
         } else {
-            guard let latest = try store.latest() else {
+            // The newest checkpoint that verifies; damaged newer ones are named, never used.
+            let point = store.newestVerified()
+            guard let latest = point.checkpoint else {
+                if let fallback = point.fallbackNote {
+                    throw ValidationError("--resume: \(fallback); start again with --overwrite or name a checkpoint with --resume-from PATH")
+                }
                 throw ValidationError("--resume: \(store.root.path) holds no finished checkpoint; start without --resume or name one with --resume-from PATH")
             }
             checkpoint = latest
+            note = point.fallbackNote
         }
         try checkpoint.state.checkCompatible(configIdentity: configIdentity, modelIdentity: modelIdentity, tp: config.tp)
         guard checkpoint.state.step < steps else {
             throw ValidationError("\(checkpoint.directory.path) is the end of the run (step \(checkpoint.state.step) of \(steps)); nothing to resume")
         }
-        return checkpoint
+        return (checkpoint, note)
     }
 
     /// Tokenized rows of a JSONL file; a row of the wrong format or that cannot be encoded is an

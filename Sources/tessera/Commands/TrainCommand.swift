@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSignals
 import Collectives
 import Foundation
 import Kernels
@@ -36,6 +37,15 @@ struct TrainCommand: ParsableCommand {
             ranks (same tp, same global batch) the per-step losses agree within 1e-5 (sums are \
             reduced in another order). --stop-after N ends after N steps as if interrupted, keeping \
             the full run's schedule.
+
+            SIGTERM, SIGINT or SIGUSR1 to any rank (or SIGUSR1 to mpirun, which forwards it) stops \
+            every rank after the current step: that step is saved as a checkpoint, rank 0 prints \
+            "stopped at step N, checkpoint PATH" and the exit code is 0 (--exit-code-on-signal: \
+            128 + signal). A second signal exits at once with 128 + signal; the previous \
+            checkpoint stays intact. A checkpoint write that fails (disk full) stops every rank \
+            with exit 1, or warns and retries at the next save with --on-save-error continue. \
+            --resume skips damaged checkpoints (SHA-256 manifest), saying so. See \
+            docs/preemption.md.
             """)
 
     @Option(help: "YAML training config (flags override its keys).") var config: String?
@@ -78,6 +88,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "End after N steps of this invocation as if interrupted (checkpoint saved, full schedule kept).") var stopAfter: Int?
     @Flag(help: "Replace a run already in the output directory (its checkpoints are removed).") var overwrite = false
     @Flag(help: "Skip data lines that are invalid or cannot be encoded (counted and reported) instead of stopping.") var skipInvalid = false
+    @Flag(help: "After a graceful stop on a signal, exit with 128 + the signal number instead of 0.") var exitCodeOnSignal = false
+    @Option(help: "When a checkpoint write fails (disk full, quota, I/O error): stop (exit 1 on every rank) or continue (warn and retry at the next save; the final save must succeed).")
+    var onSaveError: SaveErrorPolicy = .stop
     @Option(help: "Skip up to N steps whose loss or gradient is NaN/Inf (no update; counted and reported) instead of stopping at the first.") var skipNonfinite = 0
 
     func validate() throws {
@@ -95,16 +108,32 @@ struct TrainCommand: ParsableCommand {
             // Everything a rank can get wrong on its own is checked in one agreed phase, so a bad
             // file on one host ends the job cleanly on every rank.
             try checkRanksAgree(world)
+            // From here a signal asks for a stop at the next step boundary (docs/preemption.md).
+            try MPISession.agreed(world) { try GracefulStop.install() }
             let setup = try MPISession.agreed(world) { try prepare(world: world) }
             let (trainer, config) = (setup.trainer, setup.config)
+            // Every rank chose its checkpoint itself; on storage that hosts see differently they
+            // could disagree, and ranks at different steps would train garbage or hang.
+            let startSteps = try world.allReduce([Int64(setup.startStep), -Int64(setup.startStep)], .max)
+            if startSteps[0] != -startSteps[1] {
+                throw AgreedFailure(message: "the ranks would resume from different steps (\(-startSteps[1]) to \(startSteps[0])): every rank must see the same OUT/checkpoints; use --resume-from PATH on a shared file system")
+            }
             if world.isRoot { printSummary(setup, started: started) }
-            let metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
+            var metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
             let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
                                                             isTerminal: progress.isTerminal) : nil
             let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
             let fault = FaultInjection.fromEnvironment
             let nonFinite = NonFiniteSteps(limit: skipNonfinite)
+            // The newest checkpoint of this run (the one resumed from, then each save).
+            var lastSaved: (step: Int, directory: URL)? = setup.resumedFrom.map { (setup.startStep, $0) }
             for index in setup.startStep..<end {
+                // Step boundary: stop here, all ranks together, if any rank got a signal.
+                let signal = try GracefulStop.agreedSignal(world)
+                if signal != 0 {
+                    try stopGracefully(after: index, signal: signal, lastSaved: lastSaved, setup: setup, world: world,
+                                       progress: progress)
+                }
                 try fault?.check(rank: world.rank, step: index + 1)
                 let report = try nonFinite.run(index) { try trainer.step(index, injectNonFinite: $0) }
                 let step = index + 1
@@ -112,14 +141,30 @@ struct TrainCommand: ParsableCommand {
                     && ((config.evalEvery > 0 && step % config.evalEvery == 0) || step == setup.steps)
                 let evalLoss = evaluate ? try trainer.evaluate(setup.validSequences).loss : nil
                 if world.isRoot, let report {
-                    try metricsFile?.write(report, evalLoss: evalLoss)
+                    if let file = metricsFile {
+                        // Metrics are a record, not state: a full disk must not end the run here
+                        // (the checkpoint write reports it); say so once and stop writing them.
+                        do { try file.write(report, evalLoss: evalLoss) } catch {
+                            Console.error("warning: cannot write \(file.path): \(error.localizedDescription); metrics.jsonl stops at step \(step - 1), training continues")
+                            metricsFile = nil
+                        }
+                    }
                     progress?.step(report, evalLoss: evalLoss)
                 } else if let note = nonFinite.lastSkipNote {
                     progress?.note(note)
                 }
                 if (config.saveEvery > 0 && step % config.saveEvery == 0) || step == end {
-                    let directory = try saveCheckpoint(step: step, setup: setup, world: world)
-                    progress?.note("checkpoint: \(directory.path)")
+                    do {
+                        let directory = try saveCheckpoint(step: step, setup: setup, world: world)
+                        lastSaved = (step, directory)
+                        progress?.note("checkpoint: \(directory.path)")
+                    } catch let failure as SaveFailure where onSaveError == .continue && step < end {
+                        // Every rank caught the same agreed failure, so all go on together.
+                        let next = config.saveEvery > 0 ? min(end, (step / config.saveEvery + 1) * config.saveEvery) : end
+                        if world.isRoot {
+                            Console.error("warning: \(failure.message); training continues (--on-save-error continue), next save at step \(next)")
+                        }
+                    }
                 }
             }
             progress?.finish()
@@ -131,14 +176,46 @@ struct TrainCommand: ParsableCommand {
                 return
             }
             try trainer.gatherAdapter(into: setup.adapter)
+            let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
+            do {
+                // Agreed, so a full disk on rank 0 ends every rank with one message.
+                try MPISession.agreed(world) { if world.isRoot { try setup.adapter.save(to: directory) } }
+            } catch let failure as AgreedFailure {
+                let checkpoint = lastSaved.map { "; the same adapter is in the final checkpoint \($0.directory.path)/adapter" } ?? ""
+                throw SaveFailure(message: "adapter not saved: \(failure.message)\(checkpoint)")
+            }
             if world.isRoot {
-                let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
-                try setup.adapter.save(to: directory)
                 Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath(config))")
                 Console.print(String(format: "done in %.1f s, peak RSS %.0f MB on rank 0", monotonicSeconds() - started,
                                      Double(ProcessMemory.peakResidentBytes()) / 1e6))
             }
         }
+    }
+
+    /// The graceful stop after `step` steps: the step is saved as a normal checkpoint unless it
+    /// is already (the last periodic save, or the checkpoint this run resumed from), rank 0 prints
+    /// one line, and every rank ends the session with exit 0 (128 + signal with
+    /// --exit-code-on-signal).
+    private func stopGracefully(after step: Int, signal: Int32, lastSaved: (step: Int, directory: URL)?, setup: Setup,
+                                world: Communicator, progress: TrainProgress?) throws -> Never {
+        var directory: URL?
+        if let lastSaved, lastSaved.step == step {
+            directory = lastSaved.directory
+        } else if step > 0 {
+            directory = try saveCheckpoint(step: step, setup: setup, world: world)
+        }
+        progress?.finish()
+        if world.isRoot {
+            let since = ts_stop_seconds_since_signal()
+            let received = since >= 0 ? "received \(GracefulStop.name(signal)) " + String(format: "%.1f s ago", since)
+                : "\(GracefulStop.name(signal)) on another rank"
+            if let directory {
+                Console.print("stopped at step \(step), checkpoint \(directory.path) (\(received); continue with: tessera train --resume, same config and --out \(setup.config.outputDir))")
+            } else {
+                Console.print("stopped at step 0, no checkpoint (\(received), before the first step)")
+            }
+        }
+        throw SessionExit(code: exitCodeOnSignal ? 128 + signal : 0)
     }
 
     private func printSummary(_ setup: Setup, started: Double) {
@@ -150,6 +227,7 @@ struct TrainCommand: ParsableCommand {
         if !setup.validSequences.isEmpty {
             Console.print("validation: \(setup.validDescription), \(setup.validSequences.count) sequences")
         }
+        if let note = setup.resumeNote { Console.print("warning: \(note)") }
         if let resumed = setup.resumedFrom {
             Console.print("resuming from \(resumed.path) at step \(setup.startStep)")
         }

@@ -22,8 +22,16 @@ enum MPISession {
             try body(environment)
             try environment.finalize()
             exit(0)
+        } catch let requested as SessionExit {
+            // Every rank throws it together (an agreed decision such as a graceful stop).
+            try? environment.finalize()
+            exit(requested.code)
         } catch let agreed as AgreedFailure {
             if world.isRoot { Console.error("error: \(agreed.message)") }
+            try? environment.finalize()
+            exit(1)
+        } catch let failure as SaveFailure {
+            if world.isRoot { Console.error("error: \(failure.message)") }
             try? environment.finalize()
             exit(1)
         } catch {

@@ -18,14 +18,15 @@
 //   the zero lanes of a masked tail change nothing.) The maximum is order-free; its zero is
 //   returned as +0 whatever the sign of the zeros it met.
 //
-// The scalar path is compiled for the target's baseline, which on x86-64 has no FMA: there
-// fmaf()/__builtin_fmaf are a libm call per element (and nearbyintf/ldexpf others). So the
-// scalar path uses fma_f32 below: the hardware instruction where the baseline has one
-// (aarch64, or x86 built with -mfma), otherwise an exact emulation in double precision (the
-// product of two floats is exact in a double, and the sum is rounded to odd before the final
-// rounding to float, which makes the two roundings equal one). That keeps the scalar path
-// bit-identical to the FMA paths without any call in its loops; an unfused multiply-add would
-// be faster but would give different results than the AVX2/AVX-512 paths.
+// The scalar path needs the same fused multiply-adds, and is compiled for the target's
+// baseline, which on x86-64 has no FMA: there fmaf()/__builtin_fmaf are a libm call per
+// element (and nearbyintf/ldexpf others). An unfused a·b + c would be fast but would differ
+// from the AVX2/AVX-512 results. So the scalar kernels (scalar_kernels.h) are built twice on
+// x86-64: *_scalar with fma_f32 below, an exact emulation in double precision (the product of
+// two floats is exact in a double, and the sum is rounded to odd before the final rounding to
+// float, which makes the two roundings one), for CPUs without FMA; and *_scalar_fma with the
+// instruction (target attribute), used when the CPU has FMA. Where the baseline has FMA
+// (aarch64, x86 built with -mfma) fma_f32 is the instruction. No path calls libm per element.
 
 #include "CKernels.h"
 
@@ -101,28 +102,6 @@ static inline float pow2_f32(int e) {   // 2^e for e in [−126, 127]
     return f;
 }
 
-static inline float exp_f32(float x) {
-    if (x != x) return x;
-    if (x < EXP_LO) return 0.0f;
-    if (x > EXP_HI) return INFINITY;
-    float n = round_nearest(x * LOG2E);
-    // n·LN2_HI is exact (|n| <= 128 has 8 bits, LN2_HI 9), so the unfused x + n·(−LN2_HI) rounds
-    // once, exactly as the FMA of the vector paths: one emulated FMA fewer.
-    float r = x + n * -LN2_HI;
-    r = fma_f32(n, -LN2_LO, r);
-    float p = P0;
-    p = fma_f32(p, r, P1);
-    p = fma_f32(p, r, P2);
-    p = fma_f32(p, r, P3);
-    p = fma_f32(p, r, P4);
-    p = fma_f32(p, r, P5);
-    p = fma_f32(p, r * r, r) + 1.0f;
-    int ni = (int)n, n1 = ni >> 1;   // arithmetic shift: ⌊n/2⌋, as vpsrad
-    return (p * pow2_f32(n1)) * pow2_f32(ni - n1);
-}
-
-float tk_exp(float x) { return exp_f32(x); }
-
 // Tree of halves over 16 lane sums (see the top of the file).
 static float tree16_f32(float *l) {
     for (int j = 0; j < 8; j++) l[j] = l[j] + l[j + 8];
@@ -140,103 +119,29 @@ static double tree16_f64(double *l) {
     return l[0] + l[1];
 }
 
-static float max_scalar(const float *x, size_t n) {
-    float m = -INFINITY;
-    for (size_t i = 0; i < n; i++) if (x[i] > m) m = x[i];
-    return m + 0.0f;   // −0 → +0
-}
+#define SCALAR(name) name##_scalar
+#define SCALAR_ATTR
+#define FMA_F32 fma_f32
+#include "scalar_kernels.h"
+#undef SCALAR
+#undef SCALAR_ATTR
+#undef FMA_F32
 
-static double exp_sum_scalar(float *out, const float *x, size_t n, float shift) {
-    double l[16] = {0};
-    for (size_t i = 0; i < n; i++) {
-        float e = exp_f32(x[i] - shift);
-        if (out) out[i] = e;
-        l[i & 15] += e;
-    }
-    return tree16_f64(l);
-}
+#if defined(__x86_64__) && !defined(__FMA__)
+// The same kernels with the FMA instruction, for CPUs that have it but not the AVX2 path (or
+// that run the scalar path because TESSERA_KERNELS says so): bit-identical to the emulation,
+// several times faster.
+#define SCALAR(name) name##_scalar_fma
+#define SCALAR_ATTR __attribute__((target("fma")))
+#define FMA_F32 __builtin_fmaf
+#include "scalar_kernels.h"
+#undef SCALAR
+#undef SCALAR_ATTR
+#undef FMA_F32
+#define HAVE_SCALAR_FMA 1
+#endif
 
-static void scale_scalar(float *x, size_t n, float s) {
-    for (size_t i = 0; i < n; i++) x[i] *= s;
-}
-
-static float dot_scalar(const float *a, const float *b, size_t n) {
-    float l[16] = {0};
-    for (size_t i = 0; i < n; i++) l[i & 15] = fma_f32(a[i], b[i], l[i & 15]);
-    return tree16_f32(l);
-}
-
-static float sum_exp_f32_scalar(float *x, size_t n, float shift) {
-    float l[16] = {0};
-    for (size_t i = 0; i < n; i++) { float e = exp_f32(x[i] - shift); x[i] = e; l[i & 15] += e; }
-    return tree16_f32(l);
-}
-
-static void swiglu_scalar(float *out, const float *gate, const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + exp_f32(-g)) * up[i];
-    }
-}
-
-static void swiglu_backward_scalar(float *dgate, float *dup, const float *dout, const float *gate,
-                                   const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], u = up[i], dy = dout[i];
-        float sig = 1.0f / (1.0f + exp_f32(-g));
-        dgate[i] = dy * u * sig * (1.0f + g * (1.0f - sig));
-        dup[i] = dy * (g * sig);
-    }
-}
-
-static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
-    for (int j = 0; j < 32; j++) {
-        out[2 * j] = code[bytes[j] >> 4] * scale;
-        out[2 * j + 1] = code[bytes[j] & 15] * scale;
-    }
-}
-
-static void rmsnorm_forward_scalar(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
-                                   size_t channels, float eps) {
-    for (size_t n = 0; n < rows; n++) {
-        const float *x = inp + n * channels;
-        float *y = out + n * channels;
-        float l[16] = {0};
-        for (size_t c = 0; c < channels; c++) l[c & 15] = fma_f32(x[c], x[c], l[c & 15]);
-        float r = 1.0f / sqrtf(tree16_f32(l) / (float)channels + eps);
-        rstd[n] = r;
-        for (size_t c = 0; c < channels; c++) y[c] = (x[c] * r) * weight[c];
-    }
-}
-
-static void rmsnorm_backward_scalar(float *dinp, const float *dout, const float *inp, const float *weight,
-                                    const float *rstd, size_t rows, size_t channels) {
-    for (size_t n = 0; n < rows; n++) {
-        const float *x = inp + n * channels, *dy = dout + n * channels;
-        float *dx = dinp + n * channels;
-        float l[16] = {0}, r = rstd[n];
-        for (size_t c = 0; c < channels; c++) l[c & 15] = fma_f32(dy[c] * weight[c], x[c], l[c & 15]);
-        float k = tree16_f32(l) * r * r * r / (float)channels;
-        for (size_t c = 0; c < channels; c++) dx[c] = r * weight[c] * dy[c] - k * x[c];
-    }
-}
-
-static void rope_row_scalar(float *row, size_t heads, size_t headDim, const float *c, const float *s, int inverse) {
-    size_t half = headDim / 2;
-    for (size_t h = 0; h < heads; h++) {
-        float *v = row + h * headDim;
-        for (size_t i = 0; i < half; i++) {
-            float x1 = v[i], x2 = v[i + half];
-            if (inverse) {
-                v[i] = x1 * c[i] + x2 * s[i];
-                v[i + half] = x2 * c[i] - x1 * s[i];
-            } else {
-                v[i] = x1 * c[i] - x2 * s[i];
-                v[i + half] = x2 * c[i] + x1 * s[i];
-            }
-        }
-    }
-}
+float tk_exp(float x) { return exp_f32_scalar(x); }
 
 // ---- x86 vector paths --------------------------------------------------------------------
 
@@ -860,6 +765,7 @@ BF16 static void bf16_gemm_avx512(size_t m, size_t n, size_t kp, const uint32_t 
 // (tk_set_kernel_path, for tests that compare the paths in one process).
 
 static int cpu_path = -1;        // best path this CPU runs
+static int scalar_fma = 0;       // 1: the scalar path uses the *_scalar_fma kernels (FMA instruction)
 static int process_path = -1;    // the path in use unless the thread overrides it
 static _Thread_local int thread_path = -1;
 static const char *const path_names[3] = {"scalar", "avx2", "avx512"};
@@ -870,6 +776,9 @@ static int best_cpu_path(void) {
     best = TK_PATH_SCALAR;
 #if defined(__x86_64__)
     __builtin_cpu_init();
+#if defined(HAVE_SCALAR_FMA)
+    __atomic_store_n(&scalar_fma, __builtin_cpu_supports("fma") ? 1 : 0, __ATOMIC_RELAXED);
+#endif
     unsigned a, b, c, d;
     int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
@@ -971,18 +880,24 @@ int tk_release_free_heap(void) {
 #endif
 }
 
+#if defined(__x86_64__) && defined(HAVE_SCALAR_FMA)
+#define SCALAR_CALL(name, args) \
+    (__atomic_load_n(&scalar_fma, __ATOMIC_RELAXED) ? name##_scalar_fma args : name##_scalar args)
+#elif defined(__x86_64__)
+#define SCALAR_CALL(name, args) name##_scalar args
+#endif
 #if defined(__x86_64__)
 #define SELECT(name, args) \
     switch (kernel_path()) { \
     case TK_PATH_AVX512: return name##_avx512 args; \
     case TK_PATH_AVX2: return name##_avx2 args; \
-    default: return name##_scalar args; \
+    default: return SCALAR_CALL(name, args); \
     }
 #define SELECT_VOID(name, args) \
     switch (kernel_path()) { \
     case TK_PATH_AVX512: name##_avx512 args; return; \
     case TK_PATH_AVX2: name##_avx2 args; return; \
-    default: name##_scalar args; return; \
+    default: SCALAR_CALL(name, args); return; \
     }
 #else
 #define SELECT(name, args) return name##_scalar args;

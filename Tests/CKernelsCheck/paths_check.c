@@ -338,9 +338,21 @@ int main(int argc, char **argv) {
     for (int p = 0; p < npaths; p++) printf(" %s", tk_kernel_path_name(paths[p]));
     printf("\n");
     test_fma_emulation(); printf("fma done, %ld failures\n", failures);
-    test_exp(); printf("exp done, %ld failures\n", failures);
-    test_reductions(); printf("reductions done, %ld failures\n", failures);
-    test_swiglu(); test_rmsnorm(); test_rope(); test_quant(); printf("elementwise done, %ld failures\n", failures);
+#if defined(HAVE_SCALAR_FMA)
+    // The scalar path twice: with the FMA instruction (when the CPU has it) and emulated.
+    int modes = scalar_fma ? 2 : 1;
+#else
+    int modes = 1;
+#endif
+    for (int mode = 0; mode < modes; mode++) {
+#if defined(HAVE_SCALAR_FMA)
+        if (mode == 1) scalar_fma = 0;
+        printf("scalar path with %s FMA\n", scalar_fma ? "the instruction's" : "emulated");
+#endif
+        test_exp(); printf("exp done, %ld failures\n", failures);
+        test_reductions(); printf("reductions done, %ld failures\n", failures);
+        test_swiglu(); test_rmsnorm(); test_rope(); test_quant(); printf("elementwise done, %ld failures\n", failures);
+    }
 #if defined(TK_OLD_KERNELS)
     test_vs_old();
 #endif

@@ -1,11 +1,37 @@
-// See include/CKernels.h. One exp: Cephes' degree-6 polynomial on r = x − n·ln2 (n rounded to
-// nearest), scaled by 2ⁿ; inputs below −87.336 (results below FLT_MIN) give 0, so no
-// denormal ever reaches a multiply. The AVX-512 and scalar paths evaluate the same formula with
-// fused multiply-adds, so they agree bit for bit.
+// See include/CKernels.h. Three paths chosen at run time: AVX-512 (16 lanes), AVX2 + FMA (8 lanes)
+// and portable scalar C. They agree bit for bit, because each evaluates the same formula with the
+// same roundings in the same order:
+//
+// - One exp: Cephes' degree-6 polynomial on r = x − n·ln2 (n rounded to nearest even), scaled by
+//   2ⁿ; inputs below −87.336 (results below FLT_MIN) give 0, so no denormal ever reaches a
+//   multiply. Every multiply-add of the reduction and the polynomial is fused (one rounding).
+//   p·2ⁿ is one rounding of the exact product on every path: vscalefps (AVX-512), or
+//   (p·2^⌊n/2⌋)·2^(n−⌊n/2⌋) (AVX2, scalar), whose first product is exact (p is in [0.7, 1.42]
+//   and both powers are normal for n in [−126, 128]).
+// - Element-wise kernels multiply and add exactly as written, unfused (no contraction: see
+//   FP_CONTRACT below).
+// - Reductions (the exp sums, the softmax dot, RMSNorm's sums of squares and of dy·w·x) use 16
+//   lane accumulators: element i goes to lane i mod 16, in order, the lanes that use FMA on the
+//   AVX-512 path use it on every path, and the 16 lanes are then added as a tree of halves:
+//   l[j] + l[j+8], then [j] + [j+4], [j] + [j+2], [0] + [1]. AVX2 keeps two 8-lane registers,
+//   the scalar path an array of 16. (An accumulator starts at +0 and can never become −0, so
+//   the zero lanes of a masked tail change nothing.) The maximum is order-free; its zero is
+//   returned as +0 whatever the sign of the zeros it met.
+//
+// The scalar path needs the same fused multiply-adds, and is compiled for the target's
+// baseline, which on x86-64 has no FMA: there fmaf()/__builtin_fmaf are a libm call per
+// element (and nearbyintf/ldexpf others). An unfused a·b + c would be fast but would differ
+// from the AVX2/AVX-512 results. So the scalar kernels (scalar_kernels.h) are built twice on
+// x86-64: *_scalar with fma_f32 below, an exact emulation in double precision (the product of
+// two floats is exact in a double, and the sum is rounded to odd before the final rounding to
+// float, which makes the two roundings one), for CPUs without FMA; and *_scalar_fma with the
+// instruction (target attribute), used when the CPU has FMA. Where the baseline has FMA
+// (aarch64, x86 built with -mfma) fma_f32 is the instruction. No path calls libm per element.
 
 #include "CKernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +40,17 @@
 #endif
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <cpuid.h>
+#endif
+
+// No contraction of a·b + c into an FMA anywhere in this file: which multiply-adds are fused is
+// part of the formula. Clang (SwiftPM's C compiler) honours the standard pragma; GCC ignores it
+// and by default (-ffp-contract=fast) fuses even _mm256_mul_ps/_mm256_add_ps pairs inside
+// functions built for FMA, which would break the paths' agreement, hence its own pragma.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #define EXP_LO (-87.33654f)
@@ -26,76 +63,112 @@ static const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.33345190
 
 // ---- scalar path -------------------------------------------------------------------------
 
-float tk_exp(float x) {
-    if (x != x) return x;
-    if (x < EXP_LO) return 0.0f;
-    if (x > EXP_HI) return INFINITY;
-    float n = nearbyintf(x * LOG2E);
-    float r = fmaf(n, -LN2_HI, x);
-    r = fmaf(n, -LN2_LO, r);
-    float p = P0;
-    p = fmaf(p, r, P1);
-    p = fmaf(p, r, P2);
-    p = fmaf(p, r, P3);
-    p = fmaf(p, r, P4);
-    p = fmaf(p, r, P5);
-    p = fmaf(p, r * r, r) + 1.0f;
-    return ldexpf(p, (int)n);
+#if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+static inline float fma_f32(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+#else
+// a·b + c rounded once, without libm: a·b is exact in a double; s = a·b + c is rounded to
+// double, its rounding error found with TwoSum, and an inexact s is replaced by its neighbour
+// with an odd last bit on the side of the exact value (round to odd). Rounding a round-to-odd
+// value of 53 bits to 24 bits equals rounding the exact value (Boldo & Melquiond), denormal
+// float results included. Infinite and NaN sums are left as the double arithmetic gives them.
+static inline float fma_f32(float a, float b, float c) {
+    double p = (double)a * (double)b, cd = (double)c;
+    double s = p + cd;
+    double bv = s - p;
+    double err = (p - (s - bv)) + (cd - bv);
+    uint64_t u;
+    memcpy(&u, &s, 8);
+    // Branch-free (the branches would be mispredicted half the time): add ±1 to the bits of
+    // an inexact, even, finite s.
+    uint64_t fix = (uint64_t)((err != 0) & ((u & 1) == 0) & (fabs(s) <= 1.7976931348623157e308));
+    uint64_t away = (uint64_t)((err > 0) == (s > 0));   // the exact sum is farther from 0 than s
+    u += (0 - fix) & ((away << 1) - 1);   // fix ? (away ? +1 : −1) : 0
+    memcpy(&s, &u, 8);
+    return (float)s;
+}
+#endif
+
+// Nearest integer, ties to even, for |v| < 2²² (the default rounding mode, as nearbyintf and
+// vroundps/vrndscaleps with _MM_FROUND_TO_NEAREST_INT).
+static inline float round_nearest(float v) {
+    const float magic = 12582912.0f;   // 1.5·2²³
+    return (v + magic) - magic;
 }
 
-static float max_scalar(const float *x, size_t n) {
-    float m = -INFINITY;
-    for (size_t i = 0; i < n; i++) if (x[i] > m) m = x[i];
-    return m;
+static inline float pow2_f32(int e) {   // 2^e for e in [−126, 127]
+    uint32_t u = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
 
-static double exp_sum_scalar(float *out, const float *x, size_t n, float shift) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        float e = tk_exp(x[i] - shift);
-        if (out) out[i] = e;
-        s += e;
-    }
-    return s;
+// Tree of halves over 16 lane sums (see the top of the file).
+static float tree16_f32(float *l) {
+    for (int j = 0; j < 8; j++) l[j] = l[j] + l[j + 8];
+    for (int j = 0; j < 4; j++) l[j] = l[j] + l[j + 4];
+    l[0] = l[0] + l[2];
+    l[1] = l[1] + l[3];
+    return l[0] + l[1];
 }
 
-static void scale_scalar(float *x, size_t n, float s) {
-    for (size_t i = 0; i < n; i++) x[i] *= s;
+static double tree16_f64(double *l) {
+    for (int j = 0; j < 8; j++) l[j] = l[j] + l[j + 8];
+    for (int j = 0; j < 4; j++) l[j] = l[j] + l[j + 4];
+    l[0] = l[0] + l[2];
+    l[1] = l[1] + l[3];
+    return l[0] + l[1];
 }
 
-static float dot_scalar(const float *a, const float *b, size_t n) {
-    float s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+#define SCALAR(name) name##_scalar
+#define SCALAR_ATTR
+#define FMA_F32 fma_f32
+#include "scalar_kernels.h"
+#undef SCALAR
+#undef SCALAR_ATTR
+#undef FMA_F32
+
+#if defined(__x86_64__) && !defined(__FMA__)
+// The same kernels with the FMA instruction, for CPUs that have it but not the AVX2 path (or
+// that run the scalar path because TESSERA_KERNELS says so): bit-identical to the emulation,
+// several times faster.
+#define SCALAR(name) name##_scalar_fma
+#define SCALAR_ATTR __attribute__((target("fma")))
+#define FMA_F32 __builtin_fmaf
+#include "scalar_kernels.h"
+#undef SCALAR
+#undef SCALAR_ATTR
+#undef FMA_F32
+#define HAVE_SCALAR_FMA 1
+#endif
+
+float tk_exp(float x) { return exp_f32_scalar(x); }
+
+// ---- x86 vector paths --------------------------------------------------------------------
+
+#if defined(__x86_64__)
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma,f16c")))
+
+// 8 float lanes to one sum: [j] + [j+4], [j] + [j+2], [0] + [1] (the end of the tree).
+AVX2 static inline float hsum8(__m256 a) {
+    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
-static float sum_exp_f32_scalar(float *x, size_t n, float shift) {
-    float s = 0;
-    for (size_t i = 0; i < n; i++) { float e = tk_exp(x[i] - shift); x[i] = e; s += e; }
-    return s;
+// 4 double lanes (the tree after its first two levels) to one sum: [j] + [j+2], [0] + [1].
+AVX2 static inline double hsum4d(__m256d a) {
+    __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-static void swiglu_scalar(float *out, const float *gate, const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + tk_exp(-g)) * up[i];
-    }
-}
-
-static void swiglu_backward_scalar(float *dgate, float *dup, const float *dout, const float *gate,
-                                   const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], u = up[i], dy = dout[i];
-        float sig = 1.0f / (1.0f + tk_exp(-g));
-        dgate[i] = dy * u * sig * (1.0f + g * (1.0f - sig));
-        dup[i] = dy * (g * sig);
-    }
+AVX2 static inline float hmax8(__m256 a) {
+    __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 c = _mm_max_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_max_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
 // ---- AVX-512 path ------------------------------------------------------------------------
-
-#if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,avx512dq,f16c")))
 
 AVX512 static inline __m512 exp512(__m512 x) {
     __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
@@ -121,17 +194,22 @@ AVX512 static inline __mmask16 tail_mask(size_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
+// The 16 lanes' tree: [j] + [j+8] here, the rest in hsum8.
+AVX512 static inline float hsum16(__m512 v) {
+    return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
 AVX512 static float max_avx512(const float *x, size_t n) {
     __m512 m = _mm512_set1_ps(-INFINITY);
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         m = _mm512_mask_max_ps(m, k, m, _mm512_maskz_loadu_ps(k, x + i));
     }
-    return _mm512_reduce_max_ps(m);
+    return hmax8(_mm256_max_ps(_mm512_castps512_ps256(m), _mm512_extractf32x8_ps(m, 1))) + 0.0f;
 }
 
 AVX512 static double exp_sum_avx512(float *out, const float *x, size_t n, float shift) {
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();   // lanes 0-7 and 8-15
     __m512 s = _mm512_set1_ps(shift);
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
@@ -141,7 +219,8 @@ AVX512 static double exp_sum_avx512(float *out, const float *x, size_t n, float 
         lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
         hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
     }
-    return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    __m512d l8 = _mm512_add_pd(lo, hi);
+    return hsum4d(_mm256_add_pd(_mm512_castpd512_pd256(l8), _mm512_extractf64x4_pd(l8, 1)));
 }
 
 AVX512 static void scale_avx512(float *x, size_t n, float s) {
@@ -158,7 +237,7 @@ AVX512 static float dot_avx512(const float *a, const float *b, size_t n) {
         __mmask16 k = tail_mask(n - i);
         s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s);
     }
-    return _mm512_reduce_add_ps(s);
+    return hsum16(s);
 }
 
 AVX512 static float sum_exp_f32_avx512(float *x, size_t n, float shift) {
@@ -169,7 +248,7 @@ AVX512 static float sum_exp_f32_avx512(float *x, size_t n, float shift) {
         _mm512_mask_storeu_ps(x + i, k, e);
         acc = _mm512_add_ps(acc, e);
     }
-    return _mm512_reduce_add_ps(acc);
+    return hsum16(acc);
 }
 
 AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up, size_t n) {
@@ -255,7 +334,7 @@ AVX512 static void rmsnorm_forward_avx512(float *out, float *rstd, const float *
             __m512 v = _mm512_maskz_loadu_ps(k, x + c);
             acc = _mm512_fmadd_ps(v, v, acc);
         }
-        float r = 1.0f / sqrtf(_mm512_reduce_add_ps(acc) / (float)channels + eps);
+        float r = 1.0f / sqrtf(hsum16(acc) / (float)channels + eps);
         rstd[n] = r;
         __m512 vr = _mm512_set1_ps(r);
         for (size_t c = 0; c < channels; c += 16) {
@@ -278,7 +357,7 @@ AVX512 static void rmsnorm_backward_avx512(float *dinp, const float *dout, const
             acc = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, x + c), acc);
         }
         float r = rstd[n];
-        float kk = _mm512_reduce_add_ps(acc) * r * r * r / (float)channels;
+        float kk = hsum16(acc) * r * r * r / (float)channels;
         __m512 vr = _mm512_set1_ps(r), vk = _mm512_set1_ps(kk);
         for (size_t c = 0; c < channels; c += 16) {
             __mmask16 k = tail_mask(channels - c);
@@ -312,6 +391,318 @@ AVX512 static void rope_row_avx512(float *row, size_t heads, size_t headDim, con
     }
 }
 
+// ---- AVX2 + FMA path ---------------------------------------------------------------------
+// 8 lanes; the reductions keep the AVX-512 path's 16 lanes in two registers (lo: lanes 0-7,
+// hi: lanes 8-15). Full vectors in the loops, masked loads and stores only for the tail.
+
+static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+AVX2 static inline __m256i mask8(size_t left) {   // lanes below `left` on
+    return _mm256_loadu_si256((const __m256i *)(mask_table + 8 - (left < 8 ? left : 8)));
+}
+
+AVX2 static inline __m256 exp256(__m256 x) {
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_HI), xc);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-LN2_LO), r);
+    __m256 p = _mm256_set1_ps(P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    // p·2ⁿ as (p·2^⌊n/2⌋)·2^(n−⌊n/2⌋): the first product is exact, so this rounds once, as vscalefps.
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    // Below the normal range → 0, above → inf, NaN passes through.
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_LO), _CMP_LT_OQ));
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_HI), _CMP_GT_OQ));
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+AVX2 static float max_avx2(const float *x, size_t n) {
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+    }
+    for (; i < n; i += 8) {
+        __m256i k = mask8(n - i);
+        __m256 v = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(x + i, k), _mm256_castsi256_ps(k));
+        m0 = _mm256_max_ps(m0, v);
+    }
+    return hmax8(_mm256_max_ps(m0, m1)) + 0.0f;
+}
+
+AVX2 static double exp_sum_avx2(float *out, const float *x, size_t n, float shift) {
+    __m256d l0 = _mm256_setzero_pd(), l1 = l0, l2 = l0, l3 = l0;   // lanes 0-3, 4-7, 8-11, 12-15
+    __m256 s = _mm256_set1_ps(shift);
+    for (size_t i = 0; i < n; i += 16) {
+        __m256 e0, e1;
+        if (n - i >= 16) {
+            e0 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+            e1 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), s));
+            if (out) { _mm256_storeu_ps(out + i, e0); _mm256_storeu_ps(out + i + 8, e1); }
+        } else {
+            __m256i k0 = mask8(n - i), k1 = mask8(n - i > 8 ? n - i - 8 : 0);
+            e0 = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i, k0), s)), _mm256_castsi256_ps(k0));
+            e1 = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i + 8, k1), s)), _mm256_castsi256_ps(k1));
+            if (out) { _mm256_maskstore_ps(out + i, k0, e0); _mm256_maskstore_ps(out + i + 8, k1, e1); }
+        }
+        l0 = _mm256_add_pd(l0, _mm256_cvtps_pd(_mm256_castps256_ps128(e0)));
+        l1 = _mm256_add_pd(l1, _mm256_cvtps_pd(_mm256_extractf128_ps(e0, 1)));
+        l2 = _mm256_add_pd(l2, _mm256_cvtps_pd(_mm256_castps256_ps128(e1)));
+        l3 = _mm256_add_pd(l3, _mm256_cvtps_pd(_mm256_extractf128_ps(e1, 1)));
+    }
+    // [j] + [j+8] gives lanes 0-3 = l0 + l2 and 4-7 = l1 + l3; then [j] + [j+4].
+    return hsum4d(_mm256_add_pd(_mm256_add_pd(l0, l2), _mm256_add_pd(l1, l3)));
+}
+
+AVX2 static void scale_avx2(float *x, size_t n, float s) {
+    __m256 v = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), v));
+    if (i < n) {
+        __m256i k = mask8(n - i);
+        _mm256_maskstore_ps(x + i, k, _mm256_mul_ps(_mm256_maskload_ps(x + i, k), v));
+    }
+}
+
+AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    if (i < n) {
+        __m256i k0 = mask8(n - i), k1 = mask8(n - i > 8 ? n - i - 8 : 0);
+        s0 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, k0), _mm256_maskload_ps(b + i, k0), s0);
+        s1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i + 8, k1), _mm256_maskload_ps(b + i + 8, k1), s1);
+    }
+    return hsum8(_mm256_add_ps(s0, s1));
+}
+
+AVX2 static float sum_exp_f32_avx2(float *x, size_t n, float shift) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, sh = _mm256_set1_ps(shift);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 e0 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
+        __m256 e1 = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), sh));
+        _mm256_storeu_ps(x + i, e0);
+        _mm256_storeu_ps(x + i + 8, e1);
+        a0 = _mm256_add_ps(a0, e0);
+        a1 = _mm256_add_ps(a1, e1);
+    }
+    if (i < n) {
+        __m256i k0 = mask8(n - i), k1 = mask8(n - i > 8 ? n - i - 8 : 0);
+        __m256 e0 = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i, k0), sh)), _mm256_castsi256_ps(k0));
+        __m256 e1 = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + i + 8, k1), sh)), _mm256_castsi256_ps(k1));
+        _mm256_maskstore_ps(x + i, k0, e0);
+        _mm256_maskstore_ps(x + i + 8, k1, e1);
+        a0 = _mm256_add_ps(a0, e0);
+        a1 = _mm256_add_ps(a1, e1);
+    }
+    return hsum8(_mm256_add_ps(a0, a1));
+}
+
+AVX2 static inline __m256 swiglu8(__m256 g, __m256 u) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+AVX2 static void swiglu_avx2(float *out, const float *gate, const float *up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        __m256i k = mask8(n - i);
+        _mm256_maskstore_ps(out + i, k, swiglu8(_mm256_maskload_ps(gate + i, k), _mm256_maskload_ps(up + i, k)));
+    }
+}
+
+AVX2 static inline void swiglu_backward8(__m256 g, __m256 u, __m256 dy, __m256 *dg, __m256 *du) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+    // dy·u·σ·(1 + g·(1 − σ)), evaluated left to right like the scalar path
+    __m256 t = _mm256_mul_ps(_mm256_mul_ps(dy, u), sig);
+    *dg = _mm256_mul_ps(t, _mm256_add_ps(one, _mm256_mul_ps(g, _mm256_sub_ps(one, sig))));
+    *du = _mm256_mul_ps(dy, _mm256_mul_ps(g, sig));
+}
+
+AVX2 static void swiglu_backward_avx2(float *dgate, float *dup, const float *dout, const float *gate,
+                                      const float *up, size_t n) {
+    size_t i = 0;
+    __m256 dg, du;
+    for (; i + 8 <= n; i += 8) {
+        swiglu_backward8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i), _mm256_loadu_ps(dout + i), &dg, &du);
+        _mm256_storeu_ps(dgate + i, dg);
+        _mm256_storeu_ps(dup + i, du);
+    }
+    if (i < n) {
+        __m256i k = mask8(n - i);
+        swiglu_backward8(_mm256_maskload_ps(gate + i, k), _mm256_maskload_ps(up + i, k), _mm256_maskload_ps(dout + i, k),
+                         &dg, &du);
+        _mm256_maskstore_ps(dgate + i, k, dg);
+        _mm256_maskstore_ps(dup + i, k, du);
+    }
+}
+
+AVX2 static void nf4_block_avx2(const unsigned char *bytes, float scale, const float *code, float *out) {
+    __m256 lut0 = _mm256_loadu_ps(code), lut1 = _mm256_loadu_ps(code + 8), s = _mm256_set1_ps(scale);
+    // Each byte twice, then high nibble (shift 4) first, low nibble second: out[2j], out[2j + 1].
+    const __m128i twice = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m256i shifts = _mm256_setr_epi32(4, 0, 4, 0, 4, 0, 4, 0), low = _mm256_set1_epi32(15);
+    for (int q = 0; q < 4; q++) {
+        __m128i d = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(bytes + 8 * q)), twice);
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_cvtepu8_epi32(h ? _mm_srli_si128(d, 8) : d);
+            __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(v, shifts), low);
+            // code[idx]: entries 0-7 or 8-15 chosen by bit 3 of the index
+            __m256 val = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lut0, idx), _mm256_permutevar8x32_ps(lut1, idx),
+                                          _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+            _mm256_storeu_ps(out + 16 * q + 8 * h, _mm256_mul_ps(val, s));
+        }
+    }
+}
+
+AVX2 static void q4_1_blocks_avx2(const unsigned char *src, size_t blocks, float *y) {
+    __m256i low = _mm256_set1_epi32(15);
+    for (size_t b = 0; b < blocks; b++) {
+        const unsigned char *block = src + 20 * b;
+        unsigned short hd, hm;
+        memcpy(&hd, block, 2);
+        memcpy(&hm, block + 2, 2);
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd)), m = _mm256_set1_ps(_cvtsh_ss(hm));
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(block + 4 + 8 * h)));
+            __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(q, low));
+            __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(q, 4));
+            _mm256_storeu_ps(y + 32 * b + 8 * h, _mm256_add_ps(_mm256_mul_ps(lo, d), m));
+            _mm256_storeu_ps(y + 32 * b + 16 + 8 * h, _mm256_add_ps(_mm256_mul_ps(hi, d), m));
+        }
+    }
+}
+
+AVX2 static void q8_0_blocks_avx2(const unsigned char *src, size_t blocks, float *y) {
+    for (size_t b = 0; b < blocks; b++) {
+        const unsigned char *block = src + 34 * b;
+        unsigned short hd;
+        memcpy(&hd, block, 2);
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd));
+        for (int g = 0; g < 4; g++) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + 8 * g)));
+            _mm256_storeu_ps(y + 32 * b + 8 * g, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+        }
+    }
+}
+
+AVX2 static void rmsnorm_forward_avx2(float *out, float *rstd, const float *inp, const float *weight,
+                                      size_t rows, size_t channels, float eps) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels;
+        float *y = out + n * channels;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        size_t c = 0;
+        for (; c + 16 <= channels; c += 16) {
+            __m256 v0 = _mm256_loadu_ps(x + c), v1 = _mm256_loadu_ps(x + c + 8);
+            a0 = _mm256_fmadd_ps(v0, v0, a0);
+            a1 = _mm256_fmadd_ps(v1, v1, a1);
+        }
+        if (c < channels) {
+            __m256i k0 = mask8(channels - c), k1 = mask8(channels - c > 8 ? channels - c - 8 : 0);
+            __m256 v0 = _mm256_maskload_ps(x + c, k0), v1 = _mm256_maskload_ps(x + c + 8, k1);
+            a0 = _mm256_fmadd_ps(v0, v0, a0);
+            a1 = _mm256_fmadd_ps(v1, v1, a1);
+        }
+        float r = 1.0f / sqrtf(hsum8(_mm256_add_ps(a0, a1)) / (float)channels + eps);
+        rstd[n] = r;
+        __m256 vr = _mm256_set1_ps(r);
+        for (c = 0; c + 8 <= channels; c += 8)
+            _mm256_storeu_ps(y + c, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c), vr), _mm256_loadu_ps(weight + c)));
+        if (c < channels) {
+            __m256i k = mask8(channels - c);
+            _mm256_maskstore_ps(y + c, k, _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(x + c, k), vr),
+                                                        _mm256_maskload_ps(weight + c, k)));
+        }
+    }
+}
+
+AVX2 static inline __m256 rmsnorm_dx8(__m256 vr, __m256 vk, __m256 w, __m256 dy, __m256 x) {
+    return _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(vr, w), dy), _mm256_mul_ps(vk, x));
+}
+
+AVX2 static void rmsnorm_backward_avx2(float *dinp, const float *dout, const float *inp, const float *weight,
+                                       const float *rstd, size_t rows, size_t channels) {
+    for (size_t n = 0; n < rows; n++) {
+        const float *x = inp + n * channels, *dy = dout + n * channels;
+        float *dx = dinp + n * channels;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        size_t c = 0;
+        for (; c + 16 <= channels; c += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dy + c), _mm256_loadu_ps(weight + c)), _mm256_loadu_ps(x + c), a0);
+            a1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dy + c + 8), _mm256_loadu_ps(weight + c + 8)),
+                                 _mm256_loadu_ps(x + c + 8), a1);
+        }
+        if (c < channels) {
+            __m256i k0 = mask8(channels - c), k1 = mask8(channels - c > 8 ? channels - c - 8 : 0);
+            a0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_maskload_ps(dy + c, k0), _mm256_maskload_ps(weight + c, k0)),
+                                 _mm256_maskload_ps(x + c, k0), a0);
+            a1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_maskload_ps(dy + c + 8, k1), _mm256_maskload_ps(weight + c + 8, k1)),
+                                 _mm256_maskload_ps(x + c + 8, k1), a1);
+        }
+        float r = rstd[n];
+        float kk = hsum8(_mm256_add_ps(a0, a1)) * r * r * r / (float)channels;
+        __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(kk);
+        for (c = 0; c + 8 <= channels; c += 8)
+            _mm256_storeu_ps(dx + c, rmsnorm_dx8(vr, vk, _mm256_loadu_ps(weight + c), _mm256_loadu_ps(dy + c), _mm256_loadu_ps(x + c)));
+        if (c < channels) {
+            __m256i k = mask8(channels - c);
+            _mm256_maskstore_ps(dx + c, k, rmsnorm_dx8(vr, vk, _mm256_maskload_ps(weight + c, k), _mm256_maskload_ps(dy + c, k),
+                                                       _mm256_maskload_ps(x + c, k)));
+        }
+    }
+}
+
+AVX2 static inline void rope8(float *v1, float *v2, const float *cp, const float *sp, int inverse, __m256i k, int full) {
+    __m256 x1 = full ? _mm256_loadu_ps(v1) : _mm256_maskload_ps(v1, k);
+    __m256 x2 = full ? _mm256_loadu_ps(v2) : _mm256_maskload_ps(v2, k);
+    __m256 c = full ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, k);
+    __m256 s = full ? _mm256_loadu_ps(sp) : _mm256_maskload_ps(sp, k);
+    __m256 a, b;
+    if (inverse) {
+        a = _mm256_add_ps(_mm256_mul_ps(x1, c), _mm256_mul_ps(x2, s));
+        b = _mm256_sub_ps(_mm256_mul_ps(x2, c), _mm256_mul_ps(x1, s));
+    } else {
+        a = _mm256_sub_ps(_mm256_mul_ps(x1, c), _mm256_mul_ps(x2, s));
+        b = _mm256_add_ps(_mm256_mul_ps(x2, c), _mm256_mul_ps(x1, s));
+    }
+    if (full) {
+        _mm256_storeu_ps(v1, a);
+        _mm256_storeu_ps(v2, b);
+    } else {
+        _mm256_maskstore_ps(v1, k, a);
+        _mm256_maskstore_ps(v2, k, b);
+    }
+}
+
+AVX2 static void rope_row_avx2(float *row, size_t heads, size_t headDim, const float *cosRow,
+                               const float *sinRow, int inverse) {
+    size_t half = headDim / 2;
+    __m256i all = _mm256_set1_epi32(-1);
+    for (size_t h = 0; h < heads; h++) {
+        float *v = row + h * headDim;
+        size_t i = 0;
+        for (; i + 8 <= half; i += 8) rope8(v + i, v + i + half, cosRow + i, sinRow + i, inverse, all, 1);
+        if (i < half) rope8(v + i, v + i + half, cosRow + i, sinRow + i, inverse, mask8(half - i), 0);
+    }
+}
 
 // ---- bf16 GEMM (AVX512-BF16) -------------------------------------------------------------
 // A and B are rounded to bf16 and packed as pairs along K (one uint32 per pair: low half the
@@ -369,9 +760,88 @@ BF16 static void bf16_gemm_avx512(size_t m, size_t n, size_t kp, const uint32_t 
 }
 #endif  // __x86_64__
 
+// ---- dispatch ----------------------------------------------------------------------------
+// The process path is chosen once, from the CPU and TESSERA_KERNELS; a thread may override it
+// (tk_set_kernel_path, for tests that compare the paths in one process).
+
+static int cpu_path = -1;        // best path this CPU runs
+static int scalar_fma = 0;       // 1: the scalar path uses the *_scalar_fma kernels (FMA instruction)
+static int process_path = -1;    // the path in use unless the thread overrides it
+static _Thread_local int thread_path = -1;
+static const char *const path_names[3] = {"scalar", "avx2", "avx512"};
+
+static int best_cpu_path(void) {
+    int best = __atomic_load_n(&cpu_path, __ATOMIC_RELAXED);
+    if (best >= 0) return best;
+    best = TK_PATH_SCALAR;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+#if defined(HAVE_SCALAR_FMA)
+    __atomic_store_n(&scalar_fma, __builtin_cpu_supports("fma") ? 1 : 0, __ATOMIC_RELAXED);
+#endif
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
+        best = TK_PATH_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) best = TK_PATH_AVX512;
+    }
+#endif
+    __atomic_store_n(&cpu_path, best, __ATOMIC_RELAXED);
+    return best;
+}
+
+// TESSERA_KERNELS=avx512|avx2|scalar forces a path (auto or unset: the CPU's best). A path the
+// CPU lacks falls back to the best one it has, and an unknown value to the CPU's choice, each
+// with one line on stderr; tk_kernel_path() then reports the path actually in use.
+__attribute__((noinline, cold)) static int init_process_path(void) {
+    int best = best_cpu_path(), path = best;
+    char note[200] = "";
+    const char *force = getenv("TESSERA_KERNELS");
+    if (force && *force && strcmp(force, "auto") != 0) {
+        int want = -1;
+        for (int p = 0; p < 3; p++) if (strcmp(force, path_names[p]) == 0) want = p;
+        if (want < 0)
+            snprintf(note, sizeof note, "TESSERA_KERNELS=%s is not avx512, avx2, scalar or auto; using %s", force,
+                     path_names[best]);
+        else if (want > best)
+            snprintf(note, sizeof note, "TESSERA_KERNELS=%s: this CPU lacks %s; using %s", force,
+                     want == TK_PATH_AVX512 ? "AVX-512F/DQ" : "AVX2, FMA or F16C", path_names[best]);
+        else
+            path = want;
+    }
+    int expected = -1;
+    if (__atomic_compare_exchange_n(&process_path, &expected, path, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        if (note[0]) fprintf(stderr, "tessera: %s\n", note);
+        return path;
+    }
+    return expected;   // another thread chose first (the same value)
+}
+
+static inline int kernel_path(void) {
+    int p = thread_path;
+    if (p >= 0) return p;
+    p = __atomic_load_n(&process_path, __ATOMIC_RELAXED);
+    return p >= 0 ? p : init_process_path();
+}
+
+int tk_kernel_path(void) { return kernel_path(); }
+
+const char *tk_kernel_path_name(int path) { return path >= 0 && path < 3 ? path_names[path] : "unknown"; }
+
+int tk_kernel_path_supported(int path) { return path >= 0 && path <= best_cpu_path(); }
+
+int tk_set_kernel_path(int path) {
+    if (path < 0) { thread_path = -1; return 1; }
+    if (!tk_kernel_path_supported(path)) return 0;
+    thread_path = path;
+    return 1;
+}
+
+int tk_simd_enabled(void) { return kernel_path() != TK_PATH_SCALAR; }
+
 int tk_bf16_available(void) {
 #if defined(__x86_64__)
-    return tk_simd_enabled() && __builtin_cpu_supports("avx512bf16");
+    return kernel_path() == TK_PATH_AVX512 && __builtin_cpu_supports("avx512bf16");
 #else
     return 0;
 #endif
@@ -402,13 +872,6 @@ void tk_bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, cons
 #endif
 }
 
-static void nf4_block_scalar(const unsigned char *bytes, float scale, const float *code, float *out) {
-    for (int j = 0; j < 32; j++) {
-        out[2 * j] = code[bytes[j] >> 4] * scale;
-        out[2 * j + 1] = code[bytes[j] & 15] * scale;
-    }
-}
-
 int tk_release_free_heap(void) {
 #if defined(__GLIBC__)
     return malloc_trim(0);
@@ -417,155 +880,96 @@ int tk_release_free_heap(void) {
 #endif
 }
 
-// ---- dispatch ----------------------------------------------------------------------------
-
-static int simd_state = -1;  // -1 unknown, 0 scalar, 1 AVX-512 (a benign race: every writer stores the same)
-
-int tk_simd_enabled(void) {
-    if (simd_state < 0) {
-        int use = 0;
-#if defined(__x86_64__)
-        __builtin_cpu_init();
-        use = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#if defined(__x86_64__) && defined(HAVE_SCALAR_FMA)
+#define SCALAR_CALL(name, args) \
+    (__atomic_load_n(&scalar_fma, __ATOMIC_RELAXED) ? name##_scalar_fma args : name##_scalar args)
+#elif defined(__x86_64__)
+#define SCALAR_CALL(name, args) name##_scalar args
 #endif
-        const char *force = getenv("TESSERA_KERNELS");
-        if (force && strcmp(force, "scalar") == 0) use = 0;
-        simd_state = use;
+#if defined(__x86_64__)
+#define SELECT(name, args) \
+    switch (kernel_path()) { \
+    case TK_PATH_AVX512: return name##_avx512 args; \
+    case TK_PATH_AVX2: return name##_avx2 args; \
+    default: return SCALAR_CALL(name, args); \
     }
-    return simd_state;
-}
-
-#if defined(__x86_64__)
-#define DISPATCH(simd, scalar) (tk_simd_enabled() ? (simd) : (scalar))
+#define SELECT_VOID(name, args) \
+    switch (kernel_path()) { \
+    case TK_PATH_AVX512: name##_avx512 args; return; \
+    case TK_PATH_AVX2: name##_avx2 args; return; \
+    default: SCALAR_CALL(name, args); return; \
+    }
 #else
-#define DISPATCH(simd, scalar) (scalar)
+#define SELECT(name, args) return name##_scalar args;
+#define SELECT_VOID(name, args) name##_scalar args;
 #endif
 
-float tk_max(const float *x, size_t n) { return DISPATCH(max_avx512(x, n), max_scalar(x, n)); }
+float tk_max(const float *x, size_t n) { SELECT(max, (x, n)) }
 
-double tk_exp_sum(float *out, const float *x, size_t n, float shift) {
-    return DISPATCH(exp_sum_avx512(out, x, n, shift), exp_sum_scalar(out, x, n, shift));
-}
+double tk_exp_sum(float *out, const float *x, size_t n, float shift) { SELECT(exp_sum, (out, x, n, shift)) }
 
-void tk_scale(float *x, size_t n, float s) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { scale_avx512(x, n, s); return; }
-#endif
-    scale_scalar(x, n, s);
-}
+void tk_scale(float *x, size_t n, float s) { SELECT_VOID(scale, (x, n, s)) }
+
+static float sum_exp_f32(float *x, size_t n, float shift) { SELECT(sum_exp_f32, (x, n, shift)) }
+
+static float dot(const float *a, const float *b, size_t n) { SELECT(dot, (a, b, n)) }
 
 float tk_softmax_row(float *x, size_t n) {
     float m = tk_max(x, n);
-    float s = DISPATCH(sum_exp_f32_avx512(x, n, m), sum_exp_f32_scalar(x, n, m));
+    float s = sum_exp_f32(x, n, m);
     tk_scale(x, n, 1.0f / s);
     return logf(s) + m;
 }
 
 void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t n) {
-    float dot = DISPATCH(dot_avx512(dy, y, n), dot_scalar(dy, y, n));
-    for (size_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - dot);
+    float d = dot(dy, y, n);
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - d);
 }
 
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { nf4_block_avx512(bytes, scale, code, out); return; }
-#endif
-    nf4_block_scalar(bytes, scale, code, out);
+    SELECT_VOID(nf4_block, (bytes, scale, code, out))
 }
 
 int tk_q4_1_blocks(const void *src, size_t blocks, float *y) {
 #if defined(__x86_64__)
-    if (tk_simd_enabled()) { q4_1_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
-#else
-    (void)src; (void)blocks; (void)y;
+    switch (kernel_path()) {
+    case TK_PATH_AVX512: q4_1_blocks_avx512((const unsigned char *)src, blocks, y); return 1;
+    case TK_PATH_AVX2: q4_1_blocks_avx2((const unsigned char *)src, blocks, y); return 1;
+    default: break;
+    }
 #endif
+    (void)src; (void)blocks; (void)y;
     return 0;
 }
 
 int tk_q8_0_blocks(const void *src, size_t blocks, float *y) {
 #if defined(__x86_64__)
-    if (tk_simd_enabled()) { q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1; }
-#else
-    (void)src; (void)blocks; (void)y;
+    switch (kernel_path()) {
+    case TK_PATH_AVX512: q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1;
+    case TK_PATH_AVX2: q8_0_blocks_avx2((const unsigned char *)src, blocks, y); return 1;
+    default: break;
+    }
 #endif
+    (void)src; (void)blocks; (void)y;
     return 0;
-}
-
-static void rmsnorm_forward_scalar(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
-                                   size_t channels, float eps) {
-    for (size_t n = 0; n < rows; n++) {
-        const float *x = inp + n * channels;
-        float *y = out + n * channels;
-        float sum = 0;
-        for (size_t c = 0; c < channels; c++) sum += x[c] * x[c];
-        float r = 1.0f / sqrtf(sum / (float)channels + eps);
-        rstd[n] = r;
-        for (size_t c = 0; c < channels; c++) y[c] = (x[c] * r) * weight[c];
-    }
-}
-
-static void rmsnorm_backward_scalar(float *dinp, const float *dout, const float *inp, const float *weight,
-                                    const float *rstd, size_t rows, size_t channels) {
-    for (size_t n = 0; n < rows; n++) {
-        const float *x = inp + n * channels, *dy = dout + n * channels;
-        float *dx = dinp + n * channels;
-        float dot = 0, r = rstd[n];
-        for (size_t c = 0; c < channels; c++) dot += dy[c] * weight[c] * x[c];
-        float k = dot * r * r * r / (float)channels;
-        for (size_t c = 0; c < channels; c++) dx[c] = r * weight[c] * dy[c] - k * x[c];
-    }
-}
-
-static void rope_row_scalar(float *row, size_t heads, size_t headDim, const float *c, const float *s, int inverse) {
-    size_t half = headDim / 2;
-    for (size_t h = 0; h < heads; h++) {
-        float *v = row + h * headDim;
-        for (size_t i = 0; i < half; i++) {
-            float x1 = v[i], x2 = v[i + half];
-            if (inverse) {
-                v[i] = x1 * c[i] + x2 * s[i];
-                v[i + half] = x2 * c[i] - x1 * s[i];
-            } else {
-                v[i] = x1 * c[i] - x2 * s[i];
-                v[i + half] = x2 * c[i] + x1 * s[i];
-            }
-        }
-    }
 }
 
 void tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
                         size_t channels, float eps) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { rmsnorm_forward_avx512(out, rstd, inp, weight, rows, channels, eps); return; }
-#endif
-    rmsnorm_forward_scalar(out, rstd, inp, weight, rows, channels, eps);
+    SELECT_VOID(rmsnorm_forward, (out, rstd, inp, weight, rows, channels, eps))
 }
 
 void tk_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const float *weight,
                          const float *rstd, size_t rows, size_t channels) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { rmsnorm_backward_avx512(dinp, dout, inp, weight, rstd, rows, channels); return; }
-#endif
-    rmsnorm_backward_scalar(dinp, dout, inp, weight, rstd, rows, channels);
+    SELECT_VOID(rmsnorm_backward, (dinp, dout, inp, weight, rstd, rows, channels))
 }
 
 void tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, const float *sinRow, int inverse) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { rope_row_avx512(row, heads, headDim, cosRow, sinRow, inverse); return; }
-#endif
-    rope_row_scalar(row, heads, headDim, cosRow, sinRow, inverse);
+    SELECT_VOID(rope_row, (row, heads, headDim, cosRow, sinRow, inverse))
 }
 
-void tk_swiglu(float *out, const float *gate, const float *up, size_t n) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { swiglu_avx512(out, gate, up, n); return; }
-#endif
-    swiglu_scalar(out, gate, up, n);
-}
+void tk_swiglu(float *out, const float *gate, const float *up, size_t n) { SELECT_VOID(swiglu, (out, gate, up, n)) }
 
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
-#if defined(__x86_64__)
-    if (tk_simd_enabled()) { swiglu_backward_avx512(dgate, dup, dout, gate, up, n); return; }
-#endif
-    swiglu_backward_scalar(dgate, dup, dout, gate, up, n);
+    SELECT_VOID(swiglu_backward, (dgate, dup, dout, gate, up, n))
 }

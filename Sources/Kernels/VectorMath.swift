@@ -1,14 +1,23 @@
-// Reductions and exp passes over one row, vectorised in CKernels (AVX-512 when the CPU has it,
-// chosen at run time; `TESSERA_KERNELS=scalar` forces the portable path). The exp is CKernels'
-// own, within 1 ulp of the exact value, identical on both paths.
+// Reductions and exp passes over one row, vectorised in CKernels (AVX-512 or AVX2 + FMA,
+// chosen at run time; `TESSERA_KERNELS=avx512|avx2|scalar` forces a path). The exp is CKernels'
+// own, within 1 ulp of the exact value; all three paths give bit-identical results.
 // Legend: L = row length.
 
 import CKernels
 
 /// Vectorised row operations for the softmax and cross-entropy passes.
 public enum VectorMath {
-    /// Whether the AVX-512 kernels are in use.
+    /// Whether a vector path (AVX-512 or AVX2) is in use.
     public static var simdEnabled: Bool { tk_simd_enabled() != 0 }
+
+    /// The CKernels path in use: "avx512", "avx2" or "scalar".
+    public static var kernelPath: String { String(cString: tk_kernel_path_name(tk_kernel_path())) }
+
+    /// The fastest path this CPU runs (what is used unless `TESSERA_KERNELS` asks otherwise).
+    public static var bestKernelPath: String {
+        let best = (0...2).last { tk_kernel_path_supported(Int32($0)) != 0 } ?? 0
+        return String(cString: tk_kernel_path_name(Int32(best)))
+    }
 
     /// `exp(x)` as the vectorised kernels compute it.
     public static func exp(_ x: Float) -> Float { tk_exp(x) }

@@ -1,10 +1,14 @@
 // Element-wise kernels the Swift compiler cannot vectorise for this CPU: Swift builds for the
 // x86-64 baseline (SSE2) and its SIMD min/max are scalar loops, so the exp-heavy passes of a
-// training step (SiLU, softmax, cross-entropy) live here, with an AVX-512 path chosen at run
-// time and a portable scalar path for other CPUs (and for `TESSERA_KERNELS=scalar`).
+// training step (SiLU, softmax, cross-entropy) live here, with AVX-512 and AVX2 + FMA paths
+// chosen at run time and a portable scalar path for other CPUs.
+// `TESSERA_KERNELS=avx512|avx2|scalar` forces a path (one the CPU lacks falls back to the best
+// it has, with a line on stderr).
 //
 // Every element-wise result is computed by the same formula whatever its position in a
 // vector, so a value does not depend on where a row starts or how it is split across ranks.
+// The three paths give bit-identical results, reductions included (16 lane sums in a fixed
+// order, see kernels.c), so results do not depend on the CPU either.
 #ifndef TESSERA_CKERNELS_H
 #define TESSERA_CKERNELS_H
 
@@ -15,10 +19,26 @@
 extern "C" {
 #endif
 
-/// 1 when the AVX-512 paths are in use, 0 for the scalar ones.
+/// Kernel paths: 0 scalar, 1 AVX2 + FMA, 2 AVX-512.
+enum { TK_PATH_SCALAR = 0, TK_PATH_AVX2 = 1, TK_PATH_AVX512 = 2 };
+
+/// The path in use on the calling thread (the process's unless tk_set_kernel_path overrode it).
+int tk_kernel_path(void);
+
+/// "scalar", "avx2" or "avx512" for a path number ("unknown" otherwise).
+const char *tk_kernel_path_name(int path);
+
+/// 1 when this CPU runs `path`.
+int tk_kernel_path_supported(int path);
+
+/// For tests: makes the calling thread use `path` (-1: the process's path again). Returns 1
+/// when accepted, 0 (changing nothing) when the CPU lacks that path.
+int tk_set_kernel_path(int path);
+
+/// 1 when a vector path (AVX-512 or AVX2) is in use, 0 for the scalar one.
 int tk_simd_enabled(void);
 
-/// Largest element of x[0..<n] (-inf for n == 0); NaN-free inputs assumed.
+/// Largest element of x[0..<n] (-inf for n == 0; a zero maximum is +0); NaN-free inputs assumed.
 float tk_max(const float *x, size_t n);
 
 /// Σ exp(x[i] − shift) accumulated in double; when out is not NULL, also out[i] = exp(x[i] − shift)
@@ -28,8 +48,7 @@ double tk_exp_sum(float *out, const float *x, size_t n, float shift);
 /// x[i] *= s.
 void tk_scale(float *x, size_t n, float s);
 
-/// In-place softmax of one row; returns log(Σ exp(x − max)) + max. The sum is fp32, as in the
-/// scalar reference.
+/// In-place softmax of one row; returns log(Σ exp(x − max)) + max. The sum is fp32.
 float tk_softmax_row(float *x, size_t n);
 
 /// dx[i] = y[i] · (dy[i] − Σ_j dy[j]·y[j]) (softmax backward of one row); dx may alias dy.
@@ -62,14 +81,14 @@ void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, fl
 
 /// GGML Q4_1 blocks (20 bytes: half d, half m, 16 bytes of nibbles) to 32 floats each,
 /// y[j] = (qs[j] & 15)·d + m, y[j + 16] = (qs[j] >> 4)·d + m, multiply and add rounded
-/// separately as ggml's scalar code does. Returns 0 (writing nothing) without AVX-512.
+/// separately as ggml's scalar code does. Returns 0 (writing nothing) on the scalar path.
 int tk_q4_1_blocks(const void *src, size_t blocks, float *y);
 
 /// GGML Q8_0 blocks (34 bytes: half d, 32 int8) to 32 floats each, y[j] = qs[j]·d. Returns 0
-/// (writing nothing) without AVX-512.
+/// (writing nothing) on the scalar path.
 int tk_q8_0_blocks(const void *src, size_t blocks, float *y);
 
-/// 1 when the CPU runs AVX512-BF16 (vdpbf16ps) and TESSERA_KERNELS is not "scalar".
+/// 1 when the CPU runs AVX512-BF16 (vdpbf16ps) and the AVX-512 path is in use.
 int tk_bf16_available(void);
 
 /// C[M, N] = A[M, K] · B[K, N] (+ C when beta is 1), A and B rounded to bf16 (nearest even),

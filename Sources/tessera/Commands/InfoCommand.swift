@@ -5,7 +5,8 @@ import Kernels
 import LlamaModel
 import LoRA
 
-/// `tessera info`: versions, the MPI world, the BLAS kernels, and every rank's host and pid.
+/// `tessera info`: versions, the MPI world, the BLAS and element-wise kernels, and every rank's
+/// host and pid.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
@@ -28,12 +29,12 @@ struct InfoCommand: ParsableCommand {
         MPISession.run { environment in
             let world = environment.world
             let host = ProcessInfo.processInfo.hostName
-            let identity = "\(host)\t\(getpid())\t\(BLAS.coreName)\t\(BLAS.threadCount)"
+            let identity = "\(host)\t\(getpid())\t\(BLAS.coreName)\t\(BLAS.threadCount)\t\(VectorMath.kernelPath)"
             let ranks = try world.allGather(string: identity).map { $0.split(separator: "\t").map(String.init) }
             guard world.isRoot else { return }
             let rankRows: [[String: Any]] = ranks.enumerated().map { rank, fields in
                 ["rank": rank, "host": fields[0], "pid": Int(fields[1]) ?? 0, "blas_core": fields[2],
-                 "blas_threads": Int(fields[3]) ?? 0]
+                 "blas_threads": Int(fields[3]) ?? 0, "kernels": fields[4]]
             }
             if json {
                 Console.print(Console.json([
@@ -45,6 +46,8 @@ struct InfoCommand: ParsableCommand {
                     "blas_core": BLAS.coreName,
                     "blas_threads": BLAS.threadCount,
                     "blas_note": BLASLauncher.note,
+                    "kernels": VectorMath.kernelPath,
+                    "kernels_cpu_best": VectorMath.bestKernelPath,
                     "ranks": rankRows,
                 ] as [String: Any]))
             } else {
@@ -53,8 +56,10 @@ struct InfoCommand: ParsableCommand {
                 Console.print("world size:   \(world.size)")
                 Console.print("thread level: \(environment.threadLevel)")
                 Console.print("BLAS:         \(BLASLauncher.note), \(BLAS.threadCount) thread(s)")
+                let forced = VectorMath.kernelPath == VectorMath.bestKernelPath ? "" : " (TESSERA_KERNELS; CPU best \(VectorMath.bestKernelPath))"
+                Console.print("kernels:      \(VectorMath.kernelPath)\(forced)")
                 Console.print(Console.table(
-                    header: ["rank", "host", "pid", "blas core", "threads"],
+                    header: ["rank", "host", "pid", "blas core", "threads", "kernels"],
                     rows: ranks.enumerated().map { [String($0.offset)] + $0.element }))
             }
         }

@@ -13,7 +13,7 @@ struct ComputeOption: ParsableArguments {
 
     func validate() throws {
         if compute == .bf16 && !LinearCompute.bf16Available {
-            throw ValidationError("--compute bf16 needs a CPU with AVX512-BF16 (and TESSERA_KERNELS not set to scalar); use --compute fp32")
+            throw ValidationError("--compute bf16 needs a CPU with AVX512-BF16 (and the AVX-512 kernels: TESSERA_KERNELS not set to avx2 or scalar); use --compute fp32")
         }
     }
 

@@ -40,21 +40,52 @@ fi
 # backwards; a debug build is ~20x slower there). TESSERA_TEST_CONFIG=debug for a debug run.
 config=${TESSERA_TEST_CONFIG:-release}
 test_build=(-c "$config" --scratch-path .build-test -Xswiftc -enable-testing)
-events=$(mktemp)
 swift build "${test_build[@]}" --build-tests 2>&1 | grep -E "error|warning: unre|Compiling|Build" | grep -v "^\[" || true
-swift test "${test_build[@]}" --skip-build --event-stream-output-path "$events" --event-stream-version 0 2>&1
-status=$?
-python3 scripts/count_swift_tests.py "$events" --allowed-skip "needs a CPU with" > "$events.counts"
-grep -v '^COUNTS ' "$events.counts"
-counts=$(tail -1 "$events.counts")
-read -r _ p f s disallowed <<< "$counts"
-ok "$p"
-[ "$f" -gt 0 ] && bad "$f" "swift test ($f failing)"
-[ "$s" -gt 0 ] && skip "$s" "swift test ($s skipped, reasons above)"
-[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && bad 1 "swift test exited $status"
-[ "$p" -eq 0 ] && bad 1 "swift test ran no test"
-[ "$strict" = 1 ] && [ "$disallowed" -gt 0 ] && bad "$disallowed" "swift test: $disallowed skipped that the set-up should have made runnable"
-rm -f "$events" "$events.counts"
+
+# Runs `swift test` under a kernel path ("" = the CPU's best) with an optional filter, and adds
+# its counts from the event stream. A forced path prints only failures and the closing line.
+swift_tests() {   # label kernels filter
+  local label=$1 kernels=$2 filter=$3 events status counts p f s disallowed
+  events=$(mktemp)
+  local args=("${test_build[@]}" --skip-build --event-stream-output-path "$events" --event-stream-version 0)
+  [ -n "$filter" ] && args+=(--filter "$filter")
+  if [ -z "$kernels" ]; then
+    swift test "${args[@]}" 2>&1
+    status=$?
+  else
+    TESSERA_KERNELS=$kernels swift test "${args[@]}" > "$events.log" 2>&1
+    status=$?
+    grep -E "^✘|Test run with" "$events.log"
+  fi
+  python3 scripts/count_swift_tests.py "$events" --allowed-skip "needs a CPU with" > "$events.counts"
+  grep -v '^COUNTS ' "$events.counts" | sed "s/^swift test:/$label:/"
+  counts=$(tail -1 "$events.counts")
+  read -r _ p f s disallowed <<< "$counts"
+  ok "$p"
+  [ "$f" -gt 0 ] && bad "$f" "$label ($f failing)"
+  [ "$s" -gt 0 ] && skip "$s" "$label ($s skipped, reasons above)"
+  [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && bad 1 "$label exited $status"
+  [ "$p" -eq 0 ] && bad 1 "$label ran no test"
+  [ "$strict" = 1 ] && [ "$disallowed" -gt 0 ] && bad "$disallowed" "$label: $disallowed skipped that the set-up should have made runnable"
+  rm -f "$events" "$events.counts" "$events.log"
+}
+swift_tests "swift test" "" ""
+
+# 1b. Every other element-wise kernel path the CPU runs (TESSERA_KERNELS=avx2, scalar; the run
+# above took the best): the kernel, quantization and model-level golden suites once more each.
+# (KernelPathsTests also compares the paths element by element inside one process.)
+path_suites="KernelsTests|QuantizationTests|SmolLM2ReferenceTests|LoRAGradientTests|NF4BaseTests|TrainStepTests|AdamWReferenceTests|LlamaForwardTests"
+best=$(.build/release/tessera info --json 2>/dev/null | python3 -c "import json, sys; print(json.load(sys.stdin).get('kernels_cpu_best', ''))")
+for path in avx512 avx2 scalar; do
+  [ "$path" = "$best" ] && continue
+  got=$(TESSERA_KERNELS=$path .build/release/tessera info --json 2>/dev/null | python3 -c "import json, sys; print(json.load(sys.stdin).get('kernels', ''))")
+  if [ "$got" != "$path" ]; then
+    echo "kernel path $path: this CPU does not run it (skipped)"
+    skip 1 "kernel path $path: not on this CPU"
+    continue
+  fi
+  swift_tests "swift test [TESSERA_KERNELS=$path]" "$path" "$path_suites"
+done
 
 # 2. Multi-rank collective checks.
 swift build -c release --product tessera-mpi-tests >/dev/null || { bad 1 "build tessera-mpi-tests"; }
@@ -204,6 +235,17 @@ bad_jsonl_line_names_file_and_line() {
   echo "  $(echo "$out" | grep 'bad.jsonl')"
 }
 scratch=$(mktemp -d)
+c_kernel_paths_are_bit_identical() {   # sanitize: "" or "asan"
+  [ "$(uname -m)" = x86_64 ] || { echo "  (not x86-64: one path only)"; return 0; }
+  local flags=(-O2) bin="$scratch/paths_check"
+  [ "$1" = asan ] && { flags=(-O1 -g -fsanitize=address,undefined); bin="$scratch/paths_check_asan"; }
+  cc "${flags[@]}" -mf16c -ISources/CKernels -ISources/CKernels/include Tests/CKernelsCheck/paths_check.c -lm -o "$bin" || return 1
+  local out; out=$("$bin" 2>&1) || { echo "$out" | tail -5; return 1; }
+  echo "  $(echo "$out" | tail -1)"
+  echo "$out" | tail -1 | grep -q ', 0 failures$'
+}
+check "C kernels: every path this CPU runs is bit-identical (Tests/CKernelsCheck)" c_kernel_paths_are_bit_identical ""
+check "C kernels: the same under AddressSanitizer and UBSan (no access past a buffer)" c_kernel_paths_are_bit_identical asan
 check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
 check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
@@ -259,6 +301,11 @@ section "multi-host" scripts/multihost_test.sh
 # that do not fit, unusable output directories, ranks that disagree and injected NaN losses, each
 # as one process and under mpirun -np 2: one error line, non-zero exit, no signal, within 10 s.
 section "bad inputs" scripts/test_bad_inputs.sh
+# 9. Preemption and resource faults (docs/preemption.md): SIGTERM/SIGINT/SIGUSR1 stop at a step
+# boundary with a verified checkpoint and --resume continues bit for bit; a second signal exits at
+# once; damaged checkpoints are skipped on resume; a full disk (a small tmpfs) keeps the previous
+# checkpoint (skipped where mount is not permitted).
+section "preemption" scripts/test_preemption.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -192,7 +192,8 @@ lines = [
     f"- load average (1/5/15 min) before: {load_before}; after: {load_after}",
     f"- tessera {commit}, base {first.get('base', '?')}, activation checkpointing "
     f"{checkpointing(first.get('activation_checkpointing', 'full'))}, one BLAS thread per rank "
-    f"(BLAS core {first.get('blas_core', '?')}), sgemm peak {first.get('peak_gflops_per_rank', 0):.0f} GFLOP/s per rank",
+    f"(BLAS core {first.get('blas_core', '?')}, element-wise kernels {first.get('kernels', '?')}), "
+    f"sgemm peak {first.get('peak_gflops_per_rank', 0):.0f} GFLOP/s per rank",
     f"- command: `{cmdline}`",
     "- strong: global batch fixed; weak: batch per model copy fixed (global = batch × dp). "
     "speedup = tokens/s ÷ 1-rank tokens/s; efficiency = speedup ÷ ranks. RSS = peak per rank (max / min over ranks); "

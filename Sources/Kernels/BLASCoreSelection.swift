@@ -50,6 +50,17 @@ public struct BLASCoreSelection: Sendable, Equatable {
         tiers.firstIndex { $0.contains(name.lowercased()) }
     }
 
+    /// The CPU's model name (Linux /proc/cpuinfo "model name"; "unknown" elsewhere), so that
+    /// every benchmark record says what it ran on.
+    public static func cpuModelName() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return "unknown"
+    }
+
     /// The CPU feature flags of this machine (Linux /proc/cpuinfo; empty elsewhere).
     public static func cpuFlags() -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }

@@ -121,11 +121,13 @@ struct BenchTrainCommand: ParsableCommand {
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                     "overlap_reduction": overlapReduction,
                     "kernels": VectorMath.kernelPath, "compute": computeOption.compute.rawValue,
+                    "cpu": BLASCoreSelection.cpuModelName(),
                     "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
                     "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
                 ] as [String: Any]))
             } else {
-                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue), kernels \(VectorMath.kernelPath)")
+                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue), kernels \(VectorMath.kernelPath), OpenBLAS \(BLAS.coreName)")
+                Console.print("cpu: \(BLASCoreSelection.cpuModelName())")
                 Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
                                      tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
                 Console.print(String(format: "gradient reduction left after the backward (TP partial + DP allReduce, %@): %.2f ms/step, %.3f%% of the step",

@@ -2,8 +2,8 @@
 // `<arch>.*` hyper-parameters, the tokenizer metadata (copied from a source GGUF or rebuilt from
 // a TokenizerDefinition) and every tensor under its llama.cpp name. Matrices are F16 (or F32 /
 // BF16), norms, biases and rope_freqs F32. q/k rows are permuted back to llama.cpp's interleaved
-// RoPE order for the llama architecture (docs/architecture.md §7), so `Llama.load(gguf:)`
-// un-permutes them to exactly the values exported.
+// RoPE order where the family's `ggufPermutesQK` says so (docs/architecture.md §7), so
+// `Llama.load(gguf:)` un-permutes them to exactly the values exported.
 // Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
 
 import Foundation
@@ -131,15 +131,6 @@ extension PreTokenizer {
     }
 }
 
-extension LlamaConfig {
-    /// llama.cpp's `general.architecture`: `qwen2`, else `llama` (Mistral included).
-    public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
-
-    /// llama.cpp stores q/k rows permuted for interleaved RoPE only for the llama architecture
-    /// (qwen2 uses NEOX-style RoPE, which is HF's rotate-half).
-    public var ggufPermutesQK: Bool { ggufArchitecture == "llama" }
-}
-
 /// `values` (`[rows, columns]`, HF row order) with the rows of each of `heads` heads moved to
 /// llama.cpp's stored order: HF row `h·D + s·D/2 + i` goes to row `h·D + 2i + s` (the inverse of
 /// the un-permutation at load, `ggufRoPERowOrder`).
@@ -194,7 +185,8 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
                             name: String) throws -> GGUFWriter {
     let config = model.config
     let weights = model.weights
-    let arch = config.ggufArchitecture
+    let arch = config.architecture.ggufArchitecture
+    let permutesQK = config.architecture.ggufPermutesQK
     var writer = GGUFWriter()
     writer.set("general.architecture", .string(arch))
     writer.set("general.name", .string(name))
@@ -202,47 +194,48 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
     for (key, value) in ggufHyperParameters(config) { writer.set("\(arch).\(key)", value) }
     for entry in tokenizer.entries { writer.set(entry.key, entry.value) }
 
-    let naming = WeightNaming.gguf(permutedQK: config.ggufPermutesQK)
-    /// A matrix `[O, I]` as GGUF `ne = [I, O]`; q/k rows permuted when `heads` is given.
-    func matrix(_ part: String, _ layer: Int?, _ m: FrozenMatrix, heads: Int? = nil) throws {
+    let names = config.architecture.tensorNames
+    /// A matrix `[O, I]` as GGUF `ne = [I, O]`; q/k rows permuted when `heads` is given and the
+    /// family's GGUF permutes them.
+    func matrix(_ role: Architecture.TensorRole, _ layer: Int?, _ m: FrozenMatrix, heads: Int? = nil) throws {
         var values = try m.dequantized()
-        if let heads, config.ggufPermutesQK {
+        if let heads, permutesQK {
             guard heads > 0, m.rows % heads == 0, (m.rows / heads) % 2 == 0 else {
                 throw LlamaModelError.invalidWeights("tensor '\(m.name)' [\(m.rows), \(m.columns)]: rows are not \(heads) heads of even size, cannot permute for llama.cpp RoPE")
             }
             values = ggufPermutedRows(values, rows: m.rows, columns: m.columns, heads: heads)
         }
-        try writer.addTensor(name: naming.name(part, layer: layer), type: dtype.ggmlType,
+        try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: dtype.ggmlType,
                              dimensions: [m.columns, m.rows], bytes: ggufBytes(values, dtype.ggmlType))
     }
     /// A vector, always F32 (llama.cpp keeps norms and biases in F32).
-    func vector(_ part: String, _ layer: Int?, _ values: [Float]) throws {
-        try writer.addTensor(name: naming.name(part, layer: layer), type: .f32, dimensions: [values.count],
-                             bytes: ggufBytes(values, .f32))
+    func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ values: [Float]) throws {
+        try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: .f32,
+                             dimensions: [values.count], bytes: ggufBytes(values, .f32))
     }
 
-    try matrix("embed", nil, weights.embedding)                                  // [V, C]
+    try matrix(.embedding, nil, weights.embedding)                                // [V, C]
     if let factors = try ropeFrequencyFactors(config: config, weights: weights) {
-        try vector("rope_freqs", nil, factors)                                    // [D/2]
+        try vector(.ropeFrequencies, nil, factors)                                // [D/2]
     }
     for (l, layer) in weights.layers.enumerated() {
-        try vector("attn_norm", l, layer.attentionNorm.array)                     // [C]
-        try matrix("q", l, layer.q, heads: config.numAttentionHeads)              // [H·D, C]
-        try matrix("k", l, layer.k, heads: config.numKeyValueHeads)               // [G·D, C]
-        try matrix("v", l, layer.v)                                               // [G·D, C]
-        try matrix("o", l, layer.o)                                               // [C, H·D]
-        // Biases (qwen2) are never permuted: qwen2 uses NEOX RoPE.
-        if let b = layer.qBias { try vector("q_bias", l, b.array) }               // [H·D]
-        if let b = layer.kBias { try vector("k_bias", l, b.array) }               // [G·D]
-        if let b = layer.vBias { try vector("v_bias", l, b.array) }               // [G·D]
-        try vector("ffn_norm", l, layer.ffnNorm.array)                            // [C]
-        try matrix("gate", l, layer.gate)                                         // [F, C]
-        try matrix("up", l, layer.up)                                             // [F, C]
-        try matrix("down", l, layer.down)                                         // [C, F]
+        try vector(.attentionNorm, l, layer.attentionNorm.array)                  // [C]
+        try matrix(.q, l, layer.q, heads: config.numAttentionHeads)               // [H·D, C]
+        try matrix(.k, l, layer.k, heads: config.numKeyValueHeads)                // [G·D, C]
+        try matrix(.v, l, layer.v)                                                // [G·D, C]
+        try matrix(.o, l, layer.o)                                                // [C, H·D]
+        // Biases (qwen2) are never permuted: qwen2 uses NEOX RoPE (ggufPermutesQK false).
+        if let b = layer.qBias { try vector(.qBias, l, b.array) }                 // [H·D]
+        if let b = layer.kBias { try vector(.kBias, l, b.array) }                 // [G·D]
+        if let b = layer.vBias { try vector(.vBias, l, b.array) }                 // [G·D]
+        try vector(.ffnNorm, l, layer.ffnNorm.array)                              // [C]
+        try matrix(.gate, l, layer.gate)                                          // [F, C]
+        try matrix(.up, l, layer.up)                                              // [F, C]
+        try matrix(.down, l, layer.down)                                          // [C, F]
     }
-    try vector("norm", nil, weights.outputNorm.array)                             // [C]
+    try vector(.outputNorm, nil, weights.outputNorm.array)                        // [C]
     // A tied model has no output.weight: llama.cpp then reuses token_embd.
-    if !config.tieWordEmbeddings { try matrix("head", nil, weights.output) }      // [V, C]
+    if !config.tieWordEmbeddings { try matrix(.output, nil, weights.output) }     // [V, C]
     return writer
 }
 

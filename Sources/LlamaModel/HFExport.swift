@@ -103,33 +103,34 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
     let weights = model.weights
     // transformers refuses safetensors files without format "pt".
     var writer = SafeTensorsWriter(metadata: ["format": "pt"])
-    let naming = WeightNaming.huggingFace
-    func matrix(_ part: String, _ layer: Int?, _ m: FrozenMatrix) throws {
-        try writer.add(name: naming.name(part, layer: layer), shape: [m.rows, m.columns],
+    let names = config.architecture.tensorNames
+    func matrix(_ role: Architecture.TensorRole, _ layer: Int?, _ m: FrozenMatrix) throws {
+        try writer.add(name: names.name(role, layer: layer, format: .huggingFace), shape: [m.rows, m.columns],
                        floats: try m.dequantized(), as: dtype.safeTensorsDType)
     }
-    func vector(_ part: String, _ layer: Int?, _ v: FloatBuffer) throws {
-        try writer.add(name: naming.name(part, layer: layer), shape: [v.count], floats: v.array, as: dtype.safeTensorsDType)
+    func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ v: FloatBuffer) throws {
+        try writer.add(name: names.name(role, layer: layer, format: .huggingFace), shape: [v.count], floats: v.array,
+                       as: dtype.safeTensorsDType)
     }
 
-    try matrix("embed", nil, weights.embedding)                         // [V, C]
+    try matrix(.embedding, nil, weights.embedding)                       // [V, C]
     for (l, layer) in weights.layers.enumerated() {
-        try vector("attn_norm", l, layer.attentionNorm)                  // [C]
-        try matrix("q", l, layer.q)                                      // [H·D, C]
-        try matrix("k", l, layer.k)                                      // [G·D, C]
-        try matrix("v", l, layer.v)                                      // [G·D, C]
-        try matrix("o", l, layer.o)                                      // [C, H·D]
-        if let b = layer.qBias { try vector("q_bias", l, b) }            // [H·D]
-        if let b = layer.kBias { try vector("k_bias", l, b) }            // [G·D]
-        if let b = layer.vBias { try vector("v_bias", l, b) }            // [G·D]
-        try vector("ffn_norm", l, layer.ffnNorm)                         // [C]
-        try matrix("gate", l, layer.gate)                                // [F, C]
-        try matrix("up", l, layer.up)                                    // [F, C]
-        try matrix("down", l, layer.down)                                // [C, F]
+        try vector(.attentionNorm, l, layer.attentionNorm)               // [C]
+        try matrix(.q, l, layer.q)                                       // [H·D, C]
+        try matrix(.k, l, layer.k)                                       // [G·D, C]
+        try matrix(.v, l, layer.v)                                       // [G·D, C]
+        try matrix(.o, l, layer.o)                                       // [C, H·D]
+        if let b = layer.qBias { try vector(.qBias, l, b) }              // [H·D]
+        if let b = layer.kBias { try vector(.kBias, l, b) }              // [G·D]
+        if let b = layer.vBias { try vector(.vBias, l, b) }              // [G·D]
+        try vector(.ffnNorm, l, layer.ffnNorm)                           // [C]
+        try matrix(.gate, l, layer.gate)                                 // [F, C]
+        try matrix(.up, l, layer.up)                                     // [F, C]
+        try matrix(.down, l, layer.down)                                 // [C, F]
     }
-    try vector("norm", nil, weights.outputNorm)                          // [C]
+    try vector(.outputNorm, nil, weights.outputNorm)                     // [C]
     // Tied models have no lm_head.weight: transformers ties it to the embedding on load.
-    if !config.tieWordEmbeddings { try matrix("head", nil, weights.output) }   // [V, C]
+    if !config.tieWordEmbeddings { try matrix(.output, nil, weights.output) } // [V, C]
     return writer
 }
 

@@ -1,6 +1,9 @@
 // HF `config.json` ⇄ LlamaConfig, with the exact upstream keys and defaults of transformers'
 // LlamaConfig / MistralConfig / Qwen2Config. Accepts both `rope_theta` + `rope_scaling`
-// (transformers 4) and `rope_parameters` (transformers 5).
+// (transformers 4) and `rope_parameters` (transformers 5). `model_type` picks the Architecture
+// (the one lookup, `Architecture.huggingFace(modelType:)`); which keys are read after that
+// (attention_bias, sliding_window, use_sliding_window, hidden_act, rope_scaling types) is
+// decided by its traits.
 
 import Foundation
 import Kernels
@@ -32,9 +35,14 @@ extension LlamaConfig: Codable {
             case highFreqFactor = "high_freq_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
         }
 
-        /// nil for the plain (`default`) rotary embedding; throws for kinds not implemented.
-        func llama3() throws -> Llama3RoPEScaling? {
+        /// nil for the plain (`default`) rotary embedding; throws for kinds not implemented or
+        /// not among the family's `rope.scalings`.
+        func llama3(_ architecture: Architecture) throws -> Llama3RoPEScaling? {
             let kind = ropeType ?? type ?? "default"
+            guard kind == "default" || architecture.rope.scalings.contains(kind) else {
+                let accepted = (architecture.rope.scalings + ["none"]).joined(separator: " or ")
+                throw LlamaModelError.invalidConfig("rope_scaling type '\(kind)' is not supported (only \(accepted))")
+            }
             switch kind {
             case "default": return nil
             case "llama3":
@@ -51,28 +59,42 @@ extension LlamaConfig: Codable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
-        if let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct), act != "silu" {
-            throw LlamaModelError.invalidConfig("hidden_act '\(act)' is not supported (silu)")
+        let architecture = try Architecture.huggingFace(modelType: c.decodeIfPresent(String.self, forKey: .modelType))
+        let hiddenAct = architecture.mlp.hiddenAct
+        if let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct), act != hiddenAct {
+            throw LlamaModelError.invalidConfig("hidden_act '\(act)' is not supported (\(hiddenAct))")
         }
         if try c.decodeIfPresent(Bool.self, forKey: .mlpBias) == true {
             throw LlamaModelError.invalidConfig("mlp_bias true is not supported")
         }
         let ropeParameters = try c.decodeIfPresent(RopeObject.self, forKey: .ropeParameters)
         let ropeScaling = try c.decodeIfPresent(RopeObject.self, forKey: .ropeScaling)
-        let theta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? ropeParameters?.ropeTheta ?? 10_000
+        let theta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? ropeParameters?.ropeTheta
+            ?? architecture.rope.defaultTheta
         let eos: [Int]
         if let list = try? c.decodeIfPresent([Int].self, forKey: .eosTokenId) { eos = list }
         else { eos = try c.decodeIfPresent(Int.self, forKey: .eosTokenId).map { [$0] } ?? [] }
-        // Qwen2 always has q/k/v biases; Llama/Mistral only with attention_bias.
-        let bias = modelType == "qwen2" ? true : (try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false)
-        var window: Int? = nil
-        let useWindow = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow) ?? false
-        if modelType == "mistral" || (modelType == "qwen2" && useWindow) {
-            window = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        let bias: Bool
+        switch architecture.attentionBias {
+        case .qkv: bias = true
+        case .fromConfig: bias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        case .none:
+            if try c.decodeIfPresent(Bool.self, forKey: .attentionBias) == true {
+                throw LlamaModelError.invalidConfig(
+                    "attention_bias true is not supported for model_type '\(architecture.modelType)'")
+            }
+            bias = false
+        }
+        let window: Int?
+        switch architecture.slidingWindow {
+        case .none: window = nil
+        case .allLayers, .interleaved: window = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        case .allLayersWhenEnabled:
+            let enabled = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow) ?? false
+            window = try enabled ? c.decodeIfPresent(Int.self, forKey: .slidingWindow) : nil
         }
         self.init(
-            modelType: modelType,
+            architecture: architecture,
             hiddenSize: try c.decode(Int.self, forKey: .hiddenSize),
             intermediateSize: try c.decode(Int.self, forKey: .intermediateSize),
             numHiddenLayers: try c.decode(Int.self, forKey: .numHiddenLayers),
@@ -81,10 +103,11 @@ extension LlamaConfig: Codable {
             headDim: try c.decodeIfPresent(Int.self, forKey: .headDim),
             rmsNormEps: try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6,
             ropeTheta: theta,
-            ropeScaling: try (ropeScaling ?? ropeParameters)?.llama3(),
+            ropeScaling: try (ropeScaling ?? ropeParameters)?.llama3(architecture),
             vocabSize: try c.decode(Int.self, forKey: .vocabSize),
             maxPositionEmbeddings: try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048,
-            tieWordEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false,
+            tieWordEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings)
+                ?? architecture.tiedHeadByDefault,
             bosTokenId: try c.decodeIfPresent(Int.self, forKey: .bosTokenId),
             eosTokenIds: eos,
             attentionBias: bias,
@@ -93,7 +116,7 @@ extension LlamaConfig: Codable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(modelType, forKey: .modelType)
+        try c.encode(architecture.modelType, forKey: .modelType)
         try c.encode(hiddenSize, forKey: .hiddenSize)
         try c.encode(intermediateSize, forKey: .intermediateSize)
         try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
@@ -113,8 +136,9 @@ extension LlamaConfig: Codable {
         try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
         if eosTokenIds.count == 1 { try c.encode(eosTokenIds[0], forKey: .eosTokenId) }
         else if !eosTokenIds.isEmpty { try c.encode(eosTokenIds, forKey: .eosTokenId) }
-        if modelType != "qwen2" { try c.encode(attentionBias, forKey: .attentionBias) }
-        try c.encode("silu", forKey: .hiddenAct)
+        // Only where the family reads the key (Qwen2's biases are implied by its model_type).
+        if architecture.attentionBias == .fromConfig { try c.encode(attentionBias, forKey: .attentionBias) }
+        try c.encode(architecture.mlp.hiddenAct, forKey: .hiddenAct)
         try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
     }
 }

@@ -1,5 +1,6 @@
 // LlamaConfig from GGUF metadata: `<arch>.*` keys as written by llama.cpp's converter
-// (`general.architecture` is `llama` for Llama and Mistral, `qwen2` for Qwen2).
+// (`general.architecture` is `llama` for Llama and Mistral, `qwen2` for Qwen2; the family is
+// looked up once, `Architecture.gguf(architecture:)`).
 
 import ModelFormats
 
@@ -12,10 +13,8 @@ extension LlamaConfig {
 
     /// Reads the model hyper-parameters from GGUF metadata and validates them.
     public init(ggufMetadata metadata: [String: GGUFValue], hasOutputWeight: Bool) throws {
-        let arch = metadata["general.architecture"]?.string ?? "llama"
-        guard arch == "llama" || arch == "qwen2" else {
-            throw LlamaModelError.invalidConfig("GGUF general.architecture '\(arch)' is not supported (llama, qwen2)")
-        }
+        let architecture = try Architecture.gguf(architecture: metadata["general.architecture"]?.string)
+        let arch = architecture.ggufArchitecture
         func int(_ key: String) throws -> Int {
             guard let value = metadata["\(arch).\(key)"]?.int else {
                 throw LlamaModelError.invalidConfig("GGUF metadata key '\(arch).\(key)' is missing or not an integer")
@@ -37,7 +36,7 @@ extension LlamaConfig {
             throw LlamaModelError.invalidConfig("GGUF \(arch).rope.scaling.type '\(kind)' is not supported")
         }
         self.init(
-            modelType: arch,
+            architecture: architecture,
             hiddenSize: hidden,
             intermediateSize: try int("feed_forward_length"),
             numHiddenLayers: try int("block_count"),
@@ -45,13 +44,14 @@ extension LlamaConfig {
             numKeyValueHeads: optionalInt("attention.head_count_kv") ?? heads,
             headDim: keyLength.flatMap { $0 == hidden / max(heads, 1) ? nil : $0 },
             rmsNormEps: optionalDouble("attention.layer_norm_rms_epsilon") ?? 1e-5,
-            ropeTheta: optionalDouble("rope.freq_base") ?? 10_000,
+            ropeTheta: optionalDouble("rope.freq_base") ?? architecture.rope.defaultTheta,
             vocabSize: vocab,
             maxPositionEmbeddings: optionalInt("context_length") ?? 2048,
             tieWordEmbeddings: !hasOutputWeight,
             bosTokenId: metadata["tokenizer.ggml.bos_token_id"]?.int,
             eosTokenIds: metadata["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [],
-            attentionBias: arch == "qwen2")
+            // GGUF has no attention_bias key: biases only where the family always has them.
+            attentionBias: architecture.attentionBias == .qkv)
         try validate()
     }
 }

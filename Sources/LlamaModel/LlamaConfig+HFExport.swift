@@ -1,20 +1,12 @@
 // LlamaConfig → a complete Hugging Face `config.json` for export. The Codable encoder in
 // LlamaConfig+Codable.swift writes only what Tessera reads back; transformers also needs
 // `architectures`, `torch_dtype`, `pad_token_id`, an explicit `head_dim` and `rope_scaling`, and
-// a Qwen2 checkpoint must name Qwen2ForCausalLM (LlamaForCausalLM would put a bias on o_proj too).
+// a Qwen2 checkpoint must name Qwen2ForCausalLM (LlamaForCausalLM would put a bias on o_proj too):
+// the class is `Architecture.huggingFaceClass`.
 
 import Foundation
 
 extension LlamaConfig {
-    /// The transformers class that loads this `model_type`.
-    public var huggingFaceArchitecture: String {
-        switch modelType {
-        case "qwen2": return "Qwen2ForCausalLM"
-        case "mistral": return "MistralForCausalLM"
-        default: return "LlamaForCausalLM"
-        }
-    }
-
     /// A `config.json` that transformers' LlamaConfig / MistralConfig / Qwen2Config load and
     /// `LlamaConfig(contentsOf:)` decodes back to an equal value.
     ///
@@ -23,15 +15,15 @@ extension LlamaConfig {
     ///   - padTokenID: `pad_token_id`, when the tokenizer defines one.
     public func huggingFaceConfigJSON(torchDType: String, padTokenID: Int? = nil) throws -> Data {
         let file = HFConfigFile(
-            architectures: [huggingFaceArchitecture],
-            modelType: modelType,
+            architectures: [architecture.huggingFaceClass],
+            modelType: architecture.modelType,
             hiddenSize: hiddenSize,
             intermediateSize: intermediateSize,
             numHiddenLayers: numHiddenLayers,
             numAttentionHeads: numAttentionHeads,
             numKeyValueHeads: numKeyValueHeads,
             headDim: headDim,
-            hiddenAct: "silu",
+            hiddenAct: architecture.mlp.hiddenAct,
             maxPositionEmbeddings: maxPositionEmbeddings,
             rmsNormEps: Self.float32Shortest(rmsNormEps),
             ropeTheta: ropeTheta,
@@ -48,7 +40,8 @@ extension LlamaConfig {
             attentionBias: attentionBias,
             mlpBias: false,
             slidingWindow: slidingWindow,
-            useSlidingWindow: modelType == "qwen2" ? slidingWindow != nil : nil,
+            useSlidingWindow: architecture.slidingWindow == .allLayersWhenEnabled ? slidingWindow != nil : nil,
+            writesSlidingWindow: architecture.slidingWindow != .none,
             torchDType: torchDType)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -106,6 +99,8 @@ private struct HFConfigFile: Encodable {
     var attentionBias, mlpBias: Bool
     var slidingWindow: Int?
     var useSlidingWindow: Bool?
+    /// `sliding_window` is written (null when there is none) for families that read it.
+    var writesSlidingWindow: Bool
     var torchDType: String
 
     enum CodingKeys: String, CodingKey {
@@ -143,7 +138,7 @@ private struct HFConfigFile: Encodable {
         try c.encode(attentionBias, forKey: .attentionBias)
         try c.encode(mlpBias, forKey: .mlpBias)
         // MistralConfig defaults sliding_window to 4096: write null when there is none.
-        if modelType != "llama" { try c.encode(slidingWindow, forKey: .slidingWindow) }
+        if writesSlidingWindow { try c.encode(slidingWindow, forKey: .slidingWindow) }
         try c.encodeIfPresent(useSlidingWindow, forKey: .useSlidingWindow)
         try c.encode(torchDType, forKey: .torchDType)
     }

@@ -1,5 +1,6 @@
 // Model hyper-parameters of a Llama-family decoder (llama, mistral, qwen2), decoded from the
-// exact Hugging Face `config.json` keys and validated before anything is allocated.
+// exact Hugging Face `config.json` keys and validated before anything is allocated. The family's
+// traits are `architecture` (Architecture.swift); nothing here compares model-type strings.
 // Legend: C = hidden_size, F = intermediate_size, L = layers, H = query heads,
 // G = key/value heads, D = head dim, V = vocabulary size.
 
@@ -8,8 +9,8 @@ import Kernels
 
 /// The shape and numerics of a Llama-family model.
 public struct LlamaConfig: Sendable, Equatable {
-    /// HF `model_type`: `llama`, `mistral` or `qwen2`.
-    public var modelType: String
+    /// The family's traits and tensor names (`Architecture.swift`, docs/architecture.md §7.1).
+    public var architecture: Architecture
     /// `C`.
     public var hiddenSize: Int
     /// `F`.
@@ -34,11 +35,15 @@ public struct LlamaConfig: Sendable, Equatable {
     public var bosTokenId: Int?
     /// End-of-sequence ids (HF allows one id or a list).
     public var eosTokenIds: [Int]
-    /// q/k/v projections carry a bias (always for qwen2, `attention_bias` otherwise).
+    /// q/k/v projections carry a bias (`architecture.attentionBias`: always for qwen2,
+    /// `attention_bias` for llama and mistral).
     public var attentionBias: Bool
-    /// Mistral/Qwen2 sliding-window size when enabled; longer inputs are refused (not implemented).
+    /// Sliding-window size when the family has one and it is enabled (`architecture.slidingWindow`);
+    /// longer inputs are refused (not implemented).
     public var slidingWindow: Int?
 
+    /// HF `model_type` of the family (`llama`, `mistral`, `qwen2`), for display.
+    public var modelType: String { architecture.modelType }
     /// `D`.
     public var headDim: Int { explicitHeadDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0) }
     /// `H · D`: width of the q projection and of the attention output.
@@ -47,13 +52,13 @@ public struct LlamaConfig: Sendable, Equatable {
     public var keyValueWidth: Int { numKeyValueHeads * headDim }
 
     /// A config from explicit values (tests, GGUF metadata).
-    public init(modelType: String = "llama", hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+    public init(architecture: Architecture = .llama, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
                 numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil,
                 rmsNormEps: Double = 1e-5, ropeTheta: Double = 10_000, ropeScaling: Llama3RoPEScaling? = nil,
                 vocabSize: Int, maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false,
                 bosTokenId: Int? = nil, eosTokenIds: [Int] = [], attentionBias: Bool = false,
                 slidingWindow: Int? = nil) {
-        self.modelType = modelType
+        self.architecture = architecture
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.numHiddenLayers = numHiddenLayers
@@ -91,9 +96,7 @@ public struct LlamaConfig: Sendable, Equatable {
         func positive(_ value: Int, _ field: String) throws {
             guard value > 0 else { throw LlamaModelError.invalidConfig("\(field) must be positive, got \(value)") }
         }
-        guard ["llama", "mistral", "qwen2"].contains(modelType) else {
-            throw LlamaModelError.invalidConfig("model_type '\(modelType)' is not supported (llama, mistral, qwen2)")
-        }
+        try architecture.requireSupported()
         try positive(hiddenSize, "hidden_size")
         try positive(intermediateSize, "intermediate_size")
         try positive(numHiddenLayers, "num_hidden_layers")

@@ -1,13 +1,16 @@
 // Loading LlamaWeights from any WeightSource: every tensor's presence, type and shape is checked
-// against the config, and errors name the tensor with expected vs found shape.
+// against the config, and errors name the tensor with expected vs found shape. Tensor names and
+// the GGUF q/k row permutation come from the config's Architecture.
 
 import Kernels
 import ModelFormats
 import Quantization
 
 extension LlamaWeights {
-    /// Loads and checks every weight of `config` from `source`.
-    public init(source: WeightSource, config: LlamaConfig, naming: WeightNaming) throws {
+    /// Loads and checks every weight of `config` from `source`, a file in `format`.
+    public init(source: WeightSource, config: LlamaConfig, format: Architecture.WeightFormat) throws {
+        let names = config.architecture.tensorNames
+        let permutesQK = format == .gguf && config.architecture.ggufPermutesQK
         let c = config.hiddenSize, f = config.intermediateSize, v = config.vocabSize
         let qw = config.queryWidth, kvw = config.keyValueWidth
 
@@ -20,16 +23,17 @@ extension LlamaWeights {
             }
             return t
         }
-        func matrix(_ part: String, _ layer: Int?, _ rows: Int, _ columns: Int, heads: Int? = nil) throws -> FrozenMatrix {
-            let name = naming.name(part, layer: layer)
+        func matrix(_ role: Architecture.TensorRole, _ layer: Int?, _ rows: Int, _ columns: Int,
+                    heads: Int? = nil) throws -> FrozenMatrix {
+            let name = try names.name(role, layer: layer, format: format)
             if let quantized = try source.quantizedMatrix(named: name, rows: rows, columns: columns) { return quantized }
             let t = try stored(name, [rows, columns])
-            let order = (naming.permutesQK && heads != nil) ? ggufRoPERowOrder(rows: rows, heads: heads ?? 1) : nil
+            let order = (permutesQK && heads != nil) ? ggufRoPERowOrder(rows: rows, heads: heads ?? 1) : nil
             return try FrozenMatrix(name: name, rows: rows, columns: columns, type: t.type, bytes: t.bytes,
                                     owner: source.owner, rowOrder: order)
         }
-        func vector(_ part: String, _ layer: Int?, _ count: Int) throws -> FloatBuffer {
-            let name = naming.name(part, layer: layer)
+        func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ count: Int) throws -> FloatBuffer {
+            let name = try names.name(role, layer: layer, format: format)
             let t = try stored(name, [count])
             let out = FloatBuffer(count: count)
             do {
@@ -40,35 +44,35 @@ extension LlamaWeights {
             return out
         }
 
-        embedding = try matrix("embed", nil, v, c)
+        embedding = try matrix(.embedding, nil, v, c)
         var layers: [LlamaLayerWeights] = []
         layers.reserveCapacity(config.numHiddenLayers)
         for l in 0..<config.numHiddenLayers {
             let bias = config.attentionBias
             layers.append(LlamaLayerWeights(
-                attentionNorm: try vector("attn_norm", l, c),
-                q: try matrix("q", l, qw, c, heads: config.numAttentionHeads),
-                k: try matrix("k", l, kvw, c, heads: config.numKeyValueHeads),
-                v: try matrix("v", l, kvw, c),
-                o: try matrix("o", l, c, qw),
-                qBias: bias ? try vector("q_bias", l, qw) : nil,
-                kBias: bias ? try vector("k_bias", l, kvw) : nil,
-                vBias: bias ? try vector("v_bias", l, kvw) : nil,
-                ffnNorm: try vector("ffn_norm", l, c),
-                gate: try matrix("gate", l, f, c),
-                up: try matrix("up", l, f, c),
-                down: try matrix("down", l, c, f)))
+                attentionNorm: try vector(.attentionNorm, l, c),
+                q: try matrix(.q, l, qw, c, heads: config.numAttentionHeads),
+                k: try matrix(.k, l, kvw, c, heads: config.numKeyValueHeads),
+                v: try matrix(.v, l, kvw, c),
+                o: try matrix(.o, l, c, qw),
+                qBias: bias ? try vector(.qBias, l, qw) : nil,
+                kBias: bias ? try vector(.kBias, l, kvw) : nil,
+                vBias: bias ? try vector(.vBias, l, kvw) : nil,
+                ffnNorm: try vector(.ffnNorm, l, c),
+                gate: try matrix(.gate, l, f, c),
+                up: try matrix(.up, l, f, c),
+                down: try matrix(.down, l, c, f)))
         }
         self.layers = layers
-        outputNorm = try vector("norm", nil, c)
+        outputNorm = try vector(.outputNorm, nil, c)
         if config.tieWordEmbeddings {
             output = embedding
         } else {
-            output = try matrix("head", nil, v, c)
+            output = try matrix(.output, nil, v, c)
         }
-        let freqsName = naming.name("rope_freqs")
+        let freqsName = try names.name(.ropeFrequencies, format: format)
         if try source.storedTensor(named: freqsName) != nil {
-            ropeFrequencyFactors = try vector("rope_freqs", nil, config.headDim / 2).array
+            ropeFrequencyFactors = try vector(.ropeFrequencies, nil, config.headDim / 2).array
         } else {
             ropeFrequencyFactors = nil
         }

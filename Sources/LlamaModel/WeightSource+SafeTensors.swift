@@ -30,7 +30,7 @@ extension Llama {
         let directory = URL(fileURLWithPath: path)
         let config = try LlamaConfig(contentsOf: directory.appendingPathComponent("config.json"))
         let checkpoint = try SafeTensorsCheckpoint(path: path)
-        let weights = try LlamaWeights(source: checkpoint, config: config, naming: .huggingFace)
+        let weights = try LlamaWeights(source: checkpoint, config: config, format: .huggingFace)
         return try Llama(config: config, weights: weights, maxPositions: maxPositions)
     }
 }

@@ -2,10 +2,10 @@
 // convert_lora_to_gguf.py writes it: `general.type = adapter`, `adapter.type = lora`,
 // `adapter.lora.alpha`, and per module `blk.N.<name>.weight.lora_a` (PEFT A [r, in], GGUF
 // ne [in, r]) and `.lora_b` (PEFT B [out, r], ne [r, out]), F32.
-// For the llama architecture llama.cpp stores attn_q/attn_k rows permuted for interleaved RoPE;
-// its converter applies that permutation to the product B·A, which moves B's rows and leaves A
-// alone. Tessera keeps HF order internally (docs/architecture.md §7), so B of q/k is permuted on
-// write.
+// For the llama architecture (`Architecture.ggufPermutesQK`) llama.cpp stores attn_q/attn_k rows
+// permuted for interleaved RoPE; its converter applies that permutation to the product B·A, which
+// moves B's rows and leaves A alone. Tessera keeps HF order internally (docs/architecture.md §7),
+// so B of q/k is permuted on write.
 // Legend: r = rank, I = in features, O = out features.
 
 import Foundation
@@ -36,7 +36,7 @@ extension LoRAAdapter {
     /// q/k permutation).
     public func ggufWriter(model: LlamaConfig, name: String = "tessera-lora") throws -> GGUFWriter {
         var writer = GGUFWriter()
-        writer.set("general.architecture", .string(model.ggufArchitecture))
+        writer.set("general.architecture", .string(model.architecture.ggufArchitecture))
         writer.set("general.type", .string("adapter"))
         writer.set("general.name", .string(name))
         writer.set("adapter.type", .string("lora"))
@@ -46,7 +46,7 @@ extension LoRAAdapter {
             let t = f.target
             try checkFits(t, model: model)
             var b = f.b.array                                              // [O, r]
-            if model.ggufPermutesQK, let heads = Self.ropeHeads(t.module, model: model) {
+            if model.architecture.ggufPermutesQK, let heads = Self.ropeHeads(t.module, model: model) {
                 b = ggufPermutedRows(b, rows: t.outFeatures, columns: r, heads: heads)
             }
             let base = "blk.\(t.layer).\(Self.ggufTensorName(t.module)).weight"

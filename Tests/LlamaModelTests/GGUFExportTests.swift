@@ -105,7 +105,7 @@ private func tokenizer37() -> TokenizerDefinition {
 
     @Test func untiedQwen2WithBiasesAndARebuiltTokenizerRoundTripsExactly() throws {
         var config = tinyConfig(bias: true)
-        config.modelType = "qwen2"
+        config.architecture = .qwen2
         config.tieWordEmbeddings = false
         var weights = try tinyLlama(config: config, seed: 5).weights
         var rng = RandomFloats(state: 17)
@@ -125,7 +125,7 @@ private func tokenizer37() -> TokenizerDefinition {
         #expect(try storedValues(file, "blk.1.attn_k.bias") == weights.layers[1].kBias?.array)
         #expect(try TokenizerDefinition(gguf: file) == tokenizer)
         let reloaded = try Llama.load(gguf: path)
-        #expect(reloaded.config.modelType == "qwen2" && reloaded.config.attentionBias && !reloaded.config.tieWordEmbeddings)
+        #expect(reloaded.config.architecture == .qwen2 && reloaded.config.attentionBias && !reloaded.config.tieWordEmbeddings)
         let ids = [[0, 5, 9, 3, 30, 2, 17, 1]]
         #expect(try reloaded.evaluate(sequences: ids).loss == model.evaluate(sequences: ids).loss)
     }

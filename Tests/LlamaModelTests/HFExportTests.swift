@@ -98,7 +98,7 @@ private func tinyTokenizer() -> TokenizerDefinition {
 
     @Test func untiedQwen2ModelRoundTripsExactly() throws {
         var config = tinyConfig(bias: true)
-        config.modelType = "qwen2"
+        config.architecture = .qwen2
         config.tieWordEmbeddings = false
         let tied = try tinyLlama(config: config, seed: 7)
         var weights = tied.weights
@@ -114,7 +114,7 @@ private func tinyTokenizer() -> TokenizerDefinition {
             with: Data(contentsOf: URL(fileURLWithPath: directory.path + "/config.json"))) as? [String: Any])
         #expect(configJSON["architectures"] as? [String] == ["Qwen2ForCausalLM"])
         let reloaded = try ModelPath(directory.path).load()
-        #expect(reloaded.config.modelType == "qwen2" && reloaded.config.attentionBias && !reloaded.config.tieWordEmbeddings)
+        #expect(reloaded.config.architecture == .qwen2 && reloaded.config.attentionBias && !reloaded.config.tieWordEmbeddings)
         #expect(try reloaded.weights.output.dequantized() == weights.output.dequantized())
         #expect(reloaded.weights.layers[1].kBias?.array == weights.layers[1].kBias?.array)
         let ids = [[0, 5, 9, 3, 30, 2, 17, 1]]

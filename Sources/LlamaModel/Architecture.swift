@@ -1,0 +1,307 @@
+// What a model family needs, as data (docs/architecture.md §7.1): the traits of its decoder
+// (norms, biases, MLP, RoPE, scales, head) and one table naming its tensors in GGUF and Hugging
+// Face files. A config gets its family in one place, `Architecture.huggingFace(modelType:)` /
+// `Architecture.gguf(architecture:)`; everything else asks the traits and never compares a
+// model-type string. Traits the kernels do not implement yet are cases too, refused at
+// validation (`unsupportedTraits`) rather than ignored, so the next family is a table entry
+// plus its kernels.
+// Legend: C = hidden, D = head dim.
+
+/// The traits and tensor names of a Llama-family decoder.
+public struct Architecture: Sendable, Equatable, CustomStringConvertible {
+    // MARK: Identity
+
+    /// HF `config.json` `model_type`, also the family's name (`llama`, `mistral`, `qwen2`).
+    public var modelType: String
+    /// The transformers class that loads the family (`architectures[0]` of `config.json`).
+    public var huggingFaceClass: String
+    /// llama.cpp's `general.architecture`, written on GGUF export (Mistral is `llama` there).
+    public var ggufArchitecture: String
+    /// A GGUF file whose `general.architecture` is `ggufArchitecture` loads as this family.
+    /// False for a family llama.cpp writes under another family's name (Mistral as `llama`).
+    public var readsGGUF: Bool
+    /// llama.cpp stores `attn_q` / `attn_k` rows permuted for interleaved RoPE (llama
+    /// architecture); the loader un-permutes, the writers permute back (§7).
+    public var ggufPermutesQK: Bool
+
+    // MARK: Decoder block
+
+    public var norm: Norm
+    public var layerNorms: LayerNorms
+    public var qkNorm: QKNorm
+    public var attentionBias: AttentionBias
+    public var mlp: MLP
+    public var rope: RoPE
+    public var attentionScale: AttentionScale
+    public var embeddingScale: EmbeddingScale
+    /// tanh soft-capping of the attention scores.
+    public var attentionSoftcap: Softcap
+    /// tanh soft-capping of the output logits.
+    public var finalLogitSoftcap: Softcap
+    public var slidingWindow: SlidingWindow
+    /// `tie_word_embeddings` when `config.json` does not say (GGUF: tied when there is no
+    /// `output.weight`).
+    public var tiedHeadByDefault: Bool
+
+    /// GGUF and Hugging Face names of every tensor.
+    public var tensorNames: TensorNames
+
+    public var description: String { modelType }
+
+    // MARK: Traits
+
+    /// The normalisation: `x̂ · (weightOffset + w)` with `x̂` normalised by `kind`.
+    public struct Norm: Sendable, Equatable {
+        public enum Kind: String, Sendable { case rmsNorm = "RMSNorm", layerNorm = "LayerNorm" }
+        public var kind: Kind
+        /// 0: `x̂ · w` (Llama); 1: `x̂ · (1 + w)` (Gemma). Only 0 is implemented.
+        public var weightOffset: Float
+        public init(kind: Kind, weightOffset: Float) { self.kind = kind; self.weightOffset = weightOffset }
+    }
+
+    /// Which norms a decoder layer has.
+    public enum LayerNorms: Sendable, Equatable {
+        /// Two: before attention (`attn_norm`) and before the MLP (`ffn_norm`).
+        case preAttentionAndMLP
+        /// Four: also after attention and after the MLP, before the residual add (Gemma 2/3).
+        case sandwich
+    }
+
+    /// Normalisation of q and k per head, before RoPE.
+    public enum QKNorm: Sendable, Equatable {
+        case none
+        /// RMSNorm over each head's D values with a `[D]` weight (`q_norm`, `k_norm`; Qwen3, Gemma 3).
+        case rmsPerHead
+    }
+
+    /// Biases on the attention projections.
+    public enum AttentionBias: Sendable, Equatable {
+        case none
+        /// q/k/v biases when `config.json` says `attention_bias` (never in a GGUF).
+        case fromConfig
+        /// Always q/k/v biases, never on o (Qwen2).
+        case qkv
+    }
+
+    /// The gated MLP `down(act(gate(x)) · up(x))`.
+    public enum MLP: Sendable, Equatable {
+        /// act = SiLU.
+        case swiGLU
+        /// act = tanh-approximated GELU (Gemma).
+        case geGLU
+
+        /// HF `hidden_act`.
+        public var hiddenAct: String {
+            switch self {
+            case .swiGLU: return "silu"
+            case .geGLU: return "gelu_pytorch_tanh"
+            }
+        }
+    }
+
+    /// Rotary position embedding (HF rotate-half layout, `RoPE.swift`).
+    public struct RoPE: Sendable, Equatable {
+        /// `rope_theta` when the config does not give it.
+        public var defaultTheta: Double
+        /// `rope_scaling` types the family accepts besides none.
+        public var scalings: [String]
+        /// Fraction of each head's D values that is rotated. Only 1 is implemented.
+        public var partialRotaryFactor: Double
+        public init(defaultTheta: Double, scalings: [String], partialRotaryFactor: Double) {
+            self.defaultTheta = defaultTheta
+            self.scalings = scalings
+            self.partialRotaryFactor = partialRotaryFactor
+        }
+    }
+
+    /// The factor on q·k.
+    public enum AttentionScale: Sendable, Equatable {
+        /// `1/√D`.
+        case inverseSqrtHeadDim
+        /// `1/√query_pre_attn_scalar` (Gemma 2/3).
+        case queryPreAttentionScalar
+    }
+
+    /// The factor on the token embeddings.
+    public enum EmbeddingScale: Sendable, Equatable {
+        case none
+        /// `√C` (Gemma).
+        case sqrtHiddenSize
+    }
+
+    /// `cap · tanh(x / cap)` on scores or logits.
+    public enum Softcap: Sendable, Equatable {
+        case none
+        case tanh
+    }
+
+    /// Sliding-window attention. Attention is full-causal; a supported window is read from
+    /// `config.json` and inputs longer than it are refused (where full and windowed attention
+    /// would differ).
+    public enum SlidingWindow: Sendable, Equatable {
+        /// No window (`sliding_window` is ignored).
+        case none
+        /// Every layer, `sliding_window` when it is not null (Mistral).
+        case allLayers
+        /// Every layer, only when `use_sliding_window` is true (Qwen2).
+        case allLayersWhenEnabled
+        /// Local and global layers alternating (Gemma 2/3).
+        case interleaved
+    }
+
+    // MARK: Refusals
+
+    /// The traits the kernels do not implement, in words; empty when the family can run.
+    public var unsupportedTraits: [String] {
+        var out: [String] = []
+        if norm.kind != .rmsNorm { out.append("\(norm.kind.rawValue) norms") }
+        if norm.weightOffset != 0 { out.append("RMSNorm weights applied as \(norm.weightOffset)+w") }
+        if layerNorms != .preAttentionAndMLP { out.append("four norms per layer (sandwich)") }
+        if qkNorm != .none { out.append("q/k norm") }
+        if mlp != .swiGLU { out.append("MLP activation \(mlp.hiddenAct) (GeGLU)") }
+        if rope.partialRotaryFactor != 1 { out.append("partial rotary factor \(rope.partialRotaryFactor)") }
+        if attentionScale != .inverseSqrtHeadDim { out.append("attention scale query_pre_attn_scalar") }
+        if embeddingScale != .none { out.append("embedding scale √hidden_size") }
+        if attentionSoftcap != .none { out.append("attention logit soft-capping") }
+        if finalLogitSoftcap != .none { out.append("final logit soft-capping") }
+        if slidingWindow == .interleaved { out.append("interleaved sliding-window layers") }
+        return out
+    }
+
+    /// Throws one line naming every trait of the family that is not supported yet.
+    public func requireSupported() throws {
+        let missing = unsupportedTraits
+        guard missing.isEmpty else {
+            throw LlamaModelError.invalidConfig("model_type '\(modelType)' needs \(missing.joined(separator: ", ")), not supported yet")
+        }
+    }
+}
+
+// MARK: - Tensor names
+
+extension Architecture {
+    /// What a tensor is for, whatever a file calls it.
+    public enum TensorRole: String, Sendable, CaseIterable {
+        // Whole model.
+        case embedding, outputNorm, output, ropeFrequencies
+        // Per layer.
+        case attentionNorm, q, k, v, o, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, gate, up, down
+
+        /// Whether the name carries a layer index.
+        public var isPerLayer: Bool {
+            switch self {
+            case .embedding, .outputNorm, .output, .ropeFrequencies: return false
+            default: return true
+            }
+        }
+    }
+
+    /// The two checkpoint formats.
+    public enum WeightFormat: Sendable, Equatable {
+        /// llama.cpp names (`blk.N.attn_q.weight`).
+        case gguf
+        /// Hugging Face names (`model.layers.N.self_attn.q_proj.weight`).
+        case huggingFace
+    }
+
+    /// Tensor names per role: whole-model names in full, per-layer names after the layer
+    /// prefix (`blk.N.`, `model.layers.N.`).
+    public struct TensorNames: Sendable, Equatable {
+        public var ggufLayerPrefix: String
+        public var huggingFaceLayerPrefix: String
+        public var gguf: [TensorRole: String]
+        public var huggingFace: [TensorRole: String]
+
+        /// The file's name for `role` (of `layer` when per layer).
+        public func name(_ role: TensorRole, layer: Int? = nil, format: WeightFormat) throws -> String {
+            let (prefix, table) = format == .gguf ? (ggufLayerPrefix, gguf) : (huggingFaceLayerPrefix, huggingFace)
+            guard let base = table[role] else {
+                throw LlamaModelError.invalidConfig("no \(format == .gguf ? "GGUF" : "Hugging Face") tensor name for \(role.rawValue)")
+            }
+            guard role.isPerLayer else { return base }
+            guard let layer else { throw LlamaModelError.invalidConfig("tensor \(role.rawValue) needs a layer index") }
+            return "\(prefix)\(layer).\(base)"
+        }
+    }
+
+    /// The tensors of Llama, Mistral and Qwen2 (q/k/v biases named for all; loaded when the
+    /// traits say so). A family with q/k norm adds `qNorm` / `kNorm`
+    /// (`attn_q_norm.weight`, `self_attn.q_norm.weight`).
+    public static let llamaTensorNames = TensorNames(
+        ggufLayerPrefix: "blk.",
+        huggingFaceLayerPrefix: "model.layers.",
+        gguf: [
+            .embedding: "token_embd.weight", .outputNorm: "output_norm.weight", .output: "output.weight",
+            .ropeFrequencies: "rope_freqs.weight",
+            .attentionNorm: "attn_norm.weight", .q: "attn_q.weight", .k: "attn_k.weight", .v: "attn_v.weight",
+            .o: "attn_output.weight", .qBias: "attn_q.bias", .kBias: "attn_k.bias", .vBias: "attn_v.bias",
+            .ffnNorm: "ffn_norm.weight", .gate: "ffn_gate.weight", .up: "ffn_up.weight", .down: "ffn_down.weight",
+        ],
+        huggingFace: [
+            .embedding: "model.embed_tokens.weight", .outputNorm: "model.norm.weight", .output: "lm_head.weight",
+            .ropeFrequencies: "rope_freqs.weight",
+            .attentionNorm: "input_layernorm.weight", .q: "self_attn.q_proj.weight", .k: "self_attn.k_proj.weight",
+            .v: "self_attn.v_proj.weight", .o: "self_attn.o_proj.weight", .qBias: "self_attn.q_proj.bias",
+            .kBias: "self_attn.k_proj.bias", .vBias: "self_attn.v_proj.bias",
+            .ffnNorm: "post_attention_layernorm.weight", .gate: "mlp.gate_proj.weight", .up: "mlp.up_proj.weight",
+            .down: "mlp.down_proj.weight",
+        ])
+}
+
+// MARK: - The families
+
+extension Architecture {
+    /// Llama 1–3 (Llama 3's `rope_scaling`), SmolLM2, TinyLlama.
+    public static let llama = Architecture(
+        modelType: "llama", huggingFaceClass: "LlamaForCausalLM", ggufArchitecture: "llama", readsGGUF: true,
+        ggufPermutesQK: true,
+        norm: Norm(kind: .rmsNorm, weightOffset: 0), layerNorms: .preAttentionAndMLP, qkNorm: .none,
+        attentionBias: .fromConfig, mlp: .swiGLU,
+        rope: RoPE(defaultTheta: 10_000, scalings: ["llama3"], partialRotaryFactor: 1),
+        attentionScale: .inverseSqrtHeadDim, embeddingScale: .none, attentionSoftcap: .none, finalLogitSoftcap: .none,
+        slidingWindow: .none, tiedHeadByDefault: false, tensorNames: llamaTensorNames)
+
+    /// Mistral: Llama's block with a sliding window; llama.cpp writes it as `llama`.
+    public static let mistral: Architecture = {
+        var a = llama
+        a.modelType = "mistral"
+        a.huggingFaceClass = "MistralForCausalLM"
+        a.readsGGUF = false
+        a.slidingWindow = .allLayers
+        return a
+    }()
+
+    /// Qwen2 / Qwen2.5: q/k/v biases, NEOX RoPE in GGUF (no q/k permutation).
+    public static let qwen2: Architecture = {
+        var a = llama
+        a.modelType = "qwen2"
+        a.huggingFaceClass = "Qwen2ForCausalLM"
+        a.ggufArchitecture = "qwen2"
+        a.ggufPermutesQK = false
+        a.attentionBias = .qkv
+        a.slidingWindow = .allLayersWhenEnabled
+        return a
+    }()
+
+    /// Every family Tessera knows, in the order error messages list them.
+    public static let known: [Architecture] = [.llama, .mistral, .qwen2]
+
+    /// The family of a Hugging Face `model_type` (`llama` when the config has none).
+    public static func huggingFace(modelType: String?) throws -> Architecture {
+        let name = modelType ?? llama.modelType
+        guard let found = known.first(where: { $0.modelType == name }) else {
+            throw LlamaModelError.invalidConfig("model_type '\(name)' is not supported (\(known.map(\.modelType).joined(separator: ", ")))")
+        }
+        return found
+    }
+
+    /// The family of a GGUF `general.architecture` (`llama` when the file has none).
+    public static func gguf(architecture: String?) throws -> Architecture {
+        let name = architecture ?? llama.ggufArchitecture
+        let readable = known.filter(\.readsGGUF)
+        guard let found = readable.first(where: { $0.ggufArchitecture == name }) else {
+            throw LlamaModelError.invalidConfig("GGUF general.architecture '\(name)' is not supported (\(readable.map(\.ggufArchitecture).joined(separator: ", ")))")
+        }
+        return found
+    }
+}

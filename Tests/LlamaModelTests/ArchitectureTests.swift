@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import LlamaModel
+import ModelFormats
+
+/// The family lookup, the traits the config reads, the tensor-name tables and the refusal of
+/// traits not supported yet (Architecture.swift, docs/architecture.md §7.1).
+@Suite struct ArchitectureTests {
+    private func decode(_ json: String) throws -> LlamaConfig {
+        let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(json.utf8))
+        try config.validate()
+        return config
+    }
+
+    private func hfConfig(_ extra: String) -> String {
+        """
+        {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4,
+         "vocab_size": 10\(extra.isEmpty ? "" : ", " + extra)}
+        """
+    }
+
+    @Test func huggingFaceModelTypeLookup() throws {
+        #expect(try Architecture.huggingFace(modelType: "llama") == .llama)
+        #expect(try Architecture.huggingFace(modelType: "mistral") == .mistral)
+        #expect(try Architecture.huggingFace(modelType: "qwen2") == .qwen2)
+        #expect(try Architecture.huggingFace(modelType: nil) == .llama)
+        #expect(try decode(hfConfig("")).architecture == .llama)
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2)")) {
+            try decode(hfConfig(#""model_type": "gemma3""#))
+        }
+    }
+
+    @Test func ggufArchitectureLookup() throws {
+        #expect(try Architecture.gguf(architecture: "llama") == .llama)
+        #expect(try Architecture.gguf(architecture: "qwen2") == .qwen2)
+        #expect(try Architecture.gguf(architecture: nil) == .llama)
+        let metadata: [String: GGUFValue] = [
+            "general.architecture": .string("qwen3"), "qwen3.embedding_length": .uint32(64),
+        ]
+        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'qwen3' is not supported (llama, qwen2)")) {
+            try LlamaConfig(ggufMetadata: metadata, hasOutputWeight: true)
+        }
+        // llama.cpp writes Mistral as `llama`; such a file loads as the llama family.
+        #expect(Architecture.mistral.ggufArchitecture == "llama" && Architecture.mistral.ggufPermutesQK)
+        #expect(Architecture.qwen2.ggufArchitecture == "qwen2" && !Architecture.qwen2.ggufPermutesQK)
+    }
+
+    @Test func traitsDecideTheKeysRead() throws {
+        // attention_bias: read for llama/mistral, implied for qwen2.
+        #expect(try decode(hfConfig(#""attention_bias": true"#)).attentionBias)
+        #expect(try decode(hfConfig(#""model_type": "qwen2""#)).attentionBias)
+        // sliding_window: ignored for llama, read for mistral, read for qwen2 only when enabled.
+        #expect(try decode(hfConfig(#""sliding_window": 32"#)).slidingWindow == nil)
+        let mistral = try decode(hfConfig(#""model_type": "mistral", "sliding_window": 32"#))
+        #expect(mistral.architecture == .mistral && mistral.slidingWindow == 32)
+        #expect(try decode(hfConfig(#""model_type": "qwen2", "sliding_window": 32"#)).slidingWindow == nil)
+        #expect(try decode(hfConfig(#""model_type": "qwen2", "sliding_window": 32, "use_sliding_window": true"#)).slidingWindow == 32)
+        #expect(throws: LlamaModelError.invalidConfig("hidden_act 'gelu_pytorch_tanh' is not supported (silu)")) {
+            try decode(hfConfig(#""hidden_act": "gelu_pytorch_tanh""#))
+        }
+        // Encoding writes what the family reads back.
+        let again = try JSONDecoder().decode(LlamaConfig.self, from: JSONEncoder().encode(mistral))
+        #expect(again == mistral)
+        let exported = try JSONSerialization.jsonObject(with: mistral.huggingFaceConfigJSON(torchDType: "float32")) as? [String: Any]
+        #expect(exported?["architectures"] as? [String] == ["MistralForCausalLM"] && exported?["model_type"] as? String == "mistral")
+    }
+
+    @Test func tensorNamesMatchTheFiles() throws {
+        let names = Architecture.llamaTensorNames
+        let expected: [(Architecture.TensorRole, Int?, String, String)] = [
+            (.embedding, nil, "token_embd.weight", "model.embed_tokens.weight"),
+            (.outputNorm, nil, "output_norm.weight", "model.norm.weight"),
+            (.output, nil, "output.weight", "lm_head.weight"),
+            (.ropeFrequencies, nil, "rope_freqs.weight", "rope_freqs.weight"),
+            (.attentionNorm, 3, "blk.3.attn_norm.weight", "model.layers.3.input_layernorm.weight"),
+            (.q, 3, "blk.3.attn_q.weight", "model.layers.3.self_attn.q_proj.weight"),
+            (.k, 3, "blk.3.attn_k.weight", "model.layers.3.self_attn.k_proj.weight"),
+            (.v, 3, "blk.3.attn_v.weight", "model.layers.3.self_attn.v_proj.weight"),
+            (.o, 3, "blk.3.attn_output.weight", "model.layers.3.self_attn.o_proj.weight"),
+            (.qBias, 3, "blk.3.attn_q.bias", "model.layers.3.self_attn.q_proj.bias"),
+            (.kBias, 3, "blk.3.attn_k.bias", "model.layers.3.self_attn.k_proj.bias"),
+            (.vBias, 3, "blk.3.attn_v.bias", "model.layers.3.self_attn.v_proj.bias"),
+            (.ffnNorm, 3, "blk.3.ffn_norm.weight", "model.layers.3.post_attention_layernorm.weight"),
+            (.gate, 3, "blk.3.ffn_gate.weight", "model.layers.3.mlp.gate_proj.weight"),
+            (.up, 3, "blk.3.ffn_up.weight", "model.layers.3.mlp.up_proj.weight"),
+            (.down, 3, "blk.3.ffn_down.weight", "model.layers.3.mlp.down_proj.weight"),
+        ]
+        for (role, layer, gguf, hf) in expected {
+            #expect(try names.name(role, layer: layer, format: .gguf) == gguf)
+            #expect(try names.name(role, layer: layer, format: .huggingFace) == hf)
+        }
+        // Roles no family loads yet have no name: asking is an error, not a guess.
+        #expect(throws: LlamaModelError.invalidConfig("no GGUF tensor name for qNorm")) {
+            try names.name(.qNorm, layer: 0, format: .gguf)
+        }
+        for family in Architecture.known {
+            #expect(family.tensorNames == names && family.unsupportedTraits.isEmpty, "\(family)")
+        }
+    }
+
+    @Test func unsupportedTraitsAreRefusedAtValidation() throws {
+        var qwen3 = Architecture.qwen2
+        qwen3.modelType = "qwen3"
+        qwen3.attentionBias = .none
+        qwen3.qkNorm = .rmsPerHead
+        var config = LlamaConfig(architecture: qwen3, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
+                                 numAttentionHeads: 4, vocabSize: 10)
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3' needs q/k norm, not supported yet")) {
+            try config.validate()
+        }
+        var gemma = Architecture.llama
+        gemma.modelType = "gemma3"
+        gemma.norm.weightOffset = 1
+        gemma.layerNorms = .sandwich
+        gemma.qkNorm = .rmsPerHead
+        gemma.mlp = .geGLU
+        gemma.rope.partialRotaryFactor = 0.5
+        gemma.attentionScale = .queryPreAttentionScalar
+        gemma.embeddingScale = .sqrtHiddenSize
+        gemma.attentionSoftcap = .tanh
+        gemma.finalLogitSoftcap = .tanh
+        gemma.slidingWindow = .interleaved
+        config.architecture = gemma
+        #expect(throws: LlamaModelError.invalidConfig(
+            "model_type 'gemma3' needs RMSNorm weights applied as 1.0+w, four norms per layer (sandwich), q/k norm, "
+            + "MLP activation gelu_pytorch_tanh (GeGLU), partial rotary factor 0.5, attention scale query_pre_attn_scalar, "
+            + "embedding scale √hidden_size, attention logit soft-capping, final logit soft-capping, "
+            + "interleaved sliding-window layers, not supported yet")) {
+            try config.validate()
+        }
+        // A model cannot be built around such a config either.
+        let weights = try tinyLlama().weights
+        config.architecture = qwen3
+        #expect(throws: LlamaModelError.self) { try Llama(config: config, weights: weights) }
+    }
+}

@@ -1,7 +1,7 @@
 import Testing
 @testable import Kernels
 
-@Suite(.enabled(if: LinearCompute.bf16Available, "needs a CPU with AVX512-BF16")) struct BF16GEMMTests {
+@Suite(.enabled(if: LinearCompute.bf16Available, "needs a CPU with AVX512-BF16 (and the AVX-512 kernel path)")) struct BF16GEMMTests {
     /// bf16 rounding, nearest even, the way the kernel packs its inputs.
     private func bf16(_ x: Float) -> Double {
         let u = x.bitPattern

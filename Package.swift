@@ -20,7 +20,10 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "Collectives", dependencies: ["CMPI"]),
+        // The process-group protocol (docs/architecture.md §3): no dependencies, so the model
+        // (LlamaModel) and MPI (Collectives) both see it without seeing each other.
+        .target(name: "ProcessGroups"),
+        .target(name: "Collectives", dependencies: ["CMPI", "ProcessGroups"]),
         // Element-wise kernels in C: AVX-512 chosen at run time (Swift targets the SSE2 baseline).
         .target(name: "CKernels"),
         // Signal handler for a graceful stop (an atomic flag); only the executable uses it.
@@ -29,30 +32,30 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["CKernels"]),
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),
-        .target(name: "LlamaModel", dependencies: ["Kernels", "Quantization", "ModelFormats", "Tokenization"]),
+        .target(name: "LlamaModel", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
-        .target(name: "Parallelism", dependencies: ["Collectives", "LlamaModel", "LoRA"]),
-        .target(name: "Training", dependencies: ["Kernels", "Tokenization", "ModelFormats", "LlamaModel", "LoRA", "Parallelism", "Collectives"]),
+        .target(name: "Parallelism", dependencies: ["ProcessGroups", "Collectives", "LlamaModel", "LoRA"]),
+        .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Tokenization", "ModelFormats", "LlamaModel", "LoRA", "Parallelism"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "CSignals", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
+                "CSignals", "ProcessGroups", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Multi-rank checks, launched by scripts/test.sh under mpirun (not by swift test).
-        .executableTarget(name: "tessera-mpi-tests", dependencies: ["Collectives", "Kernels", "Parallelism"], path: "Tests/MPITests"),
+        .executableTarget(name: "tessera-mpi-tests", dependencies: ["ProcessGroups", "Collectives", "Kernels", "Parallelism"], path: "Tests/MPITests"),
 
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ProcessGroups"], path: "Tests/TestSupport"),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
-        .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "LlamaModel", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
-        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "ProcessGroups", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "ProcessGroups", "LlamaModel", "LoRA", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Parallelism", "ProcessGroups", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ProcessGroups", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]
 )

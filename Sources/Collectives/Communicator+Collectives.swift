@@ -1,6 +1,7 @@
 // Collective operations over buffers: broadcast, allReduce, allGather(V), reduceScatter.
 // Buffers are caller-owned; nothing here allocates except the Array conveniences.
 import CMPI
+import ProcessGroups
 
 extension Communicator {
     /// Sends `buffer` from `root` to every process (each passes a buffer of the same count).

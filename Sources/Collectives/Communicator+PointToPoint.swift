@@ -1,5 +1,6 @@
 // Point-to-point messages between two ranks of a group.
 import CMPI
+import ProcessGroups
 
 extension Communicator {
     /// Sends `buffer` to rank `destination` with `tag`; blocks until the buffer can be reused.

@@ -11,10 +11,13 @@ public final class Communicator: @unchecked Sendable {
     public let rank: Int
     /// Number of processes in the group.
     public let size: Int
+    /// Request slots for the nonblocking point-to-point transfers of `ProcessGroup`.
+    let transfers: TransferSlots
 
     init(borrowing handle: MPI_Comm) throws(CollectivesError) {
         self.handle = handle
         owned = false
+        transfers = TransferSlots(handle: handle, owner: nil)
         var r: Int32 = 0, s: Int32 = 0
         try mpiCheck("MPI_Comm_rank") { MPI_Comm_rank(handle, &r) }
         try mpiCheck("MPI_Comm_size") { MPI_Comm_size(handle, &s) }
@@ -25,6 +28,7 @@ public final class Communicator: @unchecked Sendable {
     private init(owning handle: MPI_Comm) throws(CollectivesError) {
         self.handle = handle
         owned = true
+        transfers = TransferSlots(handle: handle, owner: nil)
         var r: Int32 = 0, s: Int32 = 0
         try mpiCheck("MPI_Comm_rank") { MPI_Comm_rank(handle, &r) }
         try mpiCheck("MPI_Comm_size") { MPI_Comm_size(handle, &s) }

@@ -1,35 +1,30 @@
-// Element types that collectives can move, each mapped to its MPI datatype.
+// Element types that collectives can move (`GroupScalar`, ProcessGroups), each mapped to its MPI
+// datatype, and the reductions mapped to MPI's operations.
 import CMPI
+import ProcessGroups
 
-/// A plain value type with a matching MPI datatype.
-public protocol MPIScalar: BitwiseCopyable, Sendable {
+/// A plain value type with a matching MPI datatype: every `GroupScalar`.
+public typealias MPIScalar = GroupScalar
+
+extension GroupScalar {
     /// The MPI datatype handle for this type.
-    static var mpiDatatype: MPI_Datatype { get }
+    static var mpiDatatype: MPI_Datatype {
+        switch groupScalarKind {
+        case .float32: return tessera_mpi_float()
+        case .float64: return tessera_mpi_double()
+        case .int32: return tessera_mpi_int32()
+        case .int64: return tessera_mpi_int64()
+        case .uint8: return tessera_mpi_uint8()
+        }
+    }
 }
 
-extension Float: MPIScalar { public static var mpiDatatype: MPI_Datatype { tessera_mpi_float() } }
-extension Double: MPIScalar { public static var mpiDatatype: MPI_Datatype { tessera_mpi_double() } }
-extension Int32: MPIScalar { public static var mpiDatatype: MPI_Datatype { tessera_mpi_int32() } }
-extension Int64: MPIScalar { public static var mpiDatatype: MPI_Datatype { tessera_mpi_int64() } }
-extension UInt8: MPIScalar { public static var mpiDatatype: MPI_Datatype { tessera_mpi_uint8() } }
-
-/// A reduction applied element-wise across ranks.
-public enum ReduceOperation: Sendable, CustomStringConvertible {
-    case sum, max, min
-
+extension ReduceOperation {
     var handle: MPI_Op {
         switch self {
         case .sum: return tessera_mpi_op_sum()
         case .max: return tessera_mpi_op_max()
         case .min: return tessera_mpi_op_min()
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .sum: return "sum"
-        case .max: return "max"
-        case .min: return "min"
         }
     }
 }

@@ -1,9 +1,10 @@
 // Nonblocking allReduce: start it, keep computing (for example the backward of earlier layers),
 // then wait. The buffer must stay alive and untouched until `wait()` returns.
 import CMPI
+import ProcessGroups
 
-/// An allReduce in flight. Call `wait()` exactly once before reading the buffer.
-public final class PendingReduction: @unchecked Sendable {
+/// An MPI allReduce in flight (`MPI_Iallreduce`). Call `wait()` before reading the buffer.
+public final class MPIPendingReduction: PendingReduction, @unchecked Sendable {
     private var request: MPI_Request?
     private let communicator: Communicator
 
@@ -39,12 +40,12 @@ public final class PendingReduction: @unchecked Sendable {
 
 extension Communicator {
     /// Starts an in-place allReduce of `buffer` and returns at once.
-    public func startAllReduce<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: ReduceOperation = .sum) throws(CollectivesError) -> PendingReduction {
+    public func startAllReduce<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: ReduceOperation = .sum) throws(CollectivesError) -> any PendingReduction {
         let count = try Self.int32Count(buffer.count, "startAllReduce")
         var request: MPI_Request? = tessera_mpi_request_null()
         try mpiCheck("MPI_Iallreduce") {
             MPI_Iallreduce(tessera_mpi_in_place(), buffer.baseAddress, count, T.mpiDatatype, op.handle, handle, &request)
         }
-        return PendingReduction(request: request, communicator: self)
+        return MPIPendingReduction(request: request, communicator: self)
     }
 }

@@ -6,14 +6,22 @@ import CMPI
 
 /// Fixed request slots for nonblocking sends and receives on one communicator.
 public final class TransferSlots: @unchecked Sendable {
-    private let communicator: Communicator
+    private let handle: MPI_Comm
+    /// Kept alive by slots made for a communicator from outside; nil for the slots a
+    /// communicator owns itself (`Communicator.startSend`), which must not retain it.
+    private let owner: Communicator?
     private let requests: UnsafeMutablePointer<MPI_Request?>
     private let inUse: UnsafeMutablePointer<Bool>
     /// Transfers that may be in flight at once.
     public let capacity: Int
 
-    public init(_ communicator: Communicator, capacity: Int = 16) {
-        self.communicator = communicator
+    public convenience init(_ communicator: Communicator, capacity: Int = 16) {
+        self.init(handle: communicator.handle, owner: communicator, capacity: capacity)
+    }
+
+    init(handle: MPI_Comm, owner: Communicator?, capacity: Int = 16) {
+        self.handle = handle
+        self.owner = owner
         self.capacity = capacity
         requests = .allocate(capacity: capacity)
         requests.initialize(repeating: tessera_mpi_request_null(), count: capacity)
@@ -33,7 +41,7 @@ public final class TransferSlots: @unchecked Sendable {
         let slot = try freeSlot()
         let n = try Communicator.int32Count(count, "startSend")
         try mpiCheck("MPI_Isend") {
-            MPI_Isend(buffer, n, tessera_mpi_float(), Int32(destination), Int32(tag), communicator.handle, requests + slot)
+            MPI_Isend(buffer, n, tessera_mpi_float(), Int32(destination), Int32(tag), handle, requests + slot)
         }
         inUse[slot] = true
         return slot
@@ -44,7 +52,7 @@ public final class TransferSlots: @unchecked Sendable {
         let slot = try freeSlot()
         let n = try Communicator.int32Count(count, "startReceive")
         try mpiCheck("MPI_Irecv") {
-            MPI_Irecv(buffer, n, tessera_mpi_float(), Int32(source), Int32(tag), communicator.handle, requests + slot)
+            MPI_Irecv(buffer, n, tessera_mpi_float(), Int32(source), Int32(tag), handle, requests + slot)
         }
         inUse[slot] = true
         return slot

@@ -11,6 +11,7 @@
 // then dv) in `workspace.keyValueMessages`, slot = the transfer's index in the shard.
 
 import Kernels
+import ProcessGroups
 
 extension Llama {
     /// Message tags: forward k, v and backward dk, dv never match each other.

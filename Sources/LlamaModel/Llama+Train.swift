@@ -13,6 +13,7 @@
 // replicated).
 
 import Kernels
+import ProcessGroups
 
 extension Llama {
     /// Forward, loss and backward of one micro-batch; LoRA gradients are ACCUMULATED into the
@@ -38,7 +39,7 @@ extension Llama {
     ///     while earlier layers are still in the backward (docs/architecture.md §6).
     /// - Returns: the sum of the counted token losses (fp64) and how many were counted.
     public func trainStep(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]? = nil,
-                          shard: LlamaShard, group: TensorParallelGroup, adapters: LowRankAdapters?,
+                          shard: LlamaShard, group: ProcessGroup, adapters: LowRankAdapters?,
                           lossScale: Float, dropout: LoRADropoutKey = LoRADropoutKey(),
                           workspace: TrainingWorkspace,
                           layerGradientsReady: ((_ layer: Int) throws -> Void)? = nil) throws -> (lossSum: Double, counted: Int) {
@@ -50,7 +51,7 @@ extension Llama {
     /// The loss alone over the training forward (any shard, adapters applied without dropout):
     /// evaluation on a sharded model. Same arguments as `trainStep`; no gradient is touched.
     public func evaluateLoss(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]? = nil,
-                             shard: LlamaShard, group: TensorParallelGroup, adapters: LowRankAdapters? = nil,
+                             shard: LlamaShard, group: ProcessGroup, adapters: LowRankAdapters? = nil,
                              workspace: TrainingWorkspace) throws -> (lossSum: Double, counted: Int) {
         try run(ids: ids, labels: labels, segments: segments, positions: positions, shard: shard, group: group,
                 adapters: adapters, lossScale: 0, training: false, dropout: LoRADropoutKey(), workspace: workspace,
@@ -64,7 +65,7 @@ extension Llama {
     /// last micro-batch and before data-parallel averaging and clipping. A no-op for a group
     /// of one. (The trainer's `GradientSynchronizer` does the same without allocating.)
     public func allReduceTensorParallelPartialGradients(adapters: LowRankAdapters, shard: LlamaShard,
-                                                        group: TensorParallelGroup) throws {
+                                                        group: ProcessGroup) throws {
         guard group.size > 1 else { return }
         for l in 0..<config.numHiddenLayers {
             for module in LinearModule.allCases {
@@ -87,7 +88,7 @@ extension Llama {
     }
 
     private func run(ids: [Int], labels: [Int], segments: [Range<Int>], positions: [Int]?, shard: LlamaShard,
-                     group: TensorParallelGroup, adapters: LowRankAdapters?, lossScale: Float, training: Bool,
+                     group: ProcessGroup, adapters: LowRankAdapters?, lossScale: Float, training: Bool,
                      dropout: LoRADropoutKey, workspace ws: TrainingWorkspace,
                      layerDone: ((_ layer: Int) throws -> Void)?) throws -> (lossSum: Double, counted: Int) {
         let n = ids.count

@@ -10,6 +10,7 @@
 // row-parallel o and down need none (conjugate of the forward's allReduce is a copy).
 
 import Kernels
+import ProcessGroups
 
 extension Llama {
     /// Backward from `workspace.dNormed` (`[N, C]`, the gradient of the final-normed hidden

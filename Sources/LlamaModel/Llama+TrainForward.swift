@@ -8,13 +8,14 @@
 // row-parallel linear allReduceSum of u [N, r] and of the output [N, C] (LoRALinear.swift).
 
 import Kernels
+import ProcessGroups
 
 /// Everything one step needs besides the model (internal).
 struct TrainStepContext {
     let tokens: Int
     let segments: [Range<Int>]
     let shard: LlamaShard
-    let group: TensorParallelGroup
+    let group: ProcessGroup
     let adapters: LowRankAdapters?
     /// Dropout active (training step, not evaluation).
     let training: Bool

@@ -13,6 +13,7 @@
 
 import Foundation
 import Kernels
+import ProcessGroups
 
 extension Llama {
     /// Loss of every counted target of `workspace.targets` over `workspace.finalNormed`; with

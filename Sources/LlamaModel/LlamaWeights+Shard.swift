@@ -18,6 +18,7 @@
 
 import Dispatch
 import Kernels
+import ProcessGroups
 import Quantization
 
 extension LlamaWeights {
@@ -26,7 +27,7 @@ extension LlamaWeights {
     /// tile the model (checked against the other ranks' shards when the group has more than one).
     /// With `.whole(config)` and a group of one the result equals `quantizedBase(target)`.
     public func sharded(_ shard: LlamaShard, config: LlamaConfig, target: BaseQuantization,
-                        group: TensorParallelGroup, threads: Int = BLAS.threadCount) throws -> LlamaWeights {
+                        group: ProcessGroup, threads: Int = BLAS.threadCount) throws -> LlamaWeights {
         try Self.validate(shard, config)
         guard group.size > 1 || shard == .whole(config) else {
             throw LlamaModelError.invalidConfig("shard \(shard) is part of the model but the tensor-parallel group has one rank; a group of one holds the whole model")
@@ -73,7 +74,7 @@ extension LlamaWeights {
     /// Slices and converts one layer's seven matrices; double quantization of plain-NF4 slices
     /// then runs on the whole group's gathered absmax.
     private static func convertLayer(_ sources: [FrozenMatrix], shards: [LlamaShard], rank: Int, config: LlamaConfig,
-                                     target: BaseQuantization, group: TensorParallelGroup, threads: Int) throws -> [FrozenMatrix] {
+                                     target: BaseQuantization, group: ProcessGroup, threads: Int) throws -> [FrozenMatrix] {
         let shard = shards[rank]
         let whole = shards.count == 1 && shard == .whole(config)
         // Slices whose DQ statistics are global: quantize them plain first, gather, then DQ.
@@ -100,7 +101,7 @@ extension LlamaWeights {
             }
             mine += absmax
         }
-        let gathered = try group.allGather(mine)
+        let gathered = try group.allGatherV(mine)
         guard gathered.count == shards.count else {
             throw LlamaModelError.invalidWeights("the tensor-parallel group returned \(gathered.count) contributions for \(shards.count) ranks")
         }
@@ -147,11 +148,11 @@ extension LlamaWeights {
     /// them, and unless every KV head hand-over is named by both of its ranks (a one-sided one
     /// would leave a rank waiting in the step). KV heads may overlap (a group split between
     /// ranks): both send the same absmax.
-    static func gatherShards(_ shard: LlamaShard, _ config: LlamaConfig, _ group: TensorParallelGroup) throws -> [LlamaShard] {
+    static func gatherShards(_ shard: LlamaShard, _ config: LlamaConfig, _ group: ProcessGroup) throws -> [LlamaShard] {
         let bounds = [shard.queryHeads.lowerBound, shard.queryHeads.upperBound, shard.ffnColumns.lowerBound,
                       shard.ffnColumns.upperBound, shard.vocabRows.lowerBound, shard.vocabRows.upperBound]
             + shard.keyValueTransfers.flatMap { [$0.kvHead, $0.peer, $0.sends ? 1 : 0] }
-        let all = try group.allGather(bounds.map(Float.init)).map { $0.map { Int($0) } }   // exact below 2^24 (validate bounds them)
+        let all = try group.allGatherV(bounds.map(Float.init)).map { $0.map { Int($0) } }   // exact below 2^24 (validate bounds them)
         var shards: [LlamaShard] = []
         for (r, b) in all.enumerated() {
             guard b.count >= 6, b.count % 3 == 0, b[0] <= b[1], b[2] <= b[3], b[4] <= b[5] else {

@@ -23,6 +23,7 @@
 // the tp = 1 mask.
 
 import Kernels
+import ProcessGroups
 
 /// Which dropout mask a training step uses: the same key gives the same masks on any mesh.
 public struct LoRADropoutKey: Sendable, Equatable {
@@ -132,7 +133,7 @@ struct LoRALinear {
     ///   - loraInput: `[N, I]` scratch for `drop(x)`.
     func forward(out: UnsafeMutablePointer<Float>, ldOut: Int? = nil, inp: UnsafePointer<Float>, tokens n: Int,
                  u: UnsafeMutablePointer<Float>, loraInput: UnsafeMutablePointer<Float>,
-                 scratch: UnsafeMutablePointer<Float>, group: TensorParallelGroup) throws {
+                 scratch: UnsafeMutablePointer<Float>, group: ProcessGroup) throws {
         let i = weight.columns, ld = ldOut ?? weight.rows
         let span = outputs ?? 0..<weight.rows, o = span.count, j0 = span.lowerBound
         precondition(!rowParallel || o == weight.rows, "LoRALinear: a row-parallel linear computes every output")
@@ -166,7 +167,7 @@ struct LoRALinear {
     /// `u = drop(x)·Aᵀ` (allReduced over the group when row-parallel, as `forward` does), for a
     /// recomputation whose output is known already. Nothing without LoRA.
     func recomputeBottleneck(u: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, tokens n: Int,
-                             loraInput: UnsafeMutablePointer<Float>, group: TensorParallelGroup) throws {
+                             loraInput: UnsafeMutablePointer<Float>, group: ProcessGroup) throws {
         guard let f = lora else { return }
         let i = weight.columns, r = f.rank
         // u [N, r] = drop(x) [N, I] · Aᵀ [I, r]
@@ -223,7 +224,7 @@ struct LoRALinear {
 
     /// allReduceSum of `[rows, columns]` stored with leading dimension `ld`.
     private func reduceRows(_ y: UnsafeMutablePointer<Float>, ld: Int, rows: Int, columns: Int,
-                            group: TensorParallelGroup) throws {
+                            group: ProcessGroup) throws {
         if ld == columns { try group.allReduceSum(y, count: rows * columns); return }
         for t in 0..<rows { try group.allReduceSum(y + t * ld, count: columns) }
     }

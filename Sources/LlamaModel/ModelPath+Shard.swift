@@ -1,6 +1,7 @@
 // Opening a model as one tensor-parallel rank: the file is mapped, and only this rank's slice of
 // each matrix is read, converted and kept (LlamaWeights+Shard.swift).
 import Kernels
+import ProcessGroups
 
 extension ModelPath {
     /// Opens the model holding only `shard`'s slice of the weights, the seven linears of every
@@ -9,7 +10,7 @@ extension ModelPath {
     /// exactly the matching slice of what `load(maxPositions:baseQuantization:threads:)` holds
     /// on one rank.
     public func load(maxPositions: Int? = nil, baseQuantization: BaseQuantization, shard: LlamaShard,
-                     group: TensorParallelGroup, threads: Int = BLAS.threadCount) throws -> Llama {
+                     group: ProcessGroup, threads: Int = BLAS.threadCount) throws -> Llama {
         let stored = try load(maxPositions: maxPositions)   // mapped, nothing expanded yet
         let weights = try stored.weights.sharded(shard, config: stored.config, target: baseQuantization,
                                                  group: group, threads: threads)

@@ -16,14 +16,16 @@
 // and starts a nonblocking allReduce of that segment over DP, while the backward goes on with
 // earlier layers; each call also tests the reductions in flight so MPI progresses them.
 // `synchronize()` then only waits for what is still in flight.
-import Collectives
+// Both groups are process groups (ProcessGroups): MPI communicators under mpirun, threads in the
+// tests (DataParallelTrainerTests).
 import Kernels
 import LlamaModel
+import ProcessGroups
 
 public final class GradientSynchronizer: @unchecked Sendable {
     public let adapter: ShardedLoRAAdapter
-    public let tensorParallel: Communicator
-    public let dataParallel: Communicator
+    public let tensorParallel: any ProcessGroup
+    public let dataParallel: any ProcessGroup
     private let fused: FloatBuffer
     private let partial: FloatBuffer
     /// A full-size `[O, r]` B of the widest factor whose B rows are shared between TP ranks.
@@ -31,10 +33,10 @@ public final class GradientSynchronizer: @unchecked Sendable {
     /// Per layer: its factors' indices and its segment of `fused` (factors in fused order).
     private let layerSegments: [Int: (factors: [Int], start: Int, count: Int)]
     /// Reductions started by `layerReady` in this step, and the layers they cover.
-    private var inFlight: [(layer: Int, reduction: PendingReduction)] = []
+    private var inFlight: [(layer: Int, reduction: any PendingReduction)] = []
     private var overlapping = false
 
-    public init(adapter: ShardedLoRAAdapter, tensorParallel: Communicator, dataParallel: Communicator) {
+    public init(adapter: ShardedLoRAAdapter, tensorParallel: any ProcessGroup, dataParallel: any ProcessGroup) {
         self.adapter = adapter
         self.tensorParallel = tensorParallel
         self.dataParallel = dataParallel

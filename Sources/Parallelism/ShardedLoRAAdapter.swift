@@ -9,10 +9,10 @@
 // heads); everything else is exact. Shared rows are counted, saved and gathered once, from the
 // lowest TP rank that holds them (`bRowsOwned`).
 // Legend: r = LoRA rank, C = hidden, O/I = out/in features, *_local = this rank's slice.
-import Collectives
 import Kernels
 import LlamaModel
 import LoRA
+import ProcessGroups
 
 /// One module's local factors and where they sit in the full tensors.
 public struct LocalLoRAFactors: Sendable {
@@ -122,7 +122,7 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
 
     /// Gathers every rank's slices into `full` on every rank of `group` (collective over the TP
     /// group; a group of one just copies).
-    public func gather(into full: LoRAAdapter, group: Communicator) throws {
+    public func gather(into full: LoRAAdapter, group: any ProcessGroup) throws {
         let r = rank
         for (local, target) in zip(factors, full.factors) {
             let module = local.target.module

@@ -1,12 +1,14 @@
 // The step loop of one rank (docs/architecture.md §4): take this rank's share of the global batch,
 // run the micro-batches (forward, loss, backward; gradients accumulate), reduce the gradients over
 // the TP and DP groups, clip by the global norm, and apply AdamW with the scheduled learning rate.
-// Every rank of the mesh runs the same sequence of collectives, so they stay in step.
-import Collectives
+// Every rank of the mesh runs the same sequence of collectives, so they stay in step. The mesh's
+// groups are process groups: MPI communicators under mpirun, threads in the tests
+// (DataParallelTrainerTests), one rank the identity.
 import Kernels
 import LlamaModel
 import LoRA
 import Parallelism
+import ProcessGroups
 
 /// What one optimizer step did, the same on every rank.
 public struct StepReport: Sendable, Equatable {
@@ -41,7 +43,7 @@ public final class Trainer: @unchecked Sendable {
     public let options: TrainerOptions
     public let optimizer: AdamW
     public let schedule: LearningRateSchedule
-    private let group: MPITensorParallelGroup
+    private let group: ProfiledGroup
     private let synchronizer: GradientSynchronizer
     private let workspace: TrainingWorkspace
     /// The micro-batch being run (its arrays are reused).
@@ -60,7 +62,7 @@ public final class Trainer: @unchecked Sendable {
         self.stream = stream
         self.options = options
         adapter = ShardedLoRAAdapter(slicing: full, shards: shards, tpRank: mesh.tpRank)
-        group = MPITensorParallelGroup(mesh.tensorParallel)
+        group = ProfiledGroup(mesh.tensorParallel)
         synchronizer = GradientSynchronizer(adapter: adapter, tensorParallel: mesh.tensorParallel, dataParallel: mesh.dataParallel)
         let parameters = adapter.factors.flatMap { f in
             [OptimizedParameter(name: f.target.loraAName, value: f.a, gradient: f.gradA),

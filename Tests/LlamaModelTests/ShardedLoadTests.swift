@@ -7,85 +7,12 @@
 // slice, and the refusals.
 
 import Foundation
+import ProcessGroups
 import Testing
 import TestSupport
 import Kernels
 @testable import LlamaModel
 import Quantization
-
-/// A barrier and a board for in-memory collectives between threads.
-private final class ThreadHub: @unchecked Sendable {
-    let size: Int
-    var board: [[Float]]
-    private let condition = NSCondition()
-    private var arrived = 0
-    private var generation = 0
-
-    init(size: Int) {
-        self.size = size
-        board = Array(repeating: [], count: size)
-    }
-
-    func barrier() {
-        condition.lock()
-        let current = generation
-        arrived += 1
-        if arrived == size {
-            arrived = 0
-            generation += 1
-            condition.broadcast()
-        } else {
-            while current == generation { condition.wait() }
-        }
-        condition.unlock()
-    }
-}
-
-/// One rank: sums in rank order; `native` gathers from the board, otherwise the protocol's
-/// default gather (two sum-reductions) runs.
-private final class ThreadGroup: TensorParallelGroup, @unchecked Sendable {
-    let hub: ThreadHub, rank: Int, native: Bool
-    var size: Int { hub.size }
-    init(hub: ThreadHub, rank: Int, native: Bool) { self.hub = hub; self.rank = rank; self.native = native }
-
-    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count, +) }
-    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count, max) }
-
-    func allGather(_ values: [Float]) throws -> [[Float]] {
-        guard native else { return try defaultGather(values) }
-        hub.board[rank] = values
-        hub.barrier()
-        let all = hub.board
-        hub.barrier()   // everyone has read before the board is reused
-        return all
-    }
-
-    private func defaultGather(_ values: [Float]) throws -> [[Float]] {
-        // The protocol extension's implementation (a class's own method would shadow it).
-        try DefaultGather(self).allGather(values)
-    }
-
-    private func reduce(_ buffer: UnsafeMutablePointer<Float>, _ count: Int, _ op: (Float, Float) -> Float) {
-        hub.board[rank] = Array(UnsafeBufferPointer(start: buffer, count: count))
-        hub.barrier()
-        for i in 0..<count {
-            var value = hub.board[0][i]
-            for r in 1..<size { value = op(value, hub.board[r][i]) }
-            buffer[i] = value
-        }
-        hub.barrier()
-    }
-}
-
-/// Forwards the reductions of a group and keeps the protocol's default `allGather`.
-private final class DefaultGather: TensorParallelGroup, @unchecked Sendable {
-    let inner: ThreadGroup
-    init(_ inner: ThreadGroup) { self.inner = inner }
-    var rank: Int { inner.rank }
-    var size: Int { inner.size }
-    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { try inner.allReduceSum(buffer, count: count) }
-    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { try inner.allReduceMax(buffer, count: count) }
-}
 
 /// Splits of SmolLM2 (9 query heads in 3 KV groups, FFN 1536, vocab 49152): at tp 2 and 4 the
 /// query heads split inside KV groups (5 + 4; 3 + 2 + 2 + 2), so neighbouring ranks hold the
@@ -105,30 +32,13 @@ private func smolShards(tp: Int, _ config: LlamaConfig) -> [LlamaShard] {
     }
 }
 
-private final class RankSlot: @unchecked Sendable { var result: Result<Llama, Error>? }
-
-/// Loads every rank's slice concurrently, one thread per rank.
-private func loadRanks(_ shards: [LlamaShard], _ target: BaseQuantization, native: Bool) throws -> [Llama] {
-    let hub = ThreadHub(size: shards.count)
-    let slots = shards.map { _ in RankSlot() }
-    let done = DispatchSemaphore(value: 0)
-    for (rank, shard) in shards.enumerated() {
-        let slot = slots[rank]
-        let thread = Thread {
-            slot.result = Result {
-                try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 64, baseQuantization: target, shard: shard,
-                                                                group: ThreadGroup(hub: hub, rank: rank, native: native), threads: 1)
-            }
-            done.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-    for _ in shards { done.wait() }
-    return try slots.map { slot in
-        guard let result = slot.result else { throw LlamaModelError.invalidWeights("a rank did not finish") }
-        return try result.get()
-    }
+/// Loads every rank's slice concurrently, one thread per rank, joined by an in-memory group.
+private func loadRanks(_ shards: [LlamaShard], _ target: BaseQuantization) throws -> [Llama] {
+    let groups = ThreadedHub.groups(size: shards.count)
+    return try runOnThreads(shards.count) { rank in
+        try ModelPath(TestPaths.defaultModel.path).load(maxPositions: 64, baseQuantization: target, shard: shards[rank],
+                                                        group: groups[rank], threads: 1)
+    }.map { try $0.get() }
 }
 
 /// Single-rank models, loaded once per representation.
@@ -149,14 +59,13 @@ private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
 @Suite(.enabled(if: TestPaths.hasDefaultModel, TestPaths.needsDefaultModel))
 struct ShardedLoadTests {
-    /// NF4 with double quantization, tp = 2 and 4 (native gather; shared KV heads) and tp = 3
-    /// (default gather; whole KV groups).
-    @Test(arguments: [(2, true), (3, false), (4, true)])
-    func nf4SlicesEqualTheSingleRankTensor(_ tp: Int, _ native: Bool) throws {
+    /// NF4 with double quantization, tp = 2 and 4 (shared KV heads) and tp = 3 (whole KV groups).
+    @Test(arguments: [2, 3, 4])
+    func nf4SlicesEqualTheSingleRankTensor(_ tp: Int) throws {
         let reference = try #require(singleRank[.default]).get()
         let config = reference.config
         let shards = smolShards(tp: tp, config)
-        let ranks = try loadRanks(shards, .default, native: native)
+        let ranks = try loadRanks(shards, .default)
         for l in 0..<config.numHiddenLayers {
             let full = reference.weights.layers[l].linears
             let fullValues = try full.map { try $0.dequantized() }
@@ -183,7 +92,7 @@ struct ShardedLoadTests {
         let reference = try #require(singleRank[.none]).get()
         let config = reference.config
         let shards = smolShards(tp: 2, config)
-        let ranks = try loadRanks(shards, .none, native: true)
+        let ranks = try loadRanks(shards, .none)
         for l in 0..<config.numHiddenLayers {
             let full = reference.weights.layers[l].linears
             for (rank, shard) in shards.enumerated() {
@@ -205,7 +114,7 @@ struct ShardedLoadTests {
         let config = reference.config
         let one = reference.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
         for (tp, bound) in [(2, 0.55), (3, 0.40), (4, 0.30)] {
-            let ranks = try loadRanks(smolShards(tp: tp, config), .default, native: true)
+            let ranks = try loadRanks(smolShards(tp: tp, config), .default)
             for (rank, model) in ranks.enumerated() {
                 let bytes = model.weights.baseStoredBytes(tiedEmbeddings: config.tieWordEmbeddings)
                 #expect(Double(bytes) <= bound * Double(one), "tp \(tp) rank \(rank): \(bytes) of \(one) bytes")
@@ -288,7 +197,7 @@ struct ShardedLoadRefusalTests {
             LlamaShard(queryHeads: s.queryHeads, ffnColumns: s.ffnColumns.lowerBound == 0 ? 0..<480 : 480..<1536, vocabRows: s.vocabRows,
                        queriesPerKVHead: s.queriesPerKVHead, headDim: s.headDim)
         }
-        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default, native: true) }
+        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default) }
         #expect(error?.description.contains("blk.0.ffn_") == true, "\(String(describing: error))")
         // A part of the model with a group of one is refused too.
         let single = #expect(throws: LlamaModelError.self) {
@@ -306,7 +215,7 @@ struct ShardedLoadRefusalTests {
                                  queriesPerKVHead: 3, headDim: config.headDim,
                                  keyValueTransfers: [.init(kvHead: 1, peer: 1, sends: false)]),
                       good[1]]
-        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default, native: true) }
+        let error = #expect(throws: LlamaModelError.self) { _ = try loadRanks(shards, .default) }
         #expect(error?.description.contains("rank 0 hands KV head 1 from rank 1, which does not expect it") == true,
                 "\(String(describing: error))")
     }

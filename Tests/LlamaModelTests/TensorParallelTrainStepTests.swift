@@ -1,111 +1,18 @@
 // The training step on a tiny model (4 query heads in 2 KV groups) split over two or three
-// "ranks" (threads joined by an in-memory TensorParallelGroup), against the same step on one
-// rank: loss, and every LoRA gradient once the partial ones (column-parallel gradA, the k/v
+// "ranks" (threads joined by TestSupport's in-memory ThreadedProcessGroup), against the same
+// step on one rank: loss, and every LoRA gradient once the partial ones (column-parallel gradA, the k/v
 // gradB rows of a shared KV head) are reduced. Splits: whole KV groups (heads 2 + 2), a KV group
 // split between ranks (heads 3 + 1), and three ranks with both groups split (1 + 2 + 1); a
 // shared KV head projected by every holder or handed over by one (either end); uneven FFN and
 // vocab slices; with and without dropout; every checkpointing mode, rank 0 keeping q. The MPI
-// group runs the same model code.
+// group (a Communicator) runs the same model code.
 
 import Foundation
 import Kernels
+import ProcessGroups
 import Testing
+import TestSupport
 @testable import LlamaModel
-
-/// A barrier, a board where each rank publishes the buffer it reduces, and mailboxes for
-/// point-to-point messages (buffered at send, FIFO per sender, receiver and tag).
-private final class LocalHub: @unchecked Sendable {
-    let size: Int
-    let published: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
-    private let condition = NSCondition()
-    private var arrived = 0
-    private var generation = 0
-    private var mail: [String: [[Float]]] = [:]
-
-    func post(_ message: [Float], from: Int, to: Int, tag: Int) {
-        condition.lock()
-        mail["\(from)>\(to)#\(tag)", default: []].append(message)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func take(from: Int, to: Int, tag: Int) -> [Float] {
-        condition.lock()
-        defer { condition.unlock() }
-        let key = "\(from)>\(to)#\(tag)"
-        while mail[key, default: []].isEmpty { condition.wait() }
-        return mail[key]!.removeFirst()
-    }
-
-    init(size: Int) {
-        self.size = size
-        published = .allocate(capacity: size)
-        published.initialize(repeating: nil, count: size)
-    }
-    deinit { published.deallocate() }
-
-    func barrier() {
-        condition.lock()
-        let current = generation
-        arrived += 1
-        if arrived == size {
-            arrived = 0
-            generation += 1
-            condition.broadcast()
-        } else {
-            while current == generation { condition.wait() }
-        }
-        condition.unlock()
-    }
-}
-
-/// One rank of the in-memory group: reductions sum (or max) in rank order.
-private final class LocalGroup: TensorParallelGroup, @unchecked Sendable {
-    let hub: LocalHub
-    let rank: Int
-    var size: Int { hub.size }
-    init(hub: LocalHub, rank: Int) { self.hub = hub; self.rank = rank }
-
-    /// Receives started and not yet waited for, by handle.
-    private var receives: [Int: (buffer: UnsafeMutablePointer<Float>, count: Int, peer: Int, tag: Int)] = [:]
-    private var nextHandle = 0
-
-    func startSend(_ buffer: UnsafePointer<Float>, count: Int, to peer: Int, tag: Int) throws -> Int {
-        hub.post(Array(UnsafeBufferPointer(start: buffer, count: count)), from: rank, to: peer, tag: tag)
-        nextHandle += 1
-        return nextHandle
-    }
-
-    func startReceive(_ buffer: UnsafeMutablePointer<Float>, count: Int, from peer: Int, tag: Int) throws -> Int {
-        nextHandle += 1
-        receives[nextHandle] = (buffer, count, peer, tag)
-        return nextHandle
-    }
-
-    func waitTransfer(_ handle: Int) throws {
-        guard let r = receives.removeValue(forKey: handle) else { return }   // a send: buffered already
-        let message = hub.take(from: r.peer, to: rank, tag: r.tag)
-        precondition(message.count == r.count, "message of \(message.count) floats, expected \(r.count)")
-        for i in 0..<r.count { r.buffer[i] = message[i] }
-    }
-
-    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { $0 + $1 } }
-    func allReduceMax(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws { reduce(buffer, count) { max($0, $1) } }
-
-    private func reduce(_ buffer: UnsafeMutablePointer<Float>, _ count: Int, _ op: (Float, Float) -> Float) {
-        hub.published[rank] = buffer
-        hub.barrier()
-        var result = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            var value = hub.published[0]![i]
-            for r in 1..<size { value = op(value, hub.published[r]![i]) }
-            result[i] = value
-        }
-        hub.barrier()  // everyone has read before anyone writes
-        for i in 0..<count { buffer[i] = result[i] }
-        hub.barrier()
-    }
-}
 
 /// Rows `rows` and columns `columns` of a `[R, C]` row-major matrix.
 private func slice(_ values: [Float], columnsTotal: Int, rows: Range<Int>, columns: Range<Int>) -> [Float] {
@@ -238,7 +145,7 @@ private final class RankResult: @unchecked Sendable {
                                           dropout: key, workspace: ws)
 
         // tp ranks on tp threads.
-        let hub = LocalHub(size: tp)
+        let groups = ThreadedHub.groups(size: tp)
         let models = try shards.map { try shardModel(full, $0) }
         let adapters = shards.map { ShardAdapters(reference, config: config, shard: $0) }
         for a in adapters { for e in a.entries.values { e.gradA.zero(); e.gradB.zero() } }
@@ -248,7 +155,7 @@ private final class RankResult: @unchecked Sendable {
             let model = models[rank], shard = shards[rank], adapter = adapters[rank], result = results[rank]
             let thread = Thread {
                 do {
-                    let group = LocalGroup(hub: hub, rank: rank)
+                    let group = groups[rank]
                     let ws = TrainingWorkspace(model: model, shard: shard, maxTokens: 45, maxLoRARank: 3,
                                                checkpointing: checkpointing, keepQuery: rank == 0)
                     result.loss = try model.trainStep(ids: ids, labels: ids, segments: segments, shard: shard, group: group,

@@ -5,6 +5,7 @@
 
 import Foundation
 import Kernels
+import ProcessGroups
 import Testing
 import TestSupport
 @testable import LlamaModel

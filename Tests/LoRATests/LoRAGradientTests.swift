@@ -9,6 +9,7 @@ import Kernels
 import LlamaModel
 @testable import LoRA
 import ModelFormats
+import ProcessGroups
 import Testing
 import TestSupport
 

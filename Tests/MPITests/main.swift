@@ -5,6 +5,7 @@
 import Collectives
 import Foundation
 import Kernels
+import ProcessGroups
 
 // The same kernel choice as the tessera executable, so the GEMM check covers what users run.
 BLASLauncher.ensureFastKernels()
@@ -166,6 +167,29 @@ check("nonblocking allReduce completes with wait") {
         try expect(pending.isComplete, "not complete after wait")
     }
     try expect(values.allSatisfy { $0 == Float(world.size * (world.size + 1) / 2) }, "value \(values[0])")
+}
+
+check("a communicator is a ProcessGroup: array gather of uneven counts, nonblocking allReduce, transfers") {
+    // What the model, GradientSynchronizer and Trainer call, through the protocol.
+    let group: any ProcessGroup = world
+    let gathered = try group.allGatherV((0...group.rank).map { Float(group.rank * 10 + $0) })
+    let wanted = (0..<group.size).map { r in (0...r).map { Float(r * 10 + $0) } }
+    try expect(gathered == wanted, "gathered \(gathered)")
+    var values = [Double](repeating: Double(group.rank + 1), count: 3)
+    try values.withUnsafeMutableBufferPointer { buffer in
+        let pending = try group.startAllReduce(buffer, .max)
+        try pending.wait()
+    }
+    try expect(values == [Double](repeating: Double(group.size), count: 3), "max \(values)")
+    guard group.size > 1 else { return }
+    let next = (group.rank + 1) % group.size, previous = (group.rank + group.size - 1) % group.size
+    let outgoing = FloatBuffer([Float(group.rank), 1]), incoming = FloatBuffer(count: 2)
+    let receive = try group.startReceive(incoming.pointer, count: 2, from: previous, tag: 0x4B56)
+    let send = try group.startSend(outgoing.pointer, count: 2, to: next, tag: 0x4B56)
+    try group.waitTransfer(receive)
+    try group.waitTransfer(send)
+    withExtendedLifetime((outgoing, incoming)) {}
+    try expect(incoming.array == [Float(previous), 1], "received \(incoming.array)")
 }
 
 check("a failure on one rank is agreed by every rank") {

@@ -6,6 +6,7 @@
 import Foundation
 import LlamaModel
 import LoRA
+import ProcessGroups
 import Testing
 import TestSupport
 @testable import Training

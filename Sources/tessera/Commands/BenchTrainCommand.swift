@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import LlamaModel
 import LoRA
+import ProcessGroups
 import Parallelism
 import Training
 
@@ -56,7 +57,7 @@ struct BenchTrainCommand: ParsableCommand {
                 let config = try path.load(maxPositions: seqLen).config
                 let shards = try ShardPlanner.plan(config, tp: tp)
                 let model = try path.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
-                                          shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
+                                          shard: shards[mesh.tpRank], group: mesh.tensorParallel)
                 // Random ids, every token counted: the cost of a step does not depend on the text.
                 var state: UInt64 = 0x2545_F491_4F6C_DD1D
                 let examples = (0..<max(batchSize * 2, 8)).map { _ -> TokenizedExample in

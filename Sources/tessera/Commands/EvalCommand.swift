@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import LlamaModel
 import LoRA
+import ProcessGroups
 import Tokenization
 import Training
 

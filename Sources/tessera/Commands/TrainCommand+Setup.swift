@@ -6,6 +6,7 @@ import Collectives
 import Foundation
 import LlamaModel
 import LoRA
+import ProcessGroups
 import Parallelism
 import Tokenization
 import Training
@@ -93,7 +94,7 @@ extension TrainCommand {
         let shards = try ShardPlanner.plan(stored.config, tp: config.tp, columnAlignment: alignment)
         // Each TP rank maps the file and keeps only its slice (NF4 bytes equal to one rank's).
         let model = try path.load(maxPositions: config.maxSeqLen, baseQuantization: config.baseQuantization,
-                                  shard: shards[mesh.tpRank], group: MPITensorParallelGroup(mesh.tensorParallel))
+                                  shard: shards[mesh.tpRank], group: mesh.tensorParallel)
         let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: config.maskPrompt)
 
         guard let trainPath = config.data.train else { throw TrainConfigError.invalidValue(key: "data.train", detail: "no training data") }

@@ -132,21 +132,9 @@ extension BPETokenizer {
                 index += 1
                 continue
             }
-            var value: UInt32
-            var length: Int
-            if lead >= 0xF0 {
-                value = UInt32(lead & 0x07); length = 4
-            } else if lead >= 0xE0 {
-                value = UInt32(lead & 0x0F); length = 3
-            } else {
-                value = UInt32(lead & 0x1F); length = 2
-            }
-            length = min(length, end - index)
-            for next in 1..<max(length, 1) {
-                value = (value << 6) | UInt32(bytes[index + next] & 0x3F)
-            }
+            let (value, length) = utf8Scalar(bytes, at: index, end: end)
             append(value)
-            index += max(length, 1)
+            index += length
         }
         merge(&symbols)
         for id in symbols { output.append(Int(id)) }

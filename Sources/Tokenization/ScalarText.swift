@@ -53,22 +53,10 @@ struct ScalarText {
                 index += 1
                 continue
             }
-            var value: UInt32
-            var length: Int
-            if lead >= 0xF0 {
-                value = UInt32(lead & 0x07); length = 4
-            } else if lead >= 0xE0 {
-                value = UInt32(lead & 0x0F); length = 3
-            } else {
-                value = UInt32(lead & 0x1F); length = 2
-            }
-            length = min(length, end - index)
-            for next in 1..<max(length, 1) {
-                value = (value << 6) | UInt32(bytes[index + next] & 0x3F)
-            }
+            let (value, length) = utf8Scalar(bytes, at: index, end: end)
             scalars.append(value)
             flags.append(Unicode.Scalar(value).map(Self.classify) ?? 0)
-            index += max(length, 1)
+            index += length
         }
         offsets.append(end)
     }
@@ -78,4 +66,25 @@ struct ScalarText {
     func flag(_ index: Int, _ end: Int) -> UInt8 {
         index < end ? flags[index] : 0
     }
+}
+
+/// The scalar whose UTF-8 encoding starts at `bytes[index]` (a lead byte of 0x80 or more; the
+/// text is valid UTF-8 from a `String`) and its length in bytes, never past `end`, at least 1.
+@inline(__always)
+func utf8Scalar(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, end: Int) -> (value: UInt32, length: Int) {
+    let lead = bytes[index]
+    var value: UInt32
+    var length: Int
+    if lead >= 0xF0 {
+        value = UInt32(lead & 0x07); length = 4
+    } else if lead >= 0xE0 {
+        value = UInt32(lead & 0x0F); length = 3
+    } else {
+        value = UInt32(lead & 0x1F); length = 2
+    }
+    length = min(length, end - index)
+    for next in 1..<max(length, 1) {
+        value = (value << 6) | UInt32(bytes[index + next] & 0x3F)
+    }
+    return (value, max(length, 1))
 }

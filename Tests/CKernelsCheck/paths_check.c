@@ -5,8 +5,8 @@
 // -fsanitize=address to catch any access past the end). It includes kernels.c for its statics.
 //
 //   cc=clang   # or gcc
-//   $cc -O2 -mf16c -ISources/CKernels -ISources/CKernels/include Tests/CKernelsCheck/paths_check.c -lm -o /tmp/paths_check && /tmp/paths_check
-//   $cc -O1 -g -mf16c -fsanitize=address,undefined -ISources/CKernels -ISources/CKernels/include Tests/CKernelsCheck/paths_check.c -lm -o /tmp/paths_check_asan && /tmp/paths_check_asan
+//   $cc -O2 -mf16c -ISources/CKernels -ISources/CKernels/include Tests/CKernelsCheck/paths_check.c -lm -o paths_check && ./paths_check
+//   $cc -O1 -g -mf16c -fsanitize=address,undefined -ISources/CKernels -ISources/CKernels/include Tests/CKernelsCheck/paths_check.c -lm -o paths_check_asan && ./paths_check_asan
 //
 // With -DTK_OLD_KERNELS and an object of an earlier kernels.c whose tk_* symbols are renamed
 // old_tk_* (objcopy --redefine-syms), it also checks that results did not change: element-wise

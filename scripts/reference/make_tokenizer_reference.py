@@ -18,13 +18,13 @@ the `mistral-common` wheel ships as mistral_common/data/tokenizer.model.v1) and 
                           variant), with decoded text; plus hand-made id sequences for decoding
                           (byte pieces, invalid UTF-8). Disagreements are listed in the file.
 
-Usage (scratch venv; no torch):
-  python3 -m venv /tmp/spm-venv
-  /tmp/spm-venv/bin/pip install sentencepiece==0.2.3 tokenizers==0.22.2 transformers==4.57.1 \
+Usage (scratch venv; no torch), with work=$(mktemp -d):
+  python3 -m venv "$work/spm-venv"
+  "$work/spm-venv"/bin/pip install sentencepiece==0.2.3 tokenizers==0.22.2 transformers==4.57.1 \
       protobuf==7.36.2 gguf==0.19.0 numpy==2.4.6
-  pip download --no-deps mistral-common==1.13.1 -d /tmp/mc && unzip -o /tmp/mc/*.whl -d /tmp/mc
-  /tmp/spm-venv/bin/python scripts/reference/make_tokenizer_reference.py \
-      --model /tmp/mc/mistral_common/data/tokenizer.model.v1 \
+  pip download --no-deps mistral-common==1.13.1 -d "$work/mc" && unzip -o "$work"/mc/*.whl -d "$work/mc"
+  "$work/spm-venv"/bin/python scripts/reference/make_tokenizer_reference.py \
+      --model "$work"/mc/mistral_common/data/tokenizer.model.v1 \
       --out Tests/Fixtures/reference/sentencepiece
 (transformers 5.x builds these files differently; 4.57.1 writes the shape Llama 2 / Mistral ship.
 The versions used are recorded in cases.json and Tests/Fixtures/reference/sentencepiece/README.md.)

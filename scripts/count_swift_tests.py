@@ -15,6 +15,7 @@ Prints the skipped and failing tests, then a last line `COUNTS passed failed ski
 """
 import argparse
 import json
+import re
 import sys
 
 
@@ -33,10 +34,12 @@ def main():
     parser.add_argument("--allowed-skip", action="append", default=[])
     args = parser.parse_args()
 
-    functions, suites = {}, set()
+    functions, suites, announced = {}, set(), None
     skipped, ended, issues, suite_issues = {}, set(), {}, {}
     try:
-        lines = open(args.events, encoding="utf-8").read().splitlines()
+        # One record per "\n": str.splitlines() would also cut at U+2028, U+0085 and the like,
+        # which test arguments (tokenizer strings) can carry inside a JSON string.
+        lines = open(args.events, encoding="utf-8", newline="").read().split("\n")
     except OSError as error:
         print(f"count_swift_tests: cannot read {args.events}: {error}")
         print("COUNTS 0 1 0 0")
@@ -56,6 +59,11 @@ def main():
                 suites.add(payload["id"])
             continue
         kind, test_id = payload.get("kind"), payload.get("testID")
+        if kind == "runEnded":
+            for m in payload.get("messages", []):
+                found = re.search(r"Test run with (\d+) tests?", m.get("text", ""))
+                if found:
+                    announced = int(found.group(1))
         if kind == "testSkipped" and test_id:
             skipped[test_id] = reason_of(payload.get("messages", []))
         elif kind == "testEnded" and test_id:
@@ -85,6 +93,10 @@ def main():
         failed += 1
         fail_lines.append(f"  suite {suite_id}: {texts[0][:200]}")
     skipped_count = sum(1 for t in functions if t in skipped)
+    # Swift Testing's own closing count must equal what was read here, or records were lost.
+    if announced is not None and announced != len(functions):
+        failed += 1
+        fail_lines.append(f"  the run announced {announced} tests but the event stream has {len(functions)}")
     if skip_lines:
         print(f"skipped tests ({skipped_count}):")
         print("\n".join(skip_lines))

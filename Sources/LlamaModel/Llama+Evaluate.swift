@@ -1,5 +1,6 @@
 // Evaluation: mean next-token cross-entropy over a batch of sequences, plus logits at chosen
-// rows. The head runs in chunks of `logitChunkRows` rows so [N, V] logits never exist at once.
+// rows. The head runs in chunks of the workspace's `logitRows` rows so [N, V] logits never exist
+// at once.
 // Legend: N = total tokens of the batch, V = vocab.
 
 import Kernels
@@ -75,7 +76,7 @@ extension Llama {
         let v = config.vocabSize
         var captured = [[Float]?](repeating: nil, count: logitRows.count)
         let result = try CrossEntropy.chunkedForward(
-            losses: ws.losses.pointer, targets: ws.targets, rows: n, vocab: v, chunkRows: Llama.logitChunkRows,
+            losses: ws.losses.pointer, targets: ws.targets, rows: n, vocab: v, chunkRows: ws.logitRows,
             logitsScratch: ws.logits.pointer
         ) { chunkStart, count, out in
             try headLogits(start: chunkStart, count: count, into: out, workspace: ws)

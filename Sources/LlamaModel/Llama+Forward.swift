@@ -1,113 +1,237 @@
-// The decoder forward: embedding → L × (RMSNorm → q,k,v → RoPE → causal GQA attention → o_proj
-// → residual; RMSNorm → gate, up → SwiGLU → down → residual) → final RMSNorm.
-// Legend: N = tokens in this call, C = hidden, F = intermediate, H = query heads, G = kv heads,
-// D = head dim. Tokens are a flat list of independent sequences (`segments`); attention never
-// crosses a segment. With a KV cache there is one segment, continuing the cached one.
+// The decoder forward on one tensor-parallel rank, the one layer code path of training,
+// evaluation and generation: vocab-parallel embedding → L × (RMSNorm → column-parallel q, k, v
+// with LoRA → RoPE → local causal GQA attention → row-parallel o with LoRA → residual; RMSNorm →
+// column-parallel gate, up → SwiGLU → row-parallel down → residual) → final RMSNorm.
+// Training keeps what the backward reads (TrainingWorkspace); evaluation and generation run the
+// same code on an inference workspace (no gradient buffers, two residual slots), generation with
+// a KV cache: keys and values go into the cache and queries attend to every cached position.
+// Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local, VL = V_local,
+// D = head dim, r = LoRA rank, P = positions already in the KV cache.
+// Collectives (each a no-op for a group of one): embedding allReduceSum [N, C]; inside each
+// row-parallel linear allReduceSum of u [N, r] and of the output [N, C] (LoRALinear.swift).
 
 import Kernels
+import ProcessGroups
+
+/// Everything one pass of the model over a batch of tokens needs besides the model (internal):
+/// a training step, an evaluation, or a generation step with its KV cache.
+struct PassContext {
+    let tokens: Int
+    let segments: [Range<Int>]
+    let shard: LlamaShard
+    let group: ProcessGroup
+    let adapters: LowRankAdapters?
+    /// Dropout active (training step, not evaluation).
+    let training: Bool
+    let workspace: TrainingWorkspace
+    /// Generation: keys and values are appended at `cache.count` and queries also attend to the
+    /// cached positions (one segment; the caller advances `cache.count` after the pass).
+    var cache: KVCache? = nil
+
+    /// Input of layer `l` (`l == L`: output of the last layer), `[N, C]`.
+    func residual(_ l: Int) -> UnsafeMutablePointer<Float> { workspace.residual(l) }
+
+    /// The activations layer `l` writes: the one shared set with full checkpointing.
+    func activations(_ l: Int) -> LayerActivations {
+        workspace.checkpointing == .full ? workspace.layers[0] : workspace.layers[l]
+    }
+
+    /// Whether `module` of layer `l` carries LoRA factors (its input is then needed in the backward).
+    func adapts(_ module: LinearModule, layer l: Int) -> Bool {
+        adapters?.factors(layer: l, module: module) != nil
+    }
+
+    /// Where layer `l` writes its keys and values (`[N, KL]` each): the layer's activations, or
+    /// the KV cache after its `P` positions.
+    func keyValueOutputs(_ l: Int, _ acts: LayerActivations) -> (k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>) {
+        guard let cache else { return (acts.k.pointer, acts.v.pointer) }
+        let offset = cache.count * cache.width
+        return (cache.keys(layer: l) + offset, cache.values(layer: l) + offset)
+    }
+}
 
 extension Llama {
-    /// Runs every block over `tokens` tokens and leaves the final-normed hidden states in
-    /// `workspace.normed` (`[N, C]`). Positions must already be in `workspace.positions`.
-    ///
-    /// - Parameters:
-    ///   - ids: `[N]`, validated token ids.
-    ///   - segments: ranges of `0..<N`, one per sequence, in order, covering every token.
-    ///   - cache: when given, keys/values are appended at `cache.count` and queries also attend
-    ///     to the cached positions; `segments` must then be a single range.
-    func forwardHidden(ids: UnsafePointer<Int>, tokens n: Int, segments: [Range<Int>],
-                       cache: KVCache?, workspace ws: LlamaWorkspace) throws {
-        let cfg = config
-        let c = cfg.hiddenSize, f = cfg.intermediateSize, d = cfg.headDim
-        let h = cfg.numAttentionHeads, g = cfg.numKeyValueHeads
-        let qw = cfg.queryWidth, kvw = cfg.keyValueWidth
-        let eps = Float(cfg.rmsNormEps)
-        let scale = 1 / Float(d).squareRoot()
-        let past = cache?.count ?? 0
-        precondition(n > 0 && n <= ws.maxTokens, "forwardHidden: token count outside the workspace")
-        precondition(cache == nil || segments.count == 1, "forwardHidden: a KV cache holds one sequence")
-        precondition(past + (segments.map(\.count).max() ?? 0) <= ws.maxKeys, "forwardHidden: more keys than the workspace holds")
-        let x = ws.residual.pointer, xn = ws.normed.pointer, scratch = ws.weightScratch.pointer
-        let positions = UnsafePointer(ws.positions)
+    /// The LoRA linear of `module` in `layer` on this rank.
+    func linear(_ module: LinearModule, layer l: Int, _ ctx: PassContext) -> LoRALinear {
+        let w = weights.layers[l]
+        let weight: FrozenMatrix, bias: FloatBuffer?, columnOffset: Int
+        switch module {
+        case .qProj: (weight, bias, columnOffset) = (w.q, w.qBias, 0)
+        case .kProj: (weight, bias, columnOffset) = (w.k, w.kBias, 0)
+        case .vProj: (weight, bias, columnOffset) = (w.v, w.vBias, 0)
+        case .oProj: (weight, bias, columnOffset) = (w.o, nil, ctx.shard.queryRows.lowerBound)
+        case .gateProj: (weight, bias, columnOffset) = (w.gate, nil, 0)
+        case .upProj: (weight, bias, columnOffset) = (w.up, nil, 0)
+        case .downProj: (weight, bias, columnOffset) = (w.down, nil, ctx.shard.ffnColumns.lowerBound)
+        }
+        let factors = ctx.adapters?.factors(layer: l, module: module)
+        let mask = ctx.training ? factors.flatMap {
+            DropoutMask(probability: $0.dropout, tokenKeys: ctx.workspace.tokenKeys, layer: l, module: module,
+                        columnOffset: columnOffset)
+        } : nil
+        // k and v only for the KV heads this rank projects (the others arrive from their owner).
+        let outputs = module == .kProj || module == .vProj ? ctx.shard.computedKeyValueRowsLocal : nil
+        return LoRALinear(weight: weight, bias: bias, lora: factors, dropout: mask, rowParallel: module.isRowParallel,
+                          outputs: outputs)
+    }
 
-        // x [N, C] = embedding rows
-        try Embedding.forward(out: x, ids: ids, tokens: n, channels: c, vocabLocal: cfg.vocabSize) { row, y in
+    /// Embedding and every layer; leaves the final-normed hidden states in
+    /// `workspace.finalNormed` and each layer's input in `ctx.residual(l)`.
+    func forward(ids: UnsafePointer<Int>, _ ctx: PassContext) throws {
+        let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize
+        // x [N, C] = embedding rows held here, zeros for the others; allReduce completes every row.
+        try Embedding.forward(out: ctx.residual(0), ids: ids, tokens: n, channels: c,
+                              vocabStart: ctx.shard.vocabRows.lowerBound, vocabLocal: ctx.shard.vocabRows.count) { row, y in
             try weights.embedding.dequantizeRows(row, count: 1, into: y)
         }
-        for (l, layer) in weights.layers.enumerated() {
-            // Keys/values go straight into the cache when there is one.
-            let kAll = cache.map { UnsafeMutablePointer($0.keys(layer: l)) } ?? ws.k.pointer        // [past + N, G·D]
-            let vAll = cache.map { UnsafeMutablePointer($0.values(layer: l)) } ?? ws.v.pointer      // [past + N, G·D]
-            let kNew = kAll + past * kvw, vNew = vAll + past * kvw
+        try ctx.group.allReduceSum(ctx.residual(0), count: n * c)
+        for l in 0..<config.numHiddenLayers {
+            try layerForward(l, ctx.activations(l), ctx, storeOutput: true)
+        }
+        // xn [N, C] = rmsnorm(x_L)
+        RMSNorm.forward(out: ws.finalNormed.pointer, rstd: ws.finalRstd.pointer, inp: ctx.residual(config.numHiddenLayers),
+                        weight: weights.outputNorm.pointer, rows: n, channels: c, eps: Float(config.rmsNormEps))
+    }
 
-            // Attention half: xn = rmsnorm(x); q, k, v = xn · Wᵀ (+ b); RoPE(q, k)
-            RMSNorm.forward(out: xn, rstd: ws.rstd.pointer, inp: x, weight: layer.attentionNorm.pointer,
-                            rows: n, channels: c, eps: eps)
-            try layer.q.linearForward(out: ws.q.pointer, inp: xn, tokens: n, scratch: scratch)   // [N, H·D]
-            try layer.k.linearForward(out: kNew, inp: xn, tokens: n, scratch: scratch)          // [N, G·D]
-            try layer.v.linearForward(out: vNew, inp: xn, tokens: n, scratch: scratch)          // [N, G·D]
-            if let b = layer.qBias { addBias(ws.q.pointer, b, rows: n, width: qw) }
-            if let b = layer.kBias { addBias(kNew, b, rows: n, width: kvw) }
-            if let b = layer.vBias { addBias(vNew, b, rows: n, width: kvw) }
-            RoPE.forward(x: ws.q.pointer, positions: positions, tokens: n, heads: h, rowStride: qw, table: rope)
-            RoPE.forward(x: kNew, positions: positions, tokens: n, heads: g, rowStride: kvw, table: rope)
+    /// Layer `l` from `ctx.residual(l)`, keeping its activations in `acts`; writes the output to
+    /// `ctx.residual(l + 1)` when `storeOutput` (false when the backward recomputes the layer:
+    /// the kept output is already there, so down_proj's product is skipped).
+    func layerForward(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext, storeOutput: Bool) throws {
+        let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
+        let c = config.hiddenSize, eps = Float(config.rmsNormEps)
+        let hLocal = ctx.shard.queryHeads.count
+        let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
+        let layer = weights.layers[l]
+        let x = ctx.residual(l)
+        let scratch = ws.weightScratch.pointer, loraInput = ws.loraInput.pointer
+        let positions = UnsafePointer(ws.positions)
 
-            // One head and at most `attentionQueryRows` queries at a time keep the probability
-            // scratch at [rows, S]: a query block at offset t0 is a call with past + t0 keys before it.
-            for segment in segments {
-                let keyBase = cache == nil ? segment.lowerBound : 0
-                for head in 0..<h {
-                    let kvHead = head / (h / g)
+        // Attention half.
+        // xn1 [N, C] = rmsnorm(x)
+        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: x, weight: layer.attentionNorm.pointer,
+                        rows: n, channels: c, eps: eps)
+        // q [N, QL], k [N, KL], v [N, KL] = xn1 · Wᵀ (+ b) + scaling · drop(xn1)·Aᵀ·Bᵀ (column-parallel)
+        func project(_ module: LinearModule, _ inp: FloatBuffer, _ out: UnsafeMutablePointer<Float>) throws {
+            try linear(module, layer: l, ctx).forward(out: out, inp: inp.pointer, tokens: n,
+                                                           u: acts.bottleneck(module), loraInput: loraInput,
+                                                           scratch: scratch, group: group)
+        }
+        // k, v first: a KV head shared with another rank goes out (or is awaited) while q runs.
+        let (k, v) = ctx.keyValueOutputs(l, acts)
+        try postKeyValueReceives(ctx)
+        try project(.kProj, acts.xn1, k)
+        try project(.vProj, acts.xn1, v)
+        let computed = ctx.shard.computedKeyValueRowsLocal
+        RoPE.forward(x: k + computed.lowerBound, positions: positions, tokens: n,
+                     heads: computed.count / config.headDim, rowStride: kvw, table: rope)
+        try sendKeyValues(k: k, v: v, ctx)
+        try project(.qProj, acts.xn1, acts.q.pointer)
+        RoPE.forward(x: acts.q.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
+        try receiveKeyValues(k: k, v: v, ctx)
+        attentionForward(l, acts, ctx)
+        // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
+        try project(.oProj, acts.att, ws.projection.pointer)
+        try finishKeyValueSends(gradients: false, ctx)
+        add(acts.xMid.pointer, x, ws.projection.pointer, count: n * c)
+
+        // MLP half.
+        // xn2 [N, C] = rmsnorm(xMid)
+        RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
+                        weight: layer.ffnNorm.pointer, rows: n, channels: c, eps: eps)
+        // gate, up [N, FL] = xn2 · Wᵀ + LoRA (column-parallel)
+        try project(.gateProj, acts.xn2, acts.gate.pointer)
+        try project(.upProj, acts.xn2, acts.up.pointer)
+        // h [N, FL] = silu(gate) · up
+        SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        if storeOutput {
+            // x_out [N, C] = xMid + down(h) (row-parallel)
+            try project(.downProj, acts.h, ws.projection.pointer)
+            add(ctx.residual(l + 1), acts.xMid.pointer, ws.projection.pointer, count: n * c)
+        } else {
+            // Recomputing for the backward: the output is kept already, and down_proj's backward
+            // reads only its input h and, when adapted, its bottleneck u; no product with W_down
+            // and no allReduce of its output.
+            try linear(.downProj, layer: l, ctx).recomputeBottleneck(
+                u: acts.bottleneck(.downProj), inp: acts.h.pointer, tokens: n, loraInput: ws.loraInput.pointer, group: group)
+        }
+    }
+}
+
+extension Llama {
+    /// `acts.att` of layer `l` from `acts.q` and the keys and values (`acts.k`, `acts.v`, or the
+    /// KV cache's positions `0 ..< P + N`):
+    /// att [N, QL] = causal softmax(scale · q·kᵀ) · v per local head, per segment, in query blocks
+    /// so the probability scratch stays [64, S].
+    func attentionForward(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) {
+        let d = config.headDim, qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal
+        let scale = 1 / Float(d).squareRoot()
+        let past = ctx.cache?.count ?? 0
+        StepProfile.measure(.attention) {
+            for segment in ctx.segments {
+                // Keys of the segment's first token (with a cache: of position 0).
+                let keys = ctx.cache.map { $0.keys(layer: l) } ?? acts.k.pointer + segment.lowerBound * kvw
+                let values = ctx.cache.map { $0.values(layer: l) } ?? acts.v.pointer + segment.lowerBound * kvw
+                for head in 0..<ctx.shard.queryHeads.count {
+                    let kvHead = ctx.shard.localKVHead(ofLocalQueryHead: head)
                     var t0 = 0
                     while t0 < segment.count {
                         let rows = min(Llama.attentionQueryRows, segment.count - t0)
                         let token = segment.lowerBound + t0
                         Attention.forward(
-                            out: ws.attention.pointer + token * qw + head * d,
-                            probs: ws.probs.pointer,
-                            q: ws.q.pointer + token * qw + head * d,
-                            k: kAll + keyBase * kvw + kvHead * d,
-                            v: vAll + keyBase * kvw + kvHead * d,
+                            out: acts.att.pointer + token * qw + head * d, probs: ctx.workspace.attentionScratch.pointer,
+                            q: acts.q.pointer + token * qw + head * d,
+                            k: keys + kvHead * d, v: values + kvHead * d,
                             queries: rows, past: past + t0, heads: 1, kvHeads: 1, headDim: d,
                             qStride: qw, kvStride: kvw, scale: scale)
                         t0 += rows
                     }
                 }
             }
-            // x += attention · Woᵀ
-            try layer.o.linearForward(out: x, inp: ws.attention.pointer, tokens: n, scratch: scratch, beta: 1)
-
-            // MLP half: xn = rmsnorm(x); x += (silu(xn·Wgᵀ) ⊙ xn·Wuᵀ) · Wdᵀ
-            RMSNorm.forward(out: xn, rstd: ws.rstd.pointer, inp: x, weight: layer.ffnNorm.pointer,
-                            rows: n, channels: c, eps: eps)
-            try layer.gate.linearForward(out: ws.gate.pointer, inp: xn, tokens: n, scratch: scratch)  // [N, F]
-            try layer.up.linearForward(out: ws.up.pointer, inp: xn, tokens: n, scratch: scratch)      // [N, F]
-            SwiGLU.forward(out: ws.gate.pointer, gate: ws.gate.pointer, up: ws.up.pointer, count: n * f)
-            try layer.down.linearForward(out: x, inp: ws.gate.pointer, tokens: n, scratch: scratch, beta: 1)
         }
-        RMSNorm.forward(out: xn, rstd: ws.rstd.pointer, inp: x, weight: weights.outputNorm.pointer,
-                        rows: n, channels: c, eps: eps)
-        cache?.count += n
     }
 
-    /// Logits of rows `start ..< start + count` of `workspace.normed` into `out` (`[count, V]`).
-    func headLogits(start: Int, count: Int, into out: UnsafeMutablePointer<Float>, workspace ws: LlamaWorkspace) throws {
-        try weights.output.linearForward(out: out, inp: ws.normed.pointer + start * config.hiddenSize,
-                                         tokens: count, scratch: ws.weightScratch.pointer)
+    /// Selective checkpointing, MLP half: rebuilds what layer `l`'s MLP backward reads and the
+    /// layer did not keep (the inputs of adapted gate, up, down) from the kept activations,
+    /// running the forward's exact arithmetic, so they equal what the forward computed.
+    func recomputeSelectedMLP(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps)
+        if ctx.adapts(.gateProj, layer: l) || ctx.adapts(.upProj, layer: l) {
+            RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
+                            weight: weights.layers[l].ffnNorm.pointer, rows: n, channels: c, eps: eps)
+        }
+        if ctx.adapts(.downProj, layer: l) {
+            SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
+                           count: n * ctx.shard.ffnColumns.count)
+        }
     }
 
-    /// Checks ids against the vocabulary (user input: a typed error, not a crash).
-    func validate(ids: [Int]) throws {
-        for (i, id) in ids.enumerated() where id < 0 || id >= config.vocabSize {
-            throw LlamaModelError.invalidInput("token id \(id) at index \(i) is outside the vocabulary 0..<\(config.vocabSize)")
-        }
+    /// Selective checkpointing, attention half: rebuilds xn1, q (unless the workspace keeps it)
+    /// and, when o_proj is adapted, its input. Running in the attention half's backward, between
+    /// the same two collectives as the attention forward, puts the q GEMM where a rank holding
+    /// fewer query heads waits anyway, instead of lengthening the MLP half every rank shares.
+    func recomputeSelectedAttention(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) throws {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps)
+        // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
+        RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
+                        weight: weights.layers[l].attentionNorm.pointer, rows: n, channels: c, eps: eps)
+        if !ctx.workspace.keepsQuery { try recomputeQuery(l, acts, ctx) }
+        if ctx.adapts(.oProj, layer: l) { attentionForward(l, acts, ctx) }
+    }
+
+    /// q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE, from `acts.xn1`.
+    private func recomputeQuery(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) throws {
+        let n = ctx.tokens, ws = ctx.workspace
+        try linear(.qProj, layer: l, ctx).forward(out: acts.q.pointer, inp: acts.xn1.pointer, tokens: n,
+                                                       u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
+                                                       scratch: ws.weightScratch.pointer, group: ctx.group)
+        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n,
+                     heads: ctx.shard.queryHeads.count, rowStride: ctx.shard.queryWidthLocal, table: rope)
     }
 }
 
-/// `y[n, :] += b` for every row.
-private func addBias(_ y: UnsafeMutablePointer<Float>, _ b: FloatBuffer, rows: Int, width: Int) {
-    for r in 0..<rows {
-        let row = y + r * width
-        for i in 0..<width { row[i] += b.pointer[i] }
+/// `out[i] = a[i] + b[i]`.
+private func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    StepProfile.measure(.elementwise) {
+        for i in 0..<count { out[i] = a[i] + b[i] }
     }
 }

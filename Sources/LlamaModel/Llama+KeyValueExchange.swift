@@ -18,37 +18,38 @@ extension Llama {
     static let keyValueTag = 0x4B56, keyValueGradientTag = 0x4B57
 
     /// Forward, first: posts the receive of every KV head this rank does not project.
-    func postKeyValueReceives(_ ctx: TrainStepContext) throws {
+    func postKeyValueReceives(_ ctx: PassContext) throws {
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where !transfer.sends {
             ctx.workspace.transferHandles[slot] = try ctx.group.startReceive(
                 message(slot, ctx), count: 2 * ctx.tokens * config.headDim, from: transfer.peer, tag: Self.keyValueTag)
         }
     }
 
-    /// Forward, after k (with RoPE) and v: sends each head this rank projects to the other holders.
-    func sendKeyValues(_ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+    /// Forward, after k (with RoPE) and v (`[N, KL]` each): sends each head this rank projects to
+    /// the other holders.
+    func sendKeyValues(k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, _ ctx: PassContext) throws {
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where transfer.sends {
             let m = message(slot, ctx), column = localColumn(transfer.kvHead, ctx)
-            copyColumns(from: acts.k.pointer + column, into: m, ctx)
-            copyColumns(from: acts.v.pointer + column, into: m + ctx.tokens * config.headDim, ctx)
+            copyColumns(from: k + column, into: m, ctx)
+            copyColumns(from: v + column, into: m + ctx.tokens * config.headDim, ctx)
             ctx.workspace.transferHandles[slot] = try ctx.group.startSend(
                 m, count: 2 * ctx.tokens * config.headDim, to: transfer.peer, tag: Self.keyValueTag)
         }
     }
 
     /// Forward, before attention: waits for the received heads and places them in k and v.
-    func receiveKeyValues(_ acts: LayerActivations, _ ctx: TrainStepContext) throws {
+    func receiveKeyValues(k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, _ ctx: PassContext) throws {
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where !transfer.sends {
             try ctx.group.waitTransfer(ctx.workspace.transferHandles[slot])
             let m = message(slot, ctx), column = localColumn(transfer.kvHead, ctx)
-            placeColumns(m, into: acts.k.pointer + column, add: false, ctx)
-            placeColumns(m + ctx.tokens * config.headDim, into: acts.v.pointer + column, add: false, ctx)
+            placeColumns(m, into: k + column, add: false, ctx)
+            placeColumns(m + ctx.tokens * config.headDim, into: v + column, add: false, ctx)
         }
     }
 
     /// Backward, at the start of the attention half: posts the receive of the partial dk, dv of
     /// every head this rank projects for another holder.
-    func postKeyValueGradientReceives(_ ctx: TrainStepContext) throws {
+    func postKeyValueGradientReceives(_ ctx: PassContext) throws {
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where transfer.sends {
             ctx.workspace.transferHandles[slot] = try ctx.group.startReceive(
                 message(slot, ctx), count: 2 * ctx.tokens * config.headDim, from: transfer.peer, tag: Self.keyValueGradientTag)
@@ -57,7 +58,7 @@ extension Llama {
 
     /// Backward, after attention's backward: sends this rank's partial dk, dv of each received
     /// head to its owner.
-    func sendKeyValueGradients(_ ctx: TrainStepContext) throws {
+    func sendKeyValueGradients(_ ctx: PassContext) throws {
         let ws = ctx.workspace
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where !transfer.sends {
             let m = message(slot, ctx), column = localColumn(transfer.kvHead, ctx)
@@ -70,7 +71,7 @@ extension Llama {
 
     /// Backward, before RoPE's backward: adds each other holder's partial dk, dv (in transfer
     /// order) to this rank's.
-    func addKeyValueGradients(_ ctx: TrainStepContext) throws {
+    func addKeyValueGradients(_ ctx: PassContext) throws {
         let ws = ctx.workspace
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where transfer.sends {
             try ctx.group.waitTransfer(ws.transferHandles[slot])
@@ -81,25 +82,25 @@ extension Llama {
     }
 
     /// Completes the sends of this layer's forward (`gradients` false) or backward (true).
-    func finishKeyValueSends(gradients: Bool, _ ctx: TrainStepContext) throws {
+    func finishKeyValueSends(gradients: Bool, _ ctx: PassContext) throws {
         for (slot, transfer) in ctx.shard.keyValueTransfers.enumerated() where transfer.sends != gradients {
             try ctx.group.waitTransfer(ctx.workspace.transferHandles[slot])
         }
     }
 
     /// `[2, N, D]` message of transfer `slot`.
-    private func message(_ slot: Int, _ ctx: TrainStepContext) -> UnsafeMutablePointer<Float> {
+    private func message(_ slot: Int, _ ctx: PassContext) -> UnsafeMutablePointer<Float> {
         ctx.workspace.keyValueMessages.pointer + slot * 2 * ctx.workspace.maxTokens * config.headDim
     }
 
     /// Column of KV head `kvHead` (global) in the local `[N, KL]` k, v, dk, dv.
-    private func localColumn(_ kvHead: Int, _ ctx: TrainStepContext) -> Int {
+    private func localColumn(_ kvHead: Int, _ ctx: PassContext) -> Int {
         (kvHead - ctx.shard.kvHeads.lowerBound) * config.headDim
     }
 
     /// `[N, D]` contiguous from D columns of an `[N, KL]` matrix.
     private func copyColumns(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
-                             _ ctx: TrainStepContext) {
+                             _ ctx: PassContext) {
         let d = config.headDim, stride = ctx.shard.keyValueWidthLocal
         StepProfile.measure(.elementwise) {
             for t in 0..<ctx.tokens { (destination + t * d).update(from: source + t * stride, count: d) }
@@ -108,7 +109,7 @@ extension Llama {
 
     /// D columns of an `[N, KL]` matrix from `[N, D]` contiguous: overwritten, or added to.
     private func placeColumns(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, add: Bool,
-                              _ ctx: TrainStepContext) {
+                              _ ctx: PassContext) {
         let d = config.headDim, stride = ctx.shard.keyValueWidthLocal
         StepProfile.measure(.elementwise) {
             for t in 0..<ctx.tokens {

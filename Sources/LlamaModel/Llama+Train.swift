@@ -1,7 +1,7 @@
 // One training micro-step on one tensor-parallel rank (docs/architecture.md §4): forward with LoRA,
 // chunked vocab-parallel loss, backward, LoRA gradients accumulated (+=). A group of one runs the
 // same code with no-op collectives. Also the loss alone over the same path (evaluation on a sharded
-// model). Implementation: Llama+TrainForward.swift, Llama+TrainBackward.swift,
+// model). Implementation: Llama+Forward.swift, Llama+Backward.swift,
 // Llama+VocabParallelLoss.swift, LoRALinear.swift; buffers: TrainingWorkspace.swift.
 // Legend: N = tokens of the micro-batch (all packed sequences), V = vocabulary.
 //
@@ -95,6 +95,10 @@ extension Llama {
         try checkStep(tokens: n, labels: labels, segments: segments, positions: positions, shard: shard,
                       adapters: adapters, dropout: dropout, workspace: ws)
         try validate(ids: ids)
+        let backward = training && adapters != nil
+        if backward && ws.isInference {
+            throw LlamaModelError.invalidInput("the workspace was built for inference (no gradient buffers); a training step needs TrainingWorkspace(model:shard:maxTokens:maxLoRARank:)")
+        }
         // Positions, shifted targets (never across a segment) and dropout keys per token.
         for (s, segment) in segments.enumerated() {
             let sample = dropout.sampleIndices?[s] ?? s
@@ -112,15 +116,14 @@ extension Llama {
         for i in 0..<n where ws.positions[i] < 0 || ws.positions[i] >= maxPositions {
             throw LlamaModelError.invalidInput("position \(ws.positions[i]) of token \(i) is outside the model's \(maxPositions) positions")
         }
-        let ctx = TrainStepContext(tokens: n, segments: segments, shard: shard, group: group, adapters: adapters,
+        let ctx = PassContext(tokens: n, segments: segments, shard: shard, group: group, adapters: adapters,
                                    training: training, workspace: ws)
         try ids.withUnsafeBufferPointer { idp in
             guard let base = idp.baseAddress else { return }
-            try trainForward(ids: base, ctx)
+            try forward(ids: base, ctx)
         }
-        let backward = training && adapters != nil
         let result = try vocabParallelLoss(ctx, lossScale: lossScale, backward: backward)
-        if backward { try trainBackward(ctx, layerDone: layerDone) }
+        if backward { try self.backward(ctx, layerDone: layerDone) }
         return result
     }
 

@@ -20,7 +20,7 @@ extension Llama {
     /// `backward`, also writes `workspace.dNormed` (`[N, C]`, overwritten, complete on every rank)
     /// for `d(Σ losses · lossScale)`.
     /// - Returns: the sum of the counted losses (fp64) and how many were counted.
-    func vocabParallelLoss(_ ctx: TrainStepContext, lossScale: Float, backward: Bool) throws -> (lossSum: Double, counted: Int) {
+    func vocabParallelLoss(_ ctx: PassContext, lossScale: Float, backward: Bool) throws -> (lossSum: Double, counted: Int) {
         let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize, group = ctx.group
         let v0 = ctx.shard.vocabRows.lowerBound, vl = ctx.shard.vocabRows.count
         let chunkRows = ws.sizes.logitRows

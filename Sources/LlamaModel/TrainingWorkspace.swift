@@ -78,13 +78,22 @@ public final class TrainingWorkspace: @unchecked Sendable {
         let transfers, headDim: Int
         /// Width of the LoRA dropout buffers: the widest input, 0 without dropout.
         let dropoutWidth: Int
+        /// Forward only (evaluation, generation): no gradient buffers, two residual slots.
+        let inference: Bool
+        /// Keys one query may attend: `n`, or a KV cache's capacity (inference).
+        let maxKeys: Int
         var inputMax: Int { max(c, queryLocal, ffnLocal) }
         var logitRows: Int { Llama.trainingLogitRows(tokens: n, vocabLocal: vocabLocal) }
-        /// Forward probabilities `[Q, N]` and the backward's two tiles share one scratch.
-        var attentionScratch: Int { Attention.backwardScratchCount(queries: n, past: 0) }
+        /// Residual stream slots: every layer's input for the backward, or the current layer's
+        /// input and output for a forward alone.
+        var residualSlots: Int { inference ? 2 : layers + 1 }
+        /// Forward probabilities `[Q, S]` and the backward's two tiles share one scratch.
+        var attentionScratch: Int {
+            inference ? min(n, Llama.attentionQueryRows) * maxKeys : Attention.backwardScratchCount(queries: n, past: 0)
+        }
 
         init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int, loraDropout: Bool,
-             weightScratch: Int) {
+             weightScratch: Int, inferenceKeys: Int? = nil) {
             n = maxTokens
             layers = config.numHiddenLayers
             c = config.hiddenSize
@@ -96,18 +105,23 @@ public final class TrainingWorkspace: @unchecked Sendable {
             self.weightScratch = weightScratch
             transfers = shard.keyValueTransfers.count
             headDim = shard.headDim
-            dropoutWidth = loraDropout ? max(c, queryLocal, ffnLocal) : 0
+            dropoutWidth = loraDropout && inferenceKeys == nil ? max(c, queryLocal, ffnLocal) : 0
+            inference = inferenceKeys != nil
+            maxKeys = max(inferenceKeys ?? maxTokens, maxTokens)
         }
+
+        /// Floats of each gradient buffer's row (0 for inference).
+        private var g: Int { inference ? 0 : 1 }
 
         /// Floats of everything but the layer activations.
         var sharedFloats: Int {
-            (layers + 1) * n * c                                  // residuals
+            residualSlots * n * c                                 // residuals
                 + n * c + n                                       // finalNormed, finalRstd
                 + n * c                                           // projection
-                + 2 * n * c                                       // dResidual, dNormed
-                + 2 * n * queryLocal + 2 * n * keyValueLocal      // dAtt, dq, dk, dv
-                + 2 * n * ffnLocal                                // dh, dUp
-                + 2 * n * dropoutWidth + n * rank                 // loraInput, loraDx, du
+                + g * 2 * n * c                                   // dResidual, dNormed
+                + g * (2 * n * queryLocal + 2 * n * keyValueLocal) // dAtt, dq, dk, dv
+                + g * 2 * n * ffnLocal                            // dh, dUp
+                + 2 * n * dropoutWidth + g * n * rank             // loraInput, loraDx, du
                 + attentionScratch + weightScratch
                 + logitRows * vocabLocal + 3 * logitRows          // logits, lossStats
                 + transfers * 2 * n * headDim                     // keyValueMessages
@@ -137,9 +151,14 @@ public final class TrainingWorkspace: @unchecked Sendable {
     public let checkpointing: ActivationCheckpointing
     /// Selective checkpointing keeps every layer's q (the backward does not recompute it).
     public let keepsQuery: Bool
+    /// Built for the forward alone (`init(inferenceFor:)`): no backward runs on it.
+    public var isInference: Bool { sizes.inference }
+    /// Keys one query may attend (a KV cache's capacity for generation).
+    public var maxKeys: Int { sizes.maxKeys }
     let sizes: Sizes
 
     let residuals: FloatBuffer      // [L+1, N, C] input of layer l at slot l; slot L = last output
+                                    // (inference: [2, N, C], layer l reads slot l mod 2)
     let layers: [LayerActivations]  // 1 (full checkpointing) or L
     let finalNormed: FloatBuffer    // [N, C] rmsnorm of the last residual: input of the head
     let finalRstd: FloatBuffer      // [N]
@@ -155,7 +174,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
     let loraInput: FloatBuffer      // [N, I] drop(x) of the LoRA branch (empty without dropout)
     let loraDx: FloatBuffer         // [N, I] du·A before the dropout mask (empty without dropout)
     let du: FloatBuffer             // [N, r]
-    let attentionScratch: FloatBuffer // [2, Q, N]
+    let attentionScratch: FloatBuffer // [2, Q, N] (inference: [Q, S] forward probabilities)
     let weightScratch: FloatBuffer  // [R, I_w]
     let logits: FloatBuffer         // [K, VL] logits, then dlogits, of one chunk
     let lossStats: FloatBuffer      // [3, K] row max, then (Σexp, target logit) fused for one allReduce
@@ -183,12 +202,30 @@ public final class TrainingWorkspace: @unchecked Sendable {
 
     /// Buffers from sizes alone; `weightScratchCount` is the largest `FrozenMatrix.scratchCount`
     /// of the shard's weights (`LlamaWeights.linearScratchCount`).
-    public init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
-                checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false, loraDropout: Bool = true,
-                weightScratchCount: Int) {
-        precondition(maxTokens > 0 && maxLoRARank >= 0 && weightScratchCount >= 0, "TrainingWorkspace: bad sizes")
-        let s = Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
-                      loraDropout: loraDropout, weightScratch: weightScratchCount)
+    public convenience init(config: LlamaConfig, shard: LlamaShard, maxTokens: Int, maxLoRARank: Int,
+                            checkpointing: ActivationCheckpointing = .full, keepQuery: Bool = false, loraDropout: Bool = true,
+                            weightScratchCount: Int) {
+        self.init(sizes: Sizes(config: config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
+                               loraDropout: loraDropout, weightScratch: weightScratchCount),
+                  config: config, shard: shard, checkpointing: checkpointing, keepQuery: keepQuery)
+    }
+
+    /// Buffers of the forward alone (evaluation, generation): the same layer code as training,
+    /// without gradient buffers, with two residual slots instead of `L + 1`, and an attention
+    /// scratch for `maxKeys` keys (a KV cache's capacity; at least `maxTokens`). Adapters of rank
+    /// up to `maxLoRARank` may be applied (no dropout).
+    public convenience init(inferenceFor model: Llama, shard: LlamaShard, maxTokens: Int, maxKeys: Int? = nil,
+                            maxLoRARank: Int = 0) {
+        self.init(sizes: Sizes(config: model.config, shard: shard, maxTokens: maxTokens, maxLoRARank: maxLoRARank,
+                               loraDropout: false, weightScratch: model.weights.linearScratchCount,
+                               inferenceKeys: maxKeys ?? maxTokens),
+                  config: model.config, shard: shard, checkpointing: .full, keepQuery: false)
+    }
+
+    private init(sizes s: Sizes, config: LlamaConfig, shard: LlamaShard, checkpointing: ActivationCheckpointing,
+                 keepQuery: Bool) {
+        let maxTokens = s.n, maxLoRARank = s.rank
+        precondition(maxTokens > 0 && maxLoRARank >= 0 && s.weightScratch >= 0, "TrainingWorkspace: bad sizes")
         self.config = config
         self.shard = shard
         self.maxTokens = maxTokens
@@ -198,7 +235,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
         self.keepsQuery = keepsQuery
         sizes = s
         let n = s.n
-        residuals = FloatBuffer(count: (s.layers + 1) * n * s.c)
+        residuals = FloatBuffer(count: s.residualSlots * n * s.c)
         switch checkpointing {
         case .full: layers = [LayerActivations(s)]
         case .selective:
@@ -211,17 +248,18 @@ public final class TrainingWorkspace: @unchecked Sendable {
         finalNormed = FloatBuffer(count: n * s.c)
         finalRstd = FloatBuffer(count: n)
         projection = FloatBuffer(count: n * s.c)
-        dResidual = FloatBuffer(count: n * s.c)
-        dNormed = FloatBuffer(count: n * s.c)
-        dAtt = FloatBuffer(count: n * s.queryLocal)
-        dq = FloatBuffer(count: n * s.queryLocal)
-        dk = FloatBuffer(count: n * s.keyValueLocal)
-        dv = FloatBuffer(count: n * s.keyValueLocal)
-        dh = FloatBuffer(count: n * s.ffnLocal)
-        dUp = FloatBuffer(count: n * s.ffnLocal)
+        let g = s.inference ? 0 : n   // rows of each gradient buffer
+        dResidual = FloatBuffer(count: g * s.c)
+        dNormed = FloatBuffer(count: g * s.c)
+        dAtt = FloatBuffer(count: g * s.queryLocal)
+        dq = FloatBuffer(count: g * s.queryLocal)
+        dk = FloatBuffer(count: g * s.keyValueLocal)
+        dv = FloatBuffer(count: g * s.keyValueLocal)
+        dh = FloatBuffer(count: g * s.ffnLocal)
+        dUp = FloatBuffer(count: g * s.ffnLocal)
         loraInput = FloatBuffer(count: n * s.dropoutWidth)
         loraDx = FloatBuffer(count: n * s.dropoutWidth)
-        du = FloatBuffer(count: n * s.rank)
+        du = FloatBuffer(count: g * s.rank)
         attentionScratch = FloatBuffer(count: s.attentionScratch)
         weightScratch = FloatBuffer(count: s.weightScratch)
         logits = FloatBuffer(count: s.logitRows * s.vocabLocal)
@@ -242,6 +280,11 @@ public final class TrainingWorkspace: @unchecked Sendable {
         positions.deallocate()
         targets.deallocate()
         tokenKeys.deallocate()
+    }
+
+    /// Input of layer `l` (`l == L`: output of the last layer), `[N, C]`.
+    func residual(_ l: Int) -> UnsafeMutablePointer<Float> {
+        residuals.pointer + (l % sizes.residualSlots) * maxTokens * config.hiddenSize
     }
 
     /// Bytes this workspace holds (equals `byteCount` for its configuration).

@@ -1,4 +1,4 @@
-// The training backward on one tensor-parallel rank: the forward of Llama+TrainForward.swift
+// The training backward on one tensor-parallel rank: the forward of Llama+Forward.swift
 // replayed in reverse, layer by layer. With full checkpointing each layer's forward is
 // recomputed from its kept input first; with selective checkpointing each half recomputes its
 // element-wise inputs and q at its own start (the last layer's activations are still in place
@@ -16,7 +16,7 @@ extension Llama {
     /// Backward from `workspace.dNormed` (`[N, C]`, the gradient of the final-normed hidden
     /// states, already complete on every rank) down to the embedding output (dropped: frozen).
     /// `layerDone(l)` runs as soon as layer `l`'s LoRA gradients are final for this micro-batch.
-    func trainBackward(_ ctx: TrainStepContext, layerDone: ((_ layer: Int) throws -> Void)?) throws {
+    func backward(_ ctx: PassContext, layerDone: ((_ layer: Int) throws -> Void)?) throws {
         let ws = ctx.workspace, n = ctx.tokens, c = config.hiddenSize, layers = config.numHiddenLayers
         // xn = rmsnorm(x_L)  ⇒  dx_L [N, C]
         RMSNorm.backward(dinp: ws.dResidual.pointer, dweight: nil, dout: ws.dNormed.pointer,
@@ -26,15 +26,15 @@ extension Llama {
             let acts = ctx.activations(l)
             // The last layer's activations are still in place.
             let recomputes = l != layers - 1
-            if recomputes && ws.checkpointing == .full { try trainLayerForward(l, acts, ctx, storeOutput: false) }
-            try trainLayerBackward(l, acts, ctx, recomputeSelected: recomputes && ws.checkpointing == .selective)
+            if recomputes && ws.checkpointing == .full { try layerForward(l, acts, ctx, storeOutput: false) }
+            try layerBackward(l, acts, ctx, recomputeSelected: recomputes && ws.checkpointing == .selective)
             try layerDone?(l)
         }
     }
 
     /// `workspace.dResidual`: the gradient of layer `l`'s output on entry, of its input on return.
     /// `recomputeSelected`: rebuild each half's unkept inputs at that half's start.
-    func trainLayerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: TrainStepContext, recomputeSelected: Bool) throws {
+    func layerBackward(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext, recomputeSelected: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, d = config.headDim
         let hLocal = ctx.shard.queryHeads.count
@@ -43,7 +43,7 @@ extension Llama {
         let dres = ws.dResidual.pointer, dxn = ws.dNormed.pointer
         let positions = UnsafePointer(ws.positions)
         func backprop(_ module: LinearModule, dinp: FloatBuffer, dout: FloatBuffer, inp: FloatBuffer, beta: Float) throws {
-            try trainLinear(module, layer: l, ctx).backward(
+            try linear(module, layer: l, ctx).backward(
                 dinp: dinp.pointer, dout: dout.pointer, inp: inp.pointer, u: acts.bottleneck(module), tokens: n,
                 beta: beta, du: ws.du.pointer, loraInput: ws.loraInput.pointer, loraDx: ws.loraDx.pointer,
                 scratch: ws.weightScratch.pointer)

@@ -5,9 +5,9 @@
 // either way). Frozen weights
 // get no gradient; only dx flows through them. LoRA gradients accumulate (+=).
 // Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local.
-// Collectives (conjugates of the forward's): after the column-parallel q, k, v (and gate, up)
-// the summed input gradient is allReduced once [N, C] (conjugate of the forward's copy); the
-// row-parallel o and down need none (conjugate of the forward's allReduce is a copy).
+// Collectives (TensorParallelMapping, the conjugates of the forward's): after the column-parallel
+// q, k, v (and gate, up) the summed input gradient is allReduced once [N, C] (copyToRegion's
+// backward); the row-parallel o and down need none (reduceFromRegion's backward is the identity).
 
 import Kernels
 import ProcessGroups
@@ -59,7 +59,7 @@ extension Llama {
         // gate, up = xn2 · Wᵀ + LoRA  ⇒  dxn2 [N, C] = dgate·W_gate + dup·W_up + LoRA (partial)
         try backprop(.gateProj, dinp: ws.dNormed, dout: ws.dh, inp: acts.xn2, beta: 0)
         try backprop(.upProj, dinp: ws.dNormed, dout: ws.dUp, inp: acts.xn2, beta: 1)
-        try group.allReduceSum(dxn, count: n * c)
+        try TensorParallelMapping.copyToRegion.backward(dxn, rows: n, columns: c, group: group)
         // xn2 = rmsnorm(xMid)  ⇒  dxMid = dx_out + rmsnorm'(dxn2)
         RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: acts.xMid.pointer, weight: layer.ffnNorm.pointer,
                          rstd: acts.rstd2.pointer, rows: n, channels: c)
@@ -106,7 +106,7 @@ extension Llama {
         try backprop(.qProj, dinp: ws.dNormed, dout: ws.dq, inp: acts.xn1, beta: 0)
         try backprop(.kProj, dinp: ws.dNormed, dout: ws.dk, inp: acts.xn1, beta: 1)
         try backprop(.vProj, dinp: ws.dNormed, dout: ws.dv, inp: acts.xn1, beta: 1)
-        try group.allReduceSum(dxn, count: n * c)
+        try TensorParallelMapping.copyToRegion.backward(dxn, rows: n, columns: c, group: group)
         try finishKeyValueSends(gradients: true, ctx)
         // xn1 = rmsnorm(x)  ⇒  dx = dxMid + rmsnorm'(dxn1)
         RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: ctx.residual(l), weight: layer.attentionNorm.pointer,

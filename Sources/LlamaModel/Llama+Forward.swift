@@ -7,8 +7,11 @@
 // a KV cache: keys and values go into the cache and queries attend to every cached position.
 // Legend: N = tokens, C = hidden, QL = H_local·D, KL = G_local·D, FL = F_local, VL = V_local,
 // D = head dim, r = LoRA rank, P = positions already in the KV cache.
-// Collectives (each a no-op for a group of one): embedding allReduceSum [N, C]; inside each
-// row-parallel linear allReduceSum of u [N, r] and of the output [N, C] (LoRALinear.swift).
+// Collectives (each the identity for a group of one), as TensorParallelMapping's conjugate pairs:
+// the embedding leaves a vocab-parallel region (reduceFromRegion: allReduceSum [N, C]); xn1 and
+// xn2 enter the column-parallel regions (copyToRegion: identity here, allReduce in the backward);
+// each row-parallel linear leaves its region (reduceFromRegion of u [N, r] and of the output
+// [N, C], inside LoRALinear.forward).
 
 import Kernels
 import ProcessGroups
@@ -84,7 +87,7 @@ extension Llama {
                               vocabStart: ctx.shard.vocabRows.lowerBound, vocabLocal: ctx.shard.vocabRows.count) { row, y in
             try weights.embedding.dequantizeRows(row, count: 1, into: y)
         }
-        try ctx.group.allReduceSum(ctx.residual(0), count: n * c)
+        try TensorParallelMapping.reduceFromRegion.forward(ctx.residual(0), rows: n, columns: c, group: ctx.group)
         for l in 0..<config.numHiddenLayers {
             try layerForward(l, ctx.activations(l), ctx, storeOutput: true)
         }
@@ -118,6 +121,7 @@ extension Llama {
         }
         // k, v first: a KV head shared with another rank goes out (or is awaited) while q runs.
         let (k, v) = ctx.keyValueOutputs(l, acts)
+        try TensorParallelMapping.copyToRegion.forward(acts.xn1.pointer, rows: n, columns: c, group: group)
         try postKeyValueReceives(ctx)
         try project(.kProj, acts.xn1, k)
         try project(.vProj, acts.xn1, v)
@@ -139,6 +143,7 @@ extension Llama {
         RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
                         weight: layer.ffnNorm.pointer, rows: n, channels: c, eps: eps)
         // gate, up [N, FL] = xn2 · Wᵀ + LoRA (column-parallel)
+        try TensorParallelMapping.copyToRegion.forward(acts.xn2.pointer, rows: n, columns: c, group: group)
         try project(.gateProj, acts.xn2, acts.gate.pointer)
         try project(.upProj, acts.xn2, acts.up.pointer)
         // h [N, FL] = silu(gate) · up

@@ -28,6 +28,7 @@ extension Llama {
         let logits = ws.logits.pointer
         let rowMax = ws.lossStats.pointer                   // [K]
         let sums = ws.lossStats.pointer + chunkRows          // [2, count]: Σ exp(logit − m), then target logits
+        try TensorParallelMapping.copyToRegion.forward(ws.finalNormed.pointer, rows: n, columns: c, group: group)
         if backward { ws.dNormed.pointer.update(repeating: 0, count: n * c) }
         var total = 0.0
         var counted = 0
@@ -75,7 +76,8 @@ extension Llama {
             try weights.output.linearBackwardInput(dinp: ws.dNormed.pointer + start * c, dout: logits, tokens: count,
                                                    scratch: ws.weightScratch.pointer)
         }
-        if backward { try group.allReduceSum(ws.dNormed.pointer, count: n * c) }
+        // The head is column-parallel over the vocabulary: its input gradient leaves the region.
+        if backward { try TensorParallelMapping.copyToRegion.backward(ws.dNormed.pointer, rows: n, columns: c, group: group) }
         return (total, counted)
     }
 }

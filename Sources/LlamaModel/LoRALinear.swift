@@ -15,7 +15,9 @@
 //   added AFTER the reduction on every rank, so it is counted once. dB = scaling·dyᵀ·u is then
 //   exact and identical on every rank, dA_local exact, dx_local exact: no collective in the
 //   backward (dy is replicated: the conjugate of the forward's allReduce is a copy).
-// For a group of one every reduction is the identity and this is plain PEFT LoRA.
+// Both reductions are `TensorParallelMapping.reduceFromRegion`'s forward; the caller runs the
+// column-parallel side's `copyToRegion`. For a group of one every reduction is the identity and
+// this is plain PEFT LoRA.
 //
 // Dropout (PEFT: on the LoRA branch input only) draws each element from a counter-based hash of
 // (seed, step, global sample, position in sample, layer, module, GLOBAL input column), so the
@@ -147,16 +149,16 @@ struct LoRALinear {
             }
         }
         guard let f = lora else {
-            if rowParallel { try reduceRows(out, ld: ld, rows: n, columns: o, group: group) }
+            if rowParallel { try TensorParallelMapping.reduceFromRegion.forward(out, rows: n, columns: o, ld: ld, group: group) }
             return
         }
         let r = f.rank
         // u [N, r] = drop(x) [N, I] · Aᵀ [I, r]
         let xd = dropped(inp, tokens: n, into: loraInput)
         sgemm(.none, .transposed, m: n, n: r, k: i, a: xd, lda: i, b: f.a, ldb: i, beta: 0, c: u, ldc: r)
-        if rowParallel {
-            try group.allReduceSum(u, count: n * r)                       // u = Σ_ranks u_partial
-            try reduceRows(out, ld: ld, rows: n, columns: o, group: group) // y = Σ_ranks y_partial
+        if rowParallel {   // leaving the row-parallel region: u, y = Σ_ranks of the partial sums
+            try TensorParallelMapping.reduceFromRegion.forward(u, rows: n, columns: r, group: group)
+            try TensorParallelMapping.reduceFromRegion.forward(out, rows: n, columns: o, ld: ld, group: group)
         }
         // y [N, O] += scaling · u [N, r] · Bᵀ [r, O]
         sgemm(.none, .transposed, m: n, n: o, k: r, alpha: f.scaling, a: u, lda: r, b: f.b + j0 * r, ldb: r,
@@ -173,7 +175,7 @@ struct LoRALinear {
         // u [N, r] = drop(x) [N, I] · Aᵀ [I, r]
         let xd = dropped(inp, tokens: n, into: loraInput)
         sgemm(.none, .transposed, m: n, n: r, k: i, a: xd, lda: i, b: f.a, ldb: i, beta: 0, c: u, ldc: r)
-        if rowParallel { try group.allReduceSum(u, count: n * r) }
+        if rowParallel { try TensorParallelMapping.reduceFromRegion.forward(u, rows: n, columns: r, group: group) }
     }
 
     /// Backward of `forward` (identical for both placements; see the file header for what is
@@ -220,12 +222,5 @@ struct LoRALinear {
         guard let mask = dropout else { return x }
         mask.apply(out: scratch, inp: x, tokens: n, columns: weight.columns, accumulate: false)
         return UnsafePointer(scratch)
-    }
-
-    /// allReduceSum of `[rows, columns]` stored with leading dimension `ld`.
-    private func reduceRows(_ y: UnsafeMutablePointer<Float>, ld: Int, rows: Int, columns: Int,
-                            group: ProcessGroup) throws {
-        if ld == columns { try group.allReduceSum(y, count: rows * columns); return }
-        for t in 0..<rows { try group.allReduceSum(y + t * ld, count: columns) }
     }
 }

@@ -1,4 +1,5 @@
 // The training step on a tiny random F32 model (group of one): loss equal to the eval forward,
+// the inference workspace running the same layers,
 // LoRA gradients against central finite differences for every module type (with and without
 // dropout), checkpointing on = off, packed = separate, dropout determinism, workspace sizes;
 // and the base loss of SmolLM2 against transformers through the training path.
@@ -169,6 +170,27 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         for (mode, r) in zip(modes, results).dropFirst() {
             #expect(r.lossSum == results[0].lossSum, "\(mode)")
             #expect(r.gradients == results[0].gradients, "\(mode)")
+        }
+    }
+
+    @Test func inferenceWorkspaceRunsTheSameForwardAndRefusesABackward() throws {
+        let model = try tinyLlama()
+        let shard = LlamaShard.whole(config)
+        let ids = randomIDs(40, vocab: config.vocabSize, seed: 12)
+        let adapters = TestLowRankAdapters(config: config)
+        let training = TrainingWorkspace(model: model, shard: shard, maxTokens: 40, maxLoRARank: 3)
+        let inference = TrainingWorkspace(inferenceFor: model, shard: shard, maxTokens: 40, maxLoRARank: 3)
+        #expect(inference.isInference && !training.isInference)
+        #expect(inference.byteCount < training.byteCount)
+        // The same layer code: identical losses with an adapter applied.
+        let a = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<40], shard: shard,
+                                       group: SingleRankGroup(), adapters: adapters, workspace: training)
+        let b = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<40], shard: shard,
+                                       group: SingleRankGroup(), adapters: adapters, workspace: inference)
+        #expect(a.lossSum == b.lossSum && a.counted == b.counted)
+        #expect(throws: LlamaModelError.self) {
+            try model.trainStep(ids: ids, labels: ids, segments: [0..<40], shard: shard, group: SingleRankGroup(),
+                                adapters: adapters, lossScale: 1, workspace: inference)
         }
     }
 

@@ -78,6 +78,16 @@ public final class LoRAAdapter: Sendable {
         }
     }
 
+    /// Every tensor, per target A then B (PEFT order), held whole (no tensor parallelism).
+    public var tensors: [TrainableTensor] {
+        factors.flatMap { f in
+            [TrainableTensor(name: f.target.loraAName, layer: f.target.layer, value: f.a, gradient: f.gradA,
+                             fullShape: [rank, f.target.inFeatures], splitDimension: 1),
+             TrainableTensor(name: f.target.loraBName, layer: f.target.layer, value: f.b, gradient: f.gradB,
+                             fullShape: [f.target.outFeatures, rank], splitDimension: 0)]
+        }
+    }
+
     /// Trainable parameters: `Σ r · (in + out)`.
     public var trainableParameterCount: Int {
         targets.reduce(0) { $0 + $1.parameterCount(rank: config.r) }

@@ -1,5 +1,6 @@
 // After the backward of a step, the LoRA gradients of every rank are turned into the gradient
-// of the global batch (docs/architecture.md §6):
+// of the global batch (docs/architecture.md §6). It reads only the adapter's list of
+// `TrainableTensor`s (placement as data), never the kind of adapter:
 //   1. column-parallel gradA is a partial sum over the TP group → allReduce over TP; so are
 //      the k/v gradB rows of a KV head two ranks share → each rank places its rows in a
 //      zeroed full-size buffer and allReduces that over TP (unshared rows pass through exactly);
@@ -20,18 +21,22 @@
 // tests (DataParallelTrainerTests).
 import Kernels
 import LlamaModel
+import LoRA
 import ProcessGroups
 
 public final class GradientSynchronizer: @unchecked Sendable {
     public let adapter: ShardedLoRAAdapter
     public let tensorParallel: any ProcessGroup
     public let dataParallel: any ProcessGroup
+    /// The tensors whose gradients are reduced, in fused order.
+    private let tensors: [TrainableTensor]
     private let fused: FloatBuffer
+    /// The replicated tensors' partial gradients, fused for one TP allReduce.
     private let partial: FloatBuffer
-    /// A full-size `[O, r]` B of the widest factor whose B rows are shared between TP ranks.
+    /// A full-size buffer for the widest sliced tensor with a partial gradient (shared rows).
     private let sharedRows: FloatBuffer
-    /// Per layer: its factors' indices and its segment of `fused` (factors in fused order).
-    private let layerSegments: [Int: (factors: [Int], start: Int, count: Int)]
+    /// Per layer: its tensors' indices and its segment of `fused`.
+    private let layerSegments: [Int: (tensors: [Int], start: Int, count: Int)]
     /// Reductions started by `layerReady` in this step, and the layers they cover.
     private var inFlight: [(layer: Int, reduction: any PendingReduction)] = []
     private var overlapping = false
@@ -40,20 +45,20 @@ public final class GradientSynchronizer: @unchecked Sendable {
         self.adapter = adapter
         self.tensorParallel = tensorParallel
         self.dataParallel = dataParallel
-        fused = FloatBuffer(count: adapter.factors.reduce(0) { $0 + $1.gradA.count + $1.gradB.count })
-        partial = FloatBuffer(count: adapter.factors.filter(\.gradAIsPartial).reduce(0) { $0 + $1.gradA.count })
-        sharedRows = FloatBuffer(count: adapter.factors.filter(\.gradBIsPartial)
-            .map { $0.target.outFeatures * adapter.rank }.max() ?? 0)
-        var segments: [Int: (factors: [Int], start: Int, count: Int)] = [:]
+        tensors = adapter.tensors
+        fused = FloatBuffer(count: tensors.reduce(0) { $0 + $1.gradient.count })
+        partial = FloatBuffer(count: tensors.filter { $0.gradientIsPartial && $0.replicated }.reduce(0) { $0 + $1.gradient.count })
+        sharedRows = FloatBuffer(count: tensors.filter { $0.gradientIsPartial && !$0.replicated }
+            .map { $0.fullShape[0] * $0.fullShape[1] }.max() ?? 0)
+        var segments: [Int: (tensors: [Int], start: Int, count: Int)] = [:]
         var offset = 0
-        for (i, f) in adapter.factors.enumerated() {
-            let size = f.gradA.count + f.gradB.count
-            let layer = f.target.layer
-            if let s = segments[layer], s.start + s.count == offset {
-                segments[layer] = (s.factors + [i], s.start, s.count + size)
+        for (i, t) in tensors.enumerated() {
+            let size = t.gradient.count
+            if let s = segments[t.layer], s.start + s.count == offset {
+                segments[t.layer] = (s.tensors + [i], s.start, s.count + size)
             } else {
-                precondition(segments[layer] == nil, "GradientSynchronizer: a layer's factors must be consecutive")
-                segments[layer] = ([i], offset, size)
+                precondition(segments[t.layer] == nil, "GradientSynchronizer: a layer's tensors must be consecutive")
+                segments[t.layer] = ([i], offset, size)
             }
             offset += size
         }
@@ -80,16 +85,13 @@ public final class GradientSynchronizer: @unchecked Sendable {
         try StepProfile.measure(.communication) { try startLayer(l, segment) }
     }
 
-    private func startLayer(_ l: Int, _ segment: (factors: [Int], start: Int, count: Int)) throws {
+    private func startLayer(_ l: Int, _ segment: (tensors: [Int], start: Int, count: Int)) throws {
         var offset = segment.start
-        for i in segment.factors {
-            let f = adapter.factors[i]
-            if tensorParallel.size > 1, f.gradAIsPartial { try tensorParallel.allReduce(f.gradA.buffer, .sum) }
-            try reduceSharedRows(f)
-            (fused.pointer + offset).update(from: f.gradA.pointer, count: f.gradA.count)
-            offset += f.gradA.count
-            (fused.pointer + offset).update(from: f.gradB.pointer, count: f.gradB.count)
-            offset += f.gradB.count
+        for i in segment.tensors {
+            let t = tensors[i]
+            try reducePartialOverTensorParallel(t)
+            (fused.pointer + offset).update(from: t.gradient.pointer, count: t.gradient.count)
+            offset += t.gradient.count
         }
         let slice = UnsafeMutableBufferPointer(start: fused.pointer + segment.start, count: segment.count)
         inFlight.append((l, try dataParallel.startAllReduce(slice, .sum)))
@@ -103,97 +105,72 @@ public final class GradientSynchronizer: @unchecked Sendable {
         overlapping = false
         for (layer, reduction) in inFlight {
             try reduction.wait()
-            copyOut(layer: layer)
+            copyOut(tensors: layerSegments[layer]?.tensors ?? [], from: layerSegments[layer]?.start ?? 0)
         }
         precondition(inFlight.count == layerSegments.count, "GradientSynchronizer: layerReady missed an adapted layer")
         inFlight.removeAll(keepingCapacity: true)
     }
 
-    /// Copies layer `l`'s reduced segment back into its gradients.
-    private func copyOut(layer l: Int) {
-        guard let segment = layerSegments[l] else { return }
-        var offset = segment.start
-        for i in segment.factors {
-            let f = adapter.factors[i]
-            f.gradA.pointer.update(from: fused.pointer + offset, count: f.gradA.count)
-            offset += f.gradA.count
-            f.gradB.pointer.update(from: fused.pointer + offset, count: f.gradB.count)
-            offset += f.gradB.count
+    /// Copies the reduced fused values from `start` back into the gradients of `indices`.
+    private func copyOut(tensors indices: [Int], from start: Int) {
+        var offset = start
+        for i in indices {
+            let g = tensors[i].gradient
+            g.pointer.update(from: fused.pointer + offset, count: g.count)
+            offset += g.count
         }
     }
 
-    /// One TP reduction of the partial gradients, then one fused DP allReduce.
+    /// One TP reduction of the replicated partial gradients, the shared rows, then one fused
+    /// DP allReduce.
     private func synchronizeBlocking() throws {
         if tensorParallel.size > 1, partial.count > 0 {
             var offset = 0
-            for f in adapter.factors where f.gradAIsPartial {
-                (partial.pointer + offset).update(from: f.gradA.pointer, count: f.gradA.count)
-                offset += f.gradA.count
+            for t in tensors where t.gradientIsPartial && t.replicated {
+                (partial.pointer + offset).update(from: t.gradient.pointer, count: t.gradient.count)
+                offset += t.gradient.count
             }
             try tensorParallel.allReduce(partial.buffer, .sum)
             offset = 0
-            for f in adapter.factors where f.gradAIsPartial {
-                f.gradA.pointer.update(from: partial.pointer + offset, count: f.gradA.count)
-                offset += f.gradA.count
+            for t in tensors where t.gradientIsPartial && t.replicated {
+                t.gradient.pointer.update(from: partial.pointer + offset, count: t.gradient.count)
+                offset += t.gradient.count
             }
         }
-        for f in adapter.factors { try reduceSharedRows(f) }
+        for t in tensors where !t.replicated { try reducePartialOverTensorParallel(t) }
         guard dataParallel.size > 1 else { return }
         var offset = 0
-        for f in adapter.factors {
-            (fused.pointer + offset).update(from: f.gradA.pointer, count: f.gradA.count)
-            offset += f.gradA.count
-            (fused.pointer + offset).update(from: f.gradB.pointer, count: f.gradB.count)
-            offset += f.gradB.count
+        for t in tensors {
+            (fused.pointer + offset).update(from: t.gradient.pointer, count: t.gradient.count)
+            offset += t.gradient.count
         }
         try dataParallel.allReduce(fused.buffer, .sum)
-        offset = 0
-        for f in adapter.factors {
-            f.gradA.pointer.update(from: fused.pointer + offset, count: f.gradA.count)
-            offset += f.gradA.count
-            f.gradB.pointer.update(from: fused.pointer + offset, count: f.gradB.count)
-            offset += f.gradB.count
-        }
+        copyOut(tensors: Array(tensors.indices), from: 0)
     }
 
-    /// Sums `f.gradB` over the TP group when some of its rows are shared (see the header).
-    private func reduceSharedRows(_ f: LocalLoRAFactors) throws {
-        guard tensorParallel.size > 1, f.gradBIsPartial else { return }
-        let r = adapter.rank, count = f.target.outFeatures * r
+    /// Sums a partial gradient over TP: a replicated tensor's in place; a slice's by placing its
+    /// rows in a zeroed full-size buffer (rows two ranks hold add up, the others pass through).
+    private func reducePartialOverTensorParallel(_ t: TrainableTensor) throws {
+        guard tensorParallel.size > 1, t.gradientIsPartial else { return }
+        if t.replicated { return try tensorParallel.allReduce(t.gradient.buffer, .sum) }
+        precondition(t.splitDimension == 0, "GradientSynchronizer: a column slice cannot be partial")
+        let width = t.fullShape[1], count = t.fullShape[0] * width
         let full = UnsafeMutableBufferPointer(start: sharedRows.pointer, count: count)
         full.update(repeating: 0)
-        (sharedRows.pointer + f.bRows.lowerBound * r).update(from: f.gradB.pointer, count: f.gradB.count)
+        (sharedRows.pointer + t.held.lowerBound * width).update(from: t.gradient.pointer, count: t.gradient.count)
         try tensorParallel.allReduce(full, .sum)
-        f.gradB.pointer.update(from: sharedRows.pointer + f.bRows.lowerBound * r, count: f.gradB.count)
+        t.gradient.pointer.update(from: sharedRows.pointer + t.held.lowerBound * width, count: t.gradient.count)
     }
 
-    /// The L2 norm of the whole (unsharded) gradient, the same on every rank. Call after
-    /// `synchronize()`.
+    /// The L2 norm of the whole (unsharded) gradient, the same on every rank: each element
+    /// counted once (`TrainableTensor.squaredGradientNormCounted`). Call after `synchronize()`.
     public func globalNorm() throws -> Double {
         var local = 0.0
-        let countReplicated = tensorParallel.rank == 0
-        for f in adapter.factors {
-            // Column-parallel: A replicated, B sliced. Row-parallel: A sliced, B replicated.
-            let aReplicated = !f.target.module.isRowParallel
-            if !aReplicated || countReplicated { local += squaredNorm(f.gradA) }
-            if aReplicated {
-                let r = adapter.rank, skipped = (f.bRowsOwned.lowerBound - f.bRows.lowerBound) * r
-                local += squaredNorm(f.gradB, from: skipped, count: f.bRowsOwned.count * r)
-            } else if countReplicated {
-                local += squaredNorm(f.gradB)
-            }
-        }
+        for t in tensors { local += t.squaredGradientNormCounted() }
         if tensorParallel.size > 1 { local = try tensorParallel.allReduce([local], .sum)[0] }
         return local.squareRoot()
     }
 
     /// Every local gradient buffer (for clipping).
-    public var gradientBuffers: [FloatBuffer] { adapter.factors.flatMap { [$0.gradA, $0.gradB] } }
-
-    private func squaredNorm(_ buffer: FloatBuffer, from start: Int = 0, count: Int? = nil) -> Double {
-        var sum = 0.0
-        let p = buffer.pointer + start
-        for i in 0..<(count ?? buffer.count - start) { sum += Double(p[i]) * Double(p[i]) }
-        return sum
-    }
+    public var gradientBuffers: [FloatBuffer] { tensors.map(\.gradient) }
 }

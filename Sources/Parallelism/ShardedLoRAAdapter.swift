@@ -43,6 +43,9 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
     public let scaling: Float
     public let dropout: Float
     public let factors: [LocalLoRAFactors]
+    /// Every tensor this rank trains with its placement, per target A then B (PEFT order): what
+    /// the synchronizer, the norm, the optimizer, the checkpoints and the gather iterate.
+    public let tensors: [TrainableTensor]
     private let index: [String: Int]
     /// Every rank's shard, in TP rank order (to compute gather counts).
     public let shards: [LlamaShard]
@@ -77,6 +80,23 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
         }
         self.factors = factors
         self.index = index
+        tensors = factors.flatMap { f in
+            let target = f.target, module = target.module
+            let held = shards.map { Self.slices(module, shard: $0, target: target) }
+            let owned = shards.indices.map { Self.ownership(target, shards: shards, tpRank: $0).owned }
+            return [
+                // A [r, I]: split by columns (row-parallel), else replicated with a partial gradient.
+                TrainableTensor(name: target.loraAName, layer: target.layer, value: f.a, gradient: f.gradA,
+                                fullShape: [r, target.inFeatures], splitDimension: 1, heldByRank: held.map(\.0),
+                                ownedByRank: held.map(\.0), tpRank: tpRank, replicated: !module.isRowParallel,
+                                gradientIsPartial: f.gradAIsPartial),
+                // B [O, r]: split by rows (column-parallel; shared KV rows partial), else replicated.
+                TrainableTensor(name: target.loraBName, layer: target.layer, value: f.b, gradient: f.gradB,
+                                fullShape: [target.outFeatures, r], splitDimension: 0, heldByRank: held.map(\.1),
+                                ownedByRank: owned, tpRank: tpRank, replicated: module.isRowParallel,
+                                gradientIsPartial: f.gradBIsPartial),
+            ]
+        }
     }
 
     /// The columns of A and rows of B that `shard` holds for `module`.
@@ -123,40 +143,34 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
     /// Gathers every rank's slices into `full` on every rank of `group` (collective over the TP
     /// group; a group of one just copies).
     public func gather(into full: LoRAAdapter, group: any ProcessGroup) throws {
-        let r = rank
-        for (local, target) in zip(factors, full.factors) {
-            let module = local.target.module
-            let slices = shards.map { Self.slices(module, shard: $0, target: local.target) }
-            // B: rows sharded (column-parallel) → each rank's owned rows, concatenated in rank
-            // order; else replicated.
-            if !module.isRowParallel && group.size > 1 {
-                let owned = shards.indices.map { Self.ownership(local.target, shards: shards, tpRank: $0).owned }
-                let counts = owned.map { $0.count * r }
-                let mine = UnsafeBufferPointer(start: local.b.pointer + (local.bRowsOwned.lowerBound - local.bRows.lowerBound) * r,
-                                               count: local.bRowsOwned.count * r)
-                try group.allGatherV(mine, counts: counts, into: target.b.buffer)
+        for (local, target) in zip(tensors, full.tensors) {
+            precondition(local.name == target.name, "ShardedLoRAAdapter.gather: \(local.name) vs \(target.name)")
+            if local.replicated || group.size == 1 {
+                target.value.pointer.update(from: local.value.pointer, count: local.value.count)
+            } else if local.splitDimension == 0 {
+                // Rows: each rank's owned rows, concatenated in rank order.
+                let width = local.fullShape[1]
+                let counts = local.ownedByRank.map { $0.count * width }
+                let mine = UnsafeBufferPointer(start: local.value.pointer + (local.owned.lowerBound - local.held.lowerBound) * width,
+                                               count: local.owned.count * width)
+                try group.allGatherV(mine, counts: counts, into: target.value.buffer)
             } else {
-                target.b.pointer.update(from: local.b.pointer, count: local.b.count)
-            }
-            // A: columns sharded (row-parallel) → gathered blocks, re-interleaved per row.
-            if module.isRowParallel && group.size > 1 {
-                let counts = slices.map { $0.0.count * r }
+                // Columns: gathered blocks, re-interleaved per row.
+                let rows = local.fullShape[0], columnsTotal = local.fullShape[1]
+                let counts = local.heldByRank.map { $0.count * rows }
                 var blocks = [Float](repeating: 0, count: counts.reduce(0, +))
                 try blocks.withUnsafeMutableBufferPointer { destination in
-                    try group.allGatherV(UnsafeBufferPointer(local.a.buffer), counts: counts, into: destination)
+                    try group.allGatherV(UnsafeBufferPointer(local.value.buffer), counts: counts, into: destination)
                 }
                 var offset = 0
-                for (rankIndex, (columns, _)) in slices.enumerated() {
-                    _ = rankIndex
-                    for i in 0..<r {
+                for columns in local.heldByRank {
+                    for i in 0..<rows {
                         for (j, column) in columns.enumerated() {
-                            target.a.pointer[i * local.target.inFeatures + column] = blocks[offset + i * columns.count + j]
+                            target.value.pointer[i * columnsTotal + column] = blocks[offset + i * columns.count + j]
                         }
                     }
-                    offset += columns.count * r
+                    offset += columns.count * rows
                 }
-            } else {
-                target.a.pointer.update(from: local.a.pointer, count: local.a.count)
             }
         }
     }

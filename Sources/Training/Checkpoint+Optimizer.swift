@@ -6,6 +6,7 @@
 // match because the slices must.
 
 import Foundation
+import LoRA
 import ModelFormats
 import Parallelism
 
@@ -14,22 +15,12 @@ extension Checkpoint {
 
     /// The slice of the full PEFT tensor each optimizer parameter of `adapter` holds, by name.
     static func slices(of adapter: ShardedLoRAAdapter) -> [String: String] {
-        var result: [String: String] = [:]
-        for f in adapter.factors {
-            result[f.target.loraAName] = "1:\(f.aColumns.lowerBound):\(f.aColumns.upperBound)"
-            result[f.target.loraBName] = "0:\(f.bRows.lowerBound):\(f.bRows.upperBound)"
-        }
-        return result
+        Dictionary(uniqueKeysWithValues: adapter.tensors.map { ($0.name, $0.sliceDescription) })
     }
 
     /// Local shape of each optimizer parameter of `adapter`, by name.
     static func shapes(of adapter: ShardedLoRAAdapter) -> [String: [Int]] {
-        var result: [String: [Int]] = [:]
-        for f in adapter.factors {
-            result[f.target.loraAName] = [adapter.rank, f.aColumns.count]
-            result[f.target.loraBName] = [f.bRows.count, adapter.rank]
-        }
-        return result
+        Dictionary(uniqueKeysWithValues: adapter.tensors.map { ($0.name, $0.localShape) })
     }
 
     /// Writes this rank's optimizer state (parameters named as in `adapter`) to `url`.

@@ -64,11 +64,7 @@ public final class Trainer: @unchecked Sendable {
         adapter = ShardedLoRAAdapter(slicing: full, shards: shards, tpRank: mesh.tpRank)
         group = ProfiledGroup(mesh.tensorParallel)
         synchronizer = GradientSynchronizer(adapter: adapter, tensorParallel: mesh.tensorParallel, dataParallel: mesh.dataParallel)
-        let parameters = adapter.factors.flatMap { f in
-            [OptimizedParameter(name: f.target.loraAName, value: f.a, gradient: f.gradA),
-             OptimizedParameter(name: f.target.loraBName, value: f.b, gradient: f.gradB)]
-        }
-        optimizer = try AdamW(parameters: parameters, hyperparameters: AdamWHyperparameters(
+        optimizer = try AdamW(parameters: OptimizedParameter.parameters(of: adapter.tensors), hyperparameters: AdamWHyperparameters(
             learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
             epsilon: options.epsilon, weightDecay: options.weightDecay))
         schedule = try LearningRateSchedule(kind: options.schedule, warmupSteps: options.warmupSteps, totalSteps: options.steps)

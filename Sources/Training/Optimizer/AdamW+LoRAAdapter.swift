@@ -3,11 +3,13 @@
 import LoRA
 
 extension OptimizedParameter {
-    /// The adapter's factors in PEFT order (per target: A, then B).
+    /// The adapter's tensors in PEFT order (per target: A, then B).
     public static func parameters(of adapter: LoRAAdapter) -> [OptimizedParameter] {
-        adapter.factors.flatMap { f in
-            [OptimizedParameter(name: f.target.loraAName, value: f.a, gradient: f.gradA),
-             OptimizedParameter(name: f.target.loraBName, value: f.b, gradient: f.gradB)]
-        }
+        parameters(of: adapter.tensors)
+    }
+
+    /// One parameter per trainable tensor, in the list's order.
+    public static func parameters(of tensors: [TrainableTensor]) -> [OptimizedParameter] {
+        tensors.map { OptimizedParameter(name: $0.name, value: $0.value, gradient: $0.gradient) }
     }
 }

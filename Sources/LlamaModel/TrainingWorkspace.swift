@@ -83,7 +83,11 @@ public final class TrainingWorkspace: @unchecked Sendable {
         /// Keys one query may attend: `n`, or a KV cache's capacity (inference).
         let maxKeys: Int
         var inputMax: Int { max(c, queryLocal, ffnLocal) }
-        var logitRows: Int { Llama.trainingLogitRows(tokens: n, vocabLocal: vocabLocal) }
+        /// Rows of one logits chunk: the training head's budget, or `logitChunkRows` for a
+        /// forward alone (the eval head's smaller scratch, as before the paths were one).
+        var logitRows: Int {
+            inference ? max(1, min(n, Llama.logitChunkRows)) : Llama.trainingLogitRows(tokens: n, vocabLocal: vocabLocal)
+        }
         /// Residual stream slots: every layer's input for the backward, or the current layer's
         /// input and output for a forward alone.
         var residualSlots: Int { inference ? 2 : layers + 1 }

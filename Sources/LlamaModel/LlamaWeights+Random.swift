@@ -6,8 +6,8 @@
 //     then rounded to bf16 as a published checkpoint stores it. No sequential stream: any slice
 //     is generated alone and equals the same elements of the full tensor.
 //   - Built tensor by tensor, slice by slice: a rank generates only its shard's slice of each
-//     matrix (LlamaWeights+Shard.swift's ranges), into one temporary fp32 buffer per worker
-//     thread, and converts it at once to the base quantization — exactly what loading the bf16
+//     matrix (LlamaWeights+Shard.swift's ranges), one ~4 MB fp32 tile at a time per worker
+//     thread, each tile quantized at once to the base quantization — exactly what loading the bf16
 //     checkpoint of these values would hold (NF4 codes and absmax of the slice are those of the
 //     full matrix; double quantization uses the group's gathered statistics, as the sharded
 //     load does). The whole fp32 model never exists.
@@ -58,16 +58,21 @@ extension LlamaWeights {
                     _ = try FrozenMatrix.nf4BlockSlice(name: layerNames[i], fullRows: fullRows, fullColumns: fullColumns,
                                                        rows: rows, columns: columns)
                 }
-                let values = FloatBuffer(count: rows.count * columns.count)   // [r, c], dropped after quantizing
-                fillRandom(values.pointer, key: randomKey(seed: seed, name: layerNames[i]), fullColumns: fullColumns,
-                           rows: rows, columns: columns)
-                let name = layerNames[i]
+                let name = layerNames[i], key = randomKey(seed: seed, name: name)
+                // Slice row s is full row rows.lowerBound + s.
+                let fill = { (local: Range<Int>, out: UnsafeMutablePointer<Float>) in
+                    fillRandom(out, key: key, fullColumns: fullColumns,
+                               rows: (rows.lowerBound + local.lowerBound)..<(rows.lowerBound + local.upperBound), columns: columns)
+                }
                 switch target {
                 case .none:
+                    let values = FloatBuffer(count: rows.count * columns.count)   // [r, c], held
+                    fill(0..<rows.count, values.pointer)
                     return FrozenMatrix(name: name, rows: rows.count, columns: columns.count, dense: values)
                 case .nf4(let dq):
-                    let tensor = try NF4Tensor(quantizing: UnsafeBufferPointer(values.buffer), shape: [rows.count, columns.count],
-                                               doubleQuantization: dq && !needsGather)
+                    // Tile by tile (NF4Tensor+Tiles.swift): no fp32 copy of the slice.
+                    let tensor = try NF4Tensor(rows: rows.count, columns: columns.count,
+                                               doubleQuantization: dq && !needsGather, fill: fill)
                     return try FrozenMatrix(name: name, nf4: tensor)
                 }
             }

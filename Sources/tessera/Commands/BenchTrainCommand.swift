@@ -57,6 +57,14 @@ struct BenchTrainCommand: ParsableCommand {
                 let mesh = try ProcessMesh(world: world, tp: tp)
                 let source = try ModelSource(ModelOption.resolve(model))
                 let config = try source.config()
+                // The sgemm peak before any weight exists: its operands (up to an [F, C] matrix per
+                // shape) are freed before the load, so they stay out of the job's peak RSS.
+                let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
+                                                        kvDim: config.keyValueWidth, ffn: config.intermediateSize,
+                                                        vocabChunk: 8192)
+                try world.barrier()
+                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
+                ProcessMemory.releaseFreedHeap()
                 let shards = try ShardPlanner.plan(config, tp: tp)
                 let model = try source.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
                                             shard: shards[mesh.tpRank], group: mesh.tensorParallel, seed: weightSeed)
@@ -77,11 +85,6 @@ struct BenchTrainCommand: ParsableCommand {
                                                                   packing: false, schedule: .constant,
                                                                   activationCheckpointing: checkpointingMode,
                                                                   overlapReduction: overlapReduction))
-                let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
-                                                        kvDim: config.keyValueWidth, ffn: config.intermediateSize,
-                                                        vocabChunk: 8192)
-                try world.barrier()
-                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
                 return (trainer, adapter.trainableParameterCount, peak,
                         source.hasWeights ? source.name : "\(source.name) (random weights, seed \(weightSeed))")
             }

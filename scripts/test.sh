@@ -196,6 +196,51 @@ trainable_line_matches_peft() {
   [ "$got" = "$want" ] || { echo "  got:  $got"; echo "  want: $want"; return 1; }
   echo "  $got"
 }
+seed_line_of_a_preset() {
+  # PEFT's line for Llama-2-7B with LoraConfig(r=8, target_modules=["q_proj", "v_proj"]) (issue 19's
+  # seed line), from the preset's shapes alone; r 16 doubles the trainable count.
+  local got want="trainable params: 4,194,304 || all params: 6,742,609,920 || trainable%: 0.0622"
+  got=$("$tessera" info --model llama2-7b --lora-r 8 --lora-targets q_proj,v_proj)
+  [ "$got" = "$want" ] || { echo "  got:  $got"; echo "  want: $want"; return 1; }
+  echo "  $got"
+  want="trainable params: 8,388,608 || all params: 6,746,804,224 || trainable%: 0.1243"
+  got=$("$tessera" info --model llama2-7b --lora-r 16 --lora-targets q_proj,v_proj)
+  [ "$got" = "$want" ] || { echo "  r 16 got:  $got"; echo "  r 16 want: $want"; return 1; }
+}
+bench_train_peak_rss_matches_plan() {
+  # A preset on random weights (nothing downloaded): the measured peak RSS of the job must be within
+  # 10 % of what `tessera plan` predicts for the same batch, sequence length and LoRA settings.
+  local job=(--batch-size 1 --seq-len 64 --lora-r 16 --lora-targets q_proj,v_proj) planned measured start
+  planned=$("$tessera" plan --model llama3.2-1b "${job[@]}" --gflops-per-core 100 --json \
+    | python3 -c "import json, sys; print(json.load(sys.stdin)['plan']['memory_per_rank_bytes']['total'])") || return 1
+  start=$(date +%s)
+  measured=$("$tessera" bench train --model llama3.2-1b "${job[@]}" --steps 1 --peak-seconds 0.02 --json \
+    | python3 -c "import json, sys; print(max(json.load(sys.stdin)['peak_rss_bytes_per_rank']))") || return 1
+  python3 -c "
+import sys
+m, p = float(sys.argv[1]), float(sys.argv[2])
+print(f'  llama3.2-1b, 1 x 64 tokens: peak RSS {m / 1e9:.3f} GB, plan {p / 1e9:.3f} GB ({100 * (m / p - 1):+.1f} %), bench {sys.argv[3]} s')
+sys.exit(0 if abs(m - p) <= 0.1 * p else 1)" "$measured" "$planned" "$(( $(date +%s) - start ))"
+}
+random_preset_directory_loads() {
+  # make_random_model.py --preset: bf16 shards + index with the preset's exact shapes, streamed;
+  # Tessera reads it as the preset (same config and parameter count) and trains a step on it.
+  local dir="$scratch/smollm2-random" a b
+  python3 scripts/make_random_model.py "$dir" --preset smollm2-135m --max-shard-gb 0.1 > /dev/null || return 1
+  [ -f "$dir/model-00003-of-00003.safetensors" ] && [ -f "$dir/model.safetensors.index.json" ] || { ls "$dir"; return 1; }
+  a=$("$tessera" info --model "$dir" --json) || return 1
+  b=$("$tessera" info --model smollm2-135m --json) || return 1
+  python3 -c "
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+keys = ['architecture', 'parameters', 'layers', 'hidden_size', 'intermediate_size', 'attention_heads', 'key_value_heads',
+        'head_dim', 'vocab_size', 'rope_theta', 'tied_embeddings', 'stored_bytes', 'nf4_base_bytes']
+assert all(a[k] == b[k] for k in keys), [(k, a[k], b[k]) for k in keys if a[k] != b[k]]
+assert a['tensor_formats'] == {'BF16': 272} and a['weights_on_disk'] and not b['weights_on_disk'], (a, b)
+print(f\"  {a['parameters']:,} parameters in 3 bf16 shards, as the preset\")" "$a" "$b" || return 1
+  "$tessera" bench train --model "$dir" --batch-size 1 --seq-len 32 --steps 1 --peak-seconds 0.02 --json \
+    | python3 -c "import json, sys; d = json.load(sys.stdin); assert d['tokens_per_s'] > 0, d"
+}
 grad_norms_match_peft() {
   local ref=Tests/Fixtures/reference/smollm2
   python3 -c "import json; t=json.load(open('$ref/text.json')); print(json.dumps({'input_ids': t['input_ids']}))" > "$scratch/text_ids.jsonl"
@@ -250,6 +295,15 @@ check "C kernels: every path this CPU runs is bit-identical (Tests/CKernelsCheck
 check "C kernels: the same under AddressSanitizer and UBSan (no access past a buffer)" c_kernel_paths_are_bit_identical asan
 check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
+check "info prints the seed's line for the llama2-7b preset exactly (no weights)" seed_line_of_a_preset
+check "bench train on the llama3.2-1b preset (random weights) peaks within 10% of plan" bench_train_peak_rss_matches_plan
+if python3 -c "import numpy" 2>/dev/null; then
+  check "make_random_model.py --preset writes bf16 shards + index that load as the preset" random_preset_directory_loads
+else
+  echo "SKIP make_random_model.py --preset: skipped (set-up): python3 has no numpy (pip install numpy)"
+  skip 1 "make_random_model.py --preset: python3 has no numpy"
+  [ "$strict" = 1 ] && bad 1 "make_random_model.py --preset skipped, but the set-up should provide numpy"
+fi
 check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
 check "a failing rank ends the whole job with one message naming it" failing_rank_ends_the_job
 check "a mesh that does not divide the world is refused once, non-zero" mesh_that_does_not_divide_is_refused

@@ -1,9 +1,10 @@
 // The frozen base as QLoRA holds it: the seven linear weights of every layer (q, k, v, o, gate,
 // up, down) converted at load to bitsandbytes NF4 (or to owned fp32 for comparison runs). The
 // embedding, the head and the norms keep their stored precision, as transformers + bnb do.
-// Each matrix is dequantized in HF row order (q/k already un-permuted) into a temporary buffer,
-// quantized over its row-major flattened [out, in] values in blocks of 64, and the buffer is
-// dropped, so at most one fp32 copy per worker thread exists at a time.
+// Each matrix is dequantized in HF row order (q/k already un-permuted) tile by tile (64-row
+// multiples, ~4 MB: NF4Tensor+Tiles.swift) and quantized over its row-major flattened [out, in]
+// values in blocks of 64, so at most one fp32 tile per worker thread exists at a time, not a
+// whole fp32 matrix.
 
 import Dispatch
 import Kernels
@@ -55,15 +56,17 @@ extension FrozenMatrix {
         default:
             break
         }
-        let values = FloatBuffer(count: rows * columns)   // [O, I], dropped after quantizing
-        try dequantizeRows(0, count: rows, into: values.pointer)
         switch target {
         case .none:
+            let values = FloatBuffer(count: rows * columns)   // [O, I], held by the result
+            try dequantizeRows(0, count: rows, into: values.pointer)
             return FrozenMatrix(name: name, rows: rows, columns: columns, dense: values)
         case .nf4(let dq):
             do {
-                let tensor = try NF4Tensor(quantizing: UnsafeBufferPointer(values.buffer), shape: [rows, columns],
-                                           doubleQuantization: dq)
+                // Tile by tile: only ~4 MB of fp32 exists at a time, not an [O, I] copy.
+                let tensor = try NF4Tensor(rows: rows, columns: columns, doubleQuantization: dq) { range, out in
+                    try dequantizeRows(range.lowerBound, count: range.count, into: out)
+                }
                 return try FrozenMatrix(name: name, nf4: tensor)
             } catch let error as QuantizationError {
                 throw LlamaModelError.invalidWeights("tensor '\(name)' cannot be quantized to NF4: \(error)")

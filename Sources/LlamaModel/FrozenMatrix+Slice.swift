@@ -42,12 +42,19 @@ extension FrozenMatrix {
     /// The 64-block placement of a slice, refusing one whose blocks are not blocks of the full
     /// matrix (then the slice's NF4 bytes could not equal the single-rank bytes).
     public func nf4BlockSlice(rows: Range<Int>, columns: Range<Int>) throws -> NF4BlockSlice {
+        try Self.nf4BlockSlice(name: name, fullRows: self.rows, fullColumns: self.columns, rows: rows, columns: columns)
+    }
+
+    /// `nf4BlockSlice(rows:columns:)` of a `[fullRows, fullColumns]` matrix that need not exist
+    /// (random weights generate only the slice).
+    public static func nf4BlockSlice(name: String, fullRows: Int, fullColumns: Int, rows: Range<Int>,
+                                     columns: Range<Int>) throws -> NF4BlockSlice {
         let block = NF4.blockSize
-        guard self.columns % block == 0, columns.lowerBound % block == 0, columns.upperBound % block == 0 else {
-            throw LlamaModelError.invalidWeights("tensor '\(name)' [\(self.rows), \(self.columns)]: a tensor-parallel slice (columns \(columns)) needs the row length and the column bounds on multiples of the NF4 block size \(block), so each rank quantizes the same blocks as one rank would; choose a tp whose shard boundaries fall on multiples of \(block) or use --tp 1")
+        guard fullColumns % block == 0, columns.lowerBound % block == 0, columns.upperBound % block == 0 else {
+            throw LlamaModelError.invalidWeights("tensor '\(name)' [\(fullRows), \(fullColumns)]: a tensor-parallel slice (columns \(columns)) needs the row length and the column bounds on multiples of the NF4 block size \(block), so each rank quantizes the same blocks as one rank would; choose a tp whose shard boundaries fall on multiples of \(block) or use --tp 1")
         }
         return NF4BlockSlice(rows: rows, columnBlocks: (columns.lowerBound / block)..<(columns.upperBound / block),
-                             blocksPerFullRow: self.columns / block)
+                             blocksPerFullRow: fullColumns / block)
     }
 
     private func slicedBlocks(type: GGMLType, bytes: UnsafeRawBufferPointer, owner: AnyObject, rowOrder: [Int]?,

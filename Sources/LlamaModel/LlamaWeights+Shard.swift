@@ -91,13 +91,25 @@ extension LlamaWeights {
             let slice = try sources[i].sliced(rows: rows, columns: columns)
             return try slice.converted(to: needsGather[i] ? .nf4(doubleQuantization: false) : target)
         }
+        return try doubleQuantizedOverGroup(local, needsGather: needsGather,
+                                            full: sources.map { ($0.name, $0.rows, $0.columns) },
+                                            shards: shards, rank: rank, config: config, group: group)
+    }
+
+    /// `local` (this rank's slices of one layer's seven matrices, PEFT order) with every slice
+    /// marked in `needsGather` (plain NF4) double-quantized on the statistics of its `full`
+    /// matrix: the group's absmax are gathered once for the layer and placed by the shards.
+    static func doubleQuantizedOverGroup(_ local: [FrozenMatrix], needsGather: [Bool],
+                                         full: [(name: String, rows: Int, columns: Int)], shards: [LlamaShard],
+                                         rank: Int, config: LlamaConfig, group: ProcessGroup) throws -> [FrozenMatrix] {
         guard needsGather.contains(true) else { return local }
+        let shard = shards[rank]
 
         // Every rank's plain absmax of the gathered matrices, concatenated in module order.
         var mine: [Float] = []
-        for i in sources.indices where needsGather[i] {
+        for i in local.indices where needsGather[i] {
             guard let tensor = local[i].nf4, case .plain(let absmax) = tensor.scales else {
-                throw LlamaModelError.invalidWeights("internal: tensor '\(sources[i].name)' slice is not plain NF4")
+                throw LlamaModelError.invalidWeights("internal: tensor '\(full[i].name)' slice is not plain NF4")
             }
             mine += absmax
         }
@@ -107,27 +119,29 @@ extension LlamaWeights {
         }
         var cursor = [Int](repeating: 0, count: shards.count)   // read position in each rank's contribution
         var out = local
-        for i in sources.indices where needsGather[i] {
-            let full = sources[i]
-            let blocksPerRow = full.columns / NF4.blockSize
-            var global = [Float](repeating: 0, count: full.rows * blocksPerRow)   // [O, Kb]
+        for i in local.indices where needsGather[i] {
+            let (name, fullRows, fullColumns) = full[i]
+            let blocksPerRow = fullColumns / NF4.blockSize
+            var global = [Float](repeating: 0, count: fullRows * blocksPerRow)   // [O, Kb]
             for (r, other) in shards.enumerated() {
                 let (rows, columns) = sliceRanges(i, other, config)
-                let place = try full.nf4BlockSlice(rows: rows, columns: columns)
+                let place = try FrozenMatrix.nf4BlockSlice(name: name, fullRows: fullRows, fullColumns: fullColumns,
+                                                           rows: rows, columns: columns)
                 guard cursor[r] + place.count <= gathered[r].count else {
-                    throw LlamaModelError.invalidWeights("tensor '\(full.name)': rank \(r) sent \(gathered[r].count) absmax values, its shard needs more; do all ranks load the same model with the same plan?")
+                    throw LlamaModelError.invalidWeights("tensor '\(name)': rank \(r) sent \(gathered[r].count) absmax values, its shard needs more; do all ranks load the same model with the same plan?")
                 }
                 for b in 0..<place.count { global[place.globalBlock(b)] = gathered[r][cursor[r] + b] }
                 cursor[r] += place.count
             }
             let (rows, columns) = sliceRanges(i, shard, config)
-            let place = try full.nf4BlockSlice(rows: rows, columns: columns)
+            let place = try FrozenMatrix.nf4BlockSlice(name: name, fullRows: fullRows, fullColumns: fullColumns,
+                                                       rows: rows, columns: columns)
             guard let tensor = local[i].nf4 else { continue }
             let dq = global.withUnsafeBufferPointer { tensor.doubleQuantized(as: place, globalAbsmax: $0) }
-            out[i] = try FrozenMatrix(name: full.name, nf4: dq)
+            out[i] = try FrozenMatrix(name: name, nf4: dq)
         }
         for r in shards.indices where cursor[r] != gathered[r].count {
-            throw LlamaModelError.invalidWeights("rank \(r) sent \(gathered[r].count) absmax values for layer matrices \(sources.first?.name ?? ""), its shard explains \(cursor[r]); do all ranks load the same model with the same plan?")
+            throw LlamaModelError.invalidWeights("rank \(r) sent \(gathered[r].count) absmax values for layer matrices \(full.first?.name ?? ""), its shard explains \(cursor[r]); do all ranks load the same model with the same plan?")
         }
         return out
     }
@@ -194,7 +208,7 @@ extension LlamaWeights {
 
 /// `body(i)` for `i in 0..<count` on up to `threads` threads; the first failure (in index order)
 /// is rethrown.
-private func parallelMap(_ count: Int, threads: Int, _ body: @Sendable (Int) throws -> FrozenMatrix) throws -> [FrozenMatrix] {
+func parallelMap(_ count: Int, threads: Int, _ body: @Sendable (Int) throws -> FrozenMatrix) throws -> [FrozenMatrix] {
     let slots = ResultSlots(count: count)
     let workers = max(1, min(threads, count))
     DispatchQueue.concurrentPerform(iterations: workers) { worker in

@@ -3,7 +3,8 @@
 import ModelFormats
 import Quantization
 
-/// Facts about a model on disk, for `tessera info --model`.
+/// Facts about a model on disk, or about a shape without weights (a preset), for `tessera info
+/// --model` and `tessera plan`.
 public struct ModelSummary: Sendable {
     public let config: LlamaConfig
     /// Unique parameters (a tied head counted once), as transformers' `num_parameters()`.
@@ -60,6 +61,49 @@ public struct ModelSummary: Sendable {
         let linear = tensors.filter { Self.isLayerLinear($0.name) }
         linearParameterCount = linear.reduce(0) { $0 + $1.elements }
         linearStoredBytes = linear.reduce(0) { $0 + $1.bytes }
+        linearElementCounts = linear.map(\.elements)
+    }
+
+    /// The summary of a model of shape `config` whose every tensor is stored as `format` with
+    /// `bytesPerParameter` bytes per element (a preset: bf16, 2), listed by its HF names. The
+    /// tensors are those `LlamaWeights(source:config:format:)` loads, so the count is what
+    /// transformers' `num_parameters()` gives for the checkpoint.
+    public init(config: LlamaConfig, format: String = "BF16", bytesPerParameter: Double = 2) throws {
+        try config.validate()
+        let names = config.architecture.tensorNames
+        let c = config.hiddenSize, f = config.intermediateSize, v = config.vocabSize
+        let qw = config.queryWidth, kvw = config.keyValueWidth
+        var tensors: [(name: String, elements: Int)] = []
+        func add(_ role: Architecture.TensorRole, _ layer: Int?, _ elements: Int) throws {
+            tensors.append((try names.name(role, layer: layer, format: .huggingFace), elements))
+        }
+        try add(.embedding, nil, v * c)
+        for l in 0..<config.numHiddenLayers {
+            try add(.attentionNorm, l, c)
+            try add(.q, l, qw * c)
+            try add(.k, l, kvw * c)
+            try add(.v, l, kvw * c)
+            try add(.o, l, c * qw)
+            if config.attentionBias {
+                try add(.qBias, l, qw)
+                try add(.kBias, l, kvw)
+                try add(.vBias, l, kvw)
+            }
+            try add(.ffnNorm, l, c)
+            try add(.gate, l, f * c)
+            try add(.up, l, f * c)
+            try add(.down, l, c * f)
+        }
+        try add(.outputNorm, nil, c)
+        if !config.tieWordEmbeddings { try add(.output, nil, v * c) }
+        let bytes = { (elements: Int) in Int((Double(elements) * bytesPerParameter).rounded()) }
+        self.config = config
+        parameterCount = tensors.reduce(0) { $0 + $1.elements }
+        formats = [format: tensors.count]
+        storedBytes = tensors.reduce(0) { $0 + bytes($1.elements) }
+        let linear = tensors.filter { Self.isLayerLinear($0.name) }
+        linearParameterCount = linear.reduce(0) { $0 + $1.elements }
+        linearStoredBytes = linear.reduce(0) { $0 + bytes($1.elements) }
         linearElementCounts = linear.map(\.elements)
     }
 

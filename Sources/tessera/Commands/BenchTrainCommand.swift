@@ -29,7 +29,9 @@ struct BenchTrainCommand: ParsableCommand {
             masks, biases, timers).
             """)
 
-    @OptionGroup var modelOption: ModelOption
+    @Option(help: "A .gguf file or Hugging Face directory (default: \(ModelOption.defaultRelativePath)), or a preset (\(ModelPreset.names.joined(separator: ", "))) or a config.json, run on seeded random weights generated slice by slice.")
+    var model: String?
+    @Option(help: "Seed of the random weights of a preset or config.json.") var weightSeed: UInt64 = 0
     @OptionGroup var baseQuant: BaseQuantOption
     @OptionGroup var lora: LoRAOptions
     @Option(help: "Timed optimizer steps (after one warm-up step).") var steps = 3
@@ -51,13 +53,21 @@ struct BenchTrainCommand: ParsableCommand {
         computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
-            let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double) in
+            let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double, String) in
                 let mesh = try ProcessMesh(world: world, tp: tp)
-                let path = try ModelPath(modelOption.resolved)
-                let config = try path.load(maxPositions: seqLen).config
+                let source = try ModelSource(ModelOption.resolve(model))
+                let config = try source.config()
+                // The sgemm peak before any weight exists: its operands (up to an [F, C] matrix per
+                // shape) are freed before the load, so they stay out of the job's peak RSS.
+                let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
+                                                        kvDim: config.keyValueWidth, ffn: config.intermediateSize,
+                                                        vocabChunk: 8192)
+                try world.barrier()
+                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
+                ProcessMemory.releaseFreedHeap()
                 let shards = try ShardPlanner.plan(config, tp: tp)
-                let model = try path.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
-                                          shard: shards[mesh.tpRank], group: mesh.tensorParallel)
+                let model = try source.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
+                                            shard: shards[mesh.tpRank], group: mesh.tensorParallel, seed: weightSeed)
                 // Random ids, every token counted: the cost of a step does not depend on the text.
                 var state: UInt64 = 0x2545_F491_4F6C_DD1D
                 let examples = (0..<max(batchSize * 2, 8)).map { _ -> TokenizedExample in
@@ -75,14 +85,10 @@ struct BenchTrainCommand: ParsableCommand {
                                                                   packing: false, schedule: .constant,
                                                                   activationCheckpointing: checkpointingMode,
                                                                   overlapReduction: overlapReduction))
-                let shapes = GEMMShape.transformerLayer(tokens: min(seqLen * batchSize, 512), hidden: config.hiddenSize,
-                                                        kvDim: config.keyValueWidth, ffn: config.intermediateSize,
-                                                        vocabChunk: 8192)
-                try world.barrier()
-                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
-                return (trainer, adapter.trainableParameterCount, peak)
+                return (trainer, adapter.trainableParameterCount, peak,
+                        source.hasWeights ? source.name : "\(source.name) (random weights, seed \(weightSeed))")
             }
-            let (trainer, loraParameters, localPeak) = setup
+            let (trainer, loraParameters, localPeak, modelName) = setup
             let peakPerRank = try world.allReduce([localPeak], .sum)[0] / Double(world.size)
             _ = try trainer.step(0)   // warm-up: page faults, OpenBLAS buffers
             var seconds = 0.0, tokens = 0, syncSeconds = 0.0
@@ -114,7 +120,7 @@ struct BenchTrainCommand: ParsableCommand {
             let mfu = tokensPerSecond * flopsPerToken / (peakPerRank * 1e9 * Double(world.size))
             if json {
                 Console.print(Console.json([
-                    "ranks": world.size, "tp": tp, "dp": world.size / tp, "batch_size": batchSize, "seq_len": seqLen,
+                    "model": modelName, "ranks": world.size, "tp": tp, "dp": world.size / tp, "batch_size": batchSize, "seq_len": seqLen,
                     "steps": steps, "tokens_per_s": tokensPerSecond, "seconds_per_step": seconds / Double(steps),
                     "mfu": mfu, "model_flops_per_token": flopsPerToken, "peak_gflops_per_rank": peakPerRank,
                     "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
@@ -127,7 +133,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
                 ] as [String: Any]))
             } else {
-                Console.print("bench train: \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue), kernels \(VectorMath.kernelPath), OpenBLAS \(BLAS.coreName)")
+                Console.print("bench train: \(modelName), \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue), kernels \(VectorMath.kernelPath), OpenBLAS \(BLAS.coreName)")
                 Console.print("cpu: \(BLASCoreSelection.cpuModelName())")
                 Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
                                      tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))

@@ -15,7 +15,7 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    @Option(help: "Also describe this model (a .gguf file or a Hugging Face directory).")
+    @Option(help: "Also describe this model: a .gguf file, a Hugging Face directory or config.json, or a preset (\(ModelPreset.names.joined(separator: ", "))).")
     var model: String?
 
     @OptionGroup(title: "LoRA (with --model: print PEFT's trainable-parameter line)")
@@ -65,20 +65,25 @@ struct InfoCommand: ParsableCommand {
         }
     }
 
-    /// Architecture, parameter count, tensor formats and memory of a model on disk.
-    private func describeModel(_ path: String) throws {
-        let summary = try ModelSummary(path: ModelPath(path))
+    /// Architecture, parameter count, tensor formats and memory of a model on disk or a preset
+    /// (whose tensors are counted as published, bf16).
+    private func describeModel(_ name: String) throws {
+        let source = try ModelSource(name)
+        let summary = try source.summary()
         let c = summary.config
+        let path = source.name
         if lora.given {
             // Exactly PEFT's print_trainable_parameters() line, alone, for scripts to compare.
-            let adapter = try LoRAAdapter(config: lora.config(baseModel: path), targets: lora.config(baseModel: path).targets(for: c))
+            let config = lora.config(baseModel: path)
+            let adapter = try LoRAAdapter(config: config, targets: config.targets(for: c))
             Console.print(adapter.trainableParametersLine(totalBaseParameters: summary.parameterCount))
             return
         }
+        let stored = source.hasWeights ? "as stored" : "as published (no weights: shapes only)"
         let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         if json {
             Console.print(Console.json([
-                "model": path, "architecture": c.modelType, "parameters": summary.parameterCount,
+                "model": path, "weights_on_disk": source.hasWeights, "architecture": c.modelType, "parameters": summary.parameterCount,
                 "layers": c.numHiddenLayers, "hidden_size": c.hiddenSize, "intermediate_size": c.intermediateSize,
                 "attention_heads": c.numAttentionHeads, "key_value_heads": c.numKeyValueHeads, "head_dim": c.headDim,
                 "vocab_size": c.vocabSize, "rope_theta": c.ropeTheta, "tied_embeddings": c.tieWordEmbeddings,
@@ -89,13 +94,13 @@ struct InfoCommand: ParsableCommand {
             ] as [String: Any]))
             return
         }
-        Console.print("model:        \(path)")
+        Console.print("model:        \(path)" + (source.hasWeights ? "" : " (shapes only, no weights)"))
         Console.print("architecture: \(c.modelType), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), FFN \(c.intermediateSize)")
         Console.print("attention:    \(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV heads, head dim \(c.headDim), RoPE θ \(c.ropeTheta)")
         Console.print("vocabulary:   \(c.vocabSize)\(c.tieWordEmbeddings ? ", tied embeddings" : "")")
         Console.print("parameters:   \(summary.parameterCount.formatted(.number.grouping(.automatic)))")
         Console.print("formats:      " + summary.formats.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", "))
-        Console.print("memory:       as stored \(mib(summary.storedBytes)) (memory-mapped), NF4 base \(mib(summary.nf4Bytes)), fp32 \(mib(summary.fp32Bytes))")
+        Console.print("memory:       \(stored) \(mib(summary.storedBytes))\(source.hasWeights ? " (memory-mapped)" : ""), NF4 base \(mib(summary.nf4Bytes)), fp32 \(mib(summary.fp32Bytes))")
         Console.print(String(format: "NF4 base:     %.3f bits/parameter over %@ linear parameters with double quantization (%.3f without)",
                              summary.linearBitsPerParameter(.default),
                              summary.linearParameterCount.formatted(.number.grouping(.automatic)),

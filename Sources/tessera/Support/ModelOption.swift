@@ -12,7 +12,10 @@ struct ModelOption: ParsableArguments {
     /// The model path: the option, else the default model under the working directory, else
     /// under the nearest folder above the executable that has it (the checkout the binary was
     /// built in: .build/<triple>/<config>/tessera).
-    var resolved: String {
+    var resolved: String { Self.resolve(model) }
+
+    /// `model`, or the default model as `resolved` finds it.
+    static func resolve(_ model: String?) -> String {
         if let model { return model }
         let local = ModelOption.defaultRelativePath
         if FileManager.default.fileExists(atPath: local) { return local }

@@ -1,0 +1,89 @@
+// Published shapes of common Llama-family models, so `tessera info`, `plan` and `bench train` can
+// work on a model that is not on disk (ModelSource.swift). Every value is the one in the model's
+// Hugging Face `config.json` (hidden_size, intermediate_size, num_hidden_layers,
+// num_attention_heads, num_key_value_heads, vocab_size, tie_word_embeddings, rope_theta,
+// rope_scaling, max_position_embeddings, rms_norm_eps, bos/eos ids); the parameter counts they
+// give are held to the published ones in ModelPresetTests.
+// Legend: C = hidden, F = FFN size, L = layers, H = query heads, G = KV heads, V = vocabulary.
+import Kernels
+
+/// A named model shape (a Hugging Face config without weights).
+public struct ModelPreset: Sendable, Equatable {
+    /// Short name used on the command line (`llama2-70b`).
+    public let name: String
+    /// The Hugging Face repository the shape is taken from.
+    public let huggingFaceID: String
+    public let config: LlamaConfig
+    /// Bytes per stored element of the embedding and head as published (bf16 for these
+    /// checkpoints): they stay in their stored precision under QLoRA.
+    public let embeddingBytesPerParameter: Double
+
+    /// Llama 3.1's `rope_scaling` (factor 8; 3.2 uses factor 32), over 8192 original positions.
+    static func llama3Scaling(factor: Double) -> Llama3RoPEScaling {
+        Llama3RoPEScaling(factor: factor, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192)
+    }
+
+    /// Every preset, smallest first within each family.
+    public static let all: [ModelPreset] = [
+        // SmolLM2-135M: C 576, F 1536, L 30, H 9, G 3, V 49152, tied, θ 100000.
+        ModelPreset(name: "smollm2-135m", huggingFaceID: "HuggingFaceTB/SmolLM2-135M", config: LlamaConfig(
+            hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9, numKeyValueHeads: 3,
+            ropeTheta: 100_000, vocabSize: 49152, maxPositionEmbeddings: 8192, tieWordEmbeddings: true,
+            bosTokenId: 0, eosTokenIds: [0])),
+        // Llama-2-7B: C 4096, F 11008, L 32, H 32, G 32, V 32000.
+        ModelPreset(name: "llama2-7b", huggingFaceID: "meta-llama/Llama-2-7b-hf", config: LlamaConfig(
+            hiddenSize: 4096, intermediateSize: 11008, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 32,
+            vocabSize: 32000, maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [2])),
+        // Llama-2-13B: C 5120, F 13824, L 40, H 40, G 40, V 32000.
+        ModelPreset(name: "llama2-13b", huggingFaceID: "meta-llama/Llama-2-13b-hf", config: LlamaConfig(
+            hiddenSize: 5120, intermediateSize: 13824, numHiddenLayers: 40, numAttentionHeads: 40, numKeyValueHeads: 40,
+            vocabSize: 32000, maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [2])),
+        // Llama-2-70B: C 8192, F 28672, L 80, H 64, G 8 (GQA), V 32000.
+        ModelPreset(name: "llama2-70b", huggingFaceID: "meta-llama/Llama-2-70b-hf", config: LlamaConfig(
+            hiddenSize: 8192, intermediateSize: 28672, numHiddenLayers: 80, numAttentionHeads: 64, numKeyValueHeads: 8,
+            vocabSize: 32000, maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [2])),
+        // Llama-3-8B: C 4096, F 14336, L 32, H 32, G 8, V 128256, θ 500000.
+        ModelPreset(name: "llama3-8b", huggingFaceID: "meta-llama/Meta-Llama-3-8B", config: LlamaConfig(
+            hiddenSize: 4096, intermediateSize: 14336, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 8,
+            ropeTheta: 500_000, vocabSize: 128_256, maxPositionEmbeddings: 8192, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Llama-3-70B: C 8192, F 28672, L 80, H 64, G 8, V 128256, θ 500000.
+        ModelPreset(name: "llama3-70b", huggingFaceID: "meta-llama/Meta-Llama-3-70B", config: LlamaConfig(
+            hiddenSize: 8192, intermediateSize: 28672, numHiddenLayers: 80, numAttentionHeads: 64, numKeyValueHeads: 8,
+            ropeTheta: 500_000, vocabSize: 128_256, maxPositionEmbeddings: 8192, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Llama-3.1-8B: as Llama-3-8B with llama3 RoPE scaling (factor 8) and 131072 positions.
+        ModelPreset(name: "llama3.1-8b", huggingFaceID: "meta-llama/Llama-3.1-8B", config: LlamaConfig(
+            hiddenSize: 4096, intermediateSize: 14336, numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 8,
+            ropeTheta: 500_000, ropeScaling: llama3Scaling(factor: 8), vocabSize: 128_256,
+            maxPositionEmbeddings: 131_072, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Llama-3.1-70B: C 8192, F 28672, L 80, H 64, G 8, V 128256, scaling factor 8.
+        ModelPreset(name: "llama3.1-70b", huggingFaceID: "meta-llama/Llama-3.1-70B", config: LlamaConfig(
+            hiddenSize: 8192, intermediateSize: 28672, numHiddenLayers: 80, numAttentionHeads: 64, numKeyValueHeads: 8,
+            ropeTheta: 500_000, ropeScaling: llama3Scaling(factor: 8), vocabSize: 128_256,
+            maxPositionEmbeddings: 131_072, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Llama-3.2-1B: C 2048, F 8192, L 16, H 32, G 8 (head dim 64), V 128256, tied, factor 32.
+        ModelPreset(name: "llama3.2-1b", huggingFaceID: "meta-llama/Llama-3.2-1B", config: LlamaConfig(
+            hiddenSize: 2048, intermediateSize: 8192, numHiddenLayers: 16, numAttentionHeads: 32, numKeyValueHeads: 8,
+            headDim: 64, ropeTheta: 500_000, ropeScaling: llama3Scaling(factor: 32), vocabSize: 128_256,
+            maxPositionEmbeddings: 131_072, tieWordEmbeddings: true, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Llama-3.2-3B: C 3072, F 8192, L 28, H 24, G 8 (head dim 128), V 128256, tied, factor 32.
+        ModelPreset(name: "llama3.2-3b", huggingFaceID: "meta-llama/Llama-3.2-3B", config: LlamaConfig(
+            hiddenSize: 3072, intermediateSize: 8192, numHiddenLayers: 28, numAttentionHeads: 24, numKeyValueHeads: 8,
+            headDim: 128, ropeTheta: 500_000, ropeScaling: llama3Scaling(factor: 32), vocabSize: 128_256,
+            maxPositionEmbeddings: 131_072, tieWordEmbeddings: true, bosTokenId: 128_000, eosTokenIds: [128_001])),
+    ]
+
+    public init(name: String, huggingFaceID: String, config: LlamaConfig, embeddingBytesPerParameter: Double = 2) {
+        self.name = name
+        self.huggingFaceID = huggingFaceID
+        self.config = config
+        self.embeddingBytesPerParameter = embeddingBytesPerParameter
+    }
+
+    /// The preset called `name` (case-insensitive), or nil.
+    public static func named(_ name: String) -> ModelPreset? {
+        all.first { $0.name == name.lowercased() }
+    }
+
+    /// Names of every preset, for help texts and error messages.
+    public static var names: [String] { all.map(\.name) }
+}

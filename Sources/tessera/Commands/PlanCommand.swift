@@ -129,10 +129,7 @@ struct PlanCommand: ParsableCommand {
         if isDirectory.boolValue && !hasWeights { return (try LlamaConfig(contentsOf: URL(fileURLWithPath: configJSON)), nil) }
         // Weights on disk: everything that is neither a layer linear nor a norm is embedding/head.
         let summary = try ModelSummary(path: ModelPath(model))
-        let c = summary.config
-        let norms = (2 * c.numHiddenLayers + 1) * c.hiddenSize * 4
-        let tableParameters = (c.tieWordEmbeddings ? 1 : 2) * c.vocabSize * c.hiddenSize
-        return (c, Double(summary.storedBytes - summary.linearStoredBytes - norms) / Double(tableParameters))
+        return (summary.config, summary.embeddingBytesPerParameter)
     }
 
     /// Peak single-core sgemm GFLOP/s at a layer-like shape, about half a second of timing.

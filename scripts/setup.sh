@@ -26,6 +26,8 @@ if [ "${1:-}" = "--tests" ]; then
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  # scripts/make_random_model.py (a preset's shapes as HF safetensors shards).
+  python3 -c "import numpy" 2>/dev/null || need+=(python3-numpy)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

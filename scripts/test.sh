@@ -300,7 +300,7 @@ check "bench train on the llama3.2-1b preset (random weights) peaks within 10% o
 if python3 -c "import numpy" 2>/dev/null; then
   check "make_random_model.py --preset writes bf16 shards + index that load as the preset" random_preset_directory_loads
 else
-  echo "SKIP make_random_model.py --preset: skipped (set-up): python3 has no numpy (pip install numpy)"
+  echo "SKIP make_random_model.py --preset: skipped (set-up): python3 has no numpy (apt-get install python3-numpy)"
   skip 1 "make_random_model.py --preset: python3 has no numpy"
   [ "$strict" = 1 ] && bad 1 "make_random_model.py --preset skipped, but the set-up should provide numpy"
 fi
@@ -318,13 +318,14 @@ check "bench train under np 2 (tp 2) reports the step's time by phase and rank" 
 check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
 check "eval --compute bf16 stays within 1% of fp32 (or is refused without AVX512-BF16)" bf16_compute_tracks_fp32_or_is_refused
 
-# Sections 4-8 are scripts that print PASS/FAIL lines and end with `N passed, N failed[, N skipped]`;
+# Sections 4-11 are scripts that print PASS/FAIL lines and end with `N passed, N failed[, N skipped]`;
 # their counts join this run's. A section that cannot run prints `skipped (environment): why` (outside
 # the set-up's reach) or `skipped (set-up): why` (the set-up should have installed it: a failure under CI).
-section() {   # name script
+section() {   # name script [args...]
   local name=$1 script=$2 log line f s reason
+  shift 2
   log=$(mktemp)
-  TESSERA="$tessera" "$script" 2>&1 | tee "$log"
+  TESSERA="$tessera" "$script" "$@" 2>&1 | tee "$log"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -1)
   if [ -z "$line" ]; then bad 1 "$name (no summary)"; else
     ok "$(echo "$line" | cut -d' ' -f1)"
@@ -362,6 +363,15 @@ section "bad inputs" scripts/test_bad_inputs.sh
 # once; damaged checkpoints are skipped on resume; a full disk (a small tmpfs) keeps the previous
 # checkpoint (skipped where mount is not permitted).
 section "preemption" scripts/test_preemption.sh
+# 10. Chaos soak, short form (docs/preemption.md): a seeded random mix of SIGUSR1/SIGTERM to mpirun,
+# SIGTERM/SIGINT and kill -9 to one rank and a full checkpoint disk (tmpfs; left out where mount is
+# not permitted), at random steps and during checkpoint writes, on a dp 2 and a tp 2 mesh, resumed
+# after each: the merged losses and the final adapter equal the uninterrupted run bit for bit.
+section "chaos soak" scripts/chaos_soak.sh --short
+# 11. Memory guard: a job whose estimated memory per rank exceeds the host's share (cgroup limit or
+# MemAvailable / ranks on the host; TESSERA_MEMORY_LIMIT_BYTES here) is refused before the model
+# loads with one line, --force proceeds; the estimate is not below bench train's measured peak RSS.
+section "memory guard" scripts/test_memory_guard.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -18,73 +18,8 @@
 #     warns, goes on and saves once space is back.
 # Prints PASS/FAIL per check and `N passed, N failed, N skipped`; exits non-zero on a failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-tessera=$(realpath "${TESSERA:-.build/release/tessera}")
-data=Tests/Fixtures/chat_small.jsonl
-work=$(mktemp -d)
-bg=
-mnt=
-cleanup() {
-  [ -n "$bg" ] && kill -9 "$bg" 2>/dev/null
-  pkill -9 -f "^$tessera train .*--out $work/" 2>/dev/null
-  [ -n "$mnt" ] && umount "$mnt" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib/train_fixture.sh"
 job=(train --data "$data" --steps 12 --batch-size 2 --max-seq-len 64 --progress log --log-every 1)
-passed=0
-failed=0
-skipped=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
-ranks_of() { pgrep -f "^$tessera train .*--out $1( |$)"; }   # the rank processes of one run (not mpirun)
-last_step() { python3 - "$1" <<'PY'
-import json, sys
-last = 0
-try:
-    for line in open(sys.argv[1]):
-        try: last = max(last, json.loads(line)["step"])
-        except Exception: pass
-except OSError: pass
-print(last)
-PY
-}
-newest_checkpoint() {
-  local d
-  for d in $(ls -1d "$1"/checkpoints/step-* 2>/dev/null | sort -r); do
-    [ -f "$d/manifest.json" ] && { echo "$d"; return; }
-  done
-}
-# Every file the manifest lists exists with its size and SHA-256 (hashlib, not Tessera's code).
-verify_checkpoint() {
-  python3 - "$1" <<'PY'
-import hashlib, json, os, sys
-d = sys.argv[1]
-m = json.load(open(os.path.join(d, "manifest.json")))
-assert m["files"], "empty manifest"
-for rel, e in m["files"].items():
-    p = os.path.join(d, rel)
-    h = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    assert h == e["sha256"] and os.path.getsize(p) == e["bytes"], f"{rel}: checksum or size differs"
-print(f"  {os.path.basename(d)}: {len(m['files'])} files verify")
-PY
-}
-compare() {   # reference-metrics other-metrics first-step: losses of steps first..12 equal bit for bit
-  python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-ref, other = ({r["step"]: r["loss"] for r in map(json.loads, filter(str.strip, open(p)))} for p in sys.argv[1:3])
-first = int(sys.argv[3])
-steps = list(range(first, 13))
-missing = [s for s in steps if s not in other]
-if missing: print("  steps missing:", missing); sys.exit(1)
-diff = [(s, ref[s], other[s]) for s in steps if ref[s] != other[s]]
-for s, a, b in diff: print(f"  step {s}: {a!r} vs {b!r}")
-print(f"  steps {first}-12: {len(steps) - len(diff)} of {len(steps)} losses equal bit for bit")
-sys.exit(1 if diff else 0)
-PY
-}
 # Starts a run in the background (bg = timeout's pid; mpirun is its child); log in $work.
 start() {   # out extra-args...
   local out=$1; shift
@@ -118,7 +53,6 @@ signal_and_wait() {   # out target sig [gap]
   bg=
   sleep 0.3
 }
-nothing_left() { [ -z "$(ranks_of "$1")" ]; }
 
 start=$(now)
 timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 3 --out "$work/full" > "$work/full.log" 2>&1 \

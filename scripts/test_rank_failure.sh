@@ -9,71 +9,8 @@
 #     run.
 # Prints PASS/FAIL per check and `N passed, N failed`; exits non-zero on a failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-tessera=$(realpath "${TESSERA:-.build/release/tessera}")
-data=Tests/Fixtures/chat_small.jsonl
-work=$(mktemp -d)
-bg=
-cleanup() {
-  [ -n "$bg" ] && kill -9 "$bg" 2>/dev/null
-  pkill -9 -f "^$tessera train .*--out $work/" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib/train_fixture.sh"
 job=(train --data "$data" --steps 12 --batch-size 2 --max-seq-len 64 --progress log)
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
-ranks_of() { pgrep -f "^$tessera train .*--out $1( |$)"; }   # the rank processes of one run (not mpirun)
-last_step() { python3 - "$1/metrics.jsonl" <<'PY'
-import json, sys
-last = 0
-try:
-    for line in open(sys.argv[1]):
-        try: last = max(last, json.loads(line)["step"])
-        except Exception: pass
-except OSError: pass
-print(last)
-PY
-}
-# Newest published checkpoint (step-NNNNNN with a manifest, as `--resume` picks it), or nothing.
-newest_checkpoint() {
-  local d
-  for d in $(ls -1d "$1"/checkpoints/step-* 2>/dev/null | sort -r); do
-    [ -f "$d/manifest.json" ] && { echo "$d"; return; }
-  done
-}
-# Every file the manifest lists exists with its size and SHA-256 (sha256sum, not Tessera's code).
-verify_checkpoint() {
-  python3 - "$1" <<'PY'
-import hashlib, json, os, sys
-d = sys.argv[1]
-m = json.load(open(os.path.join(d, "manifest.json")))
-assert m["files"], "empty manifest"
-for rel, e in m["files"].items():
-    p = os.path.join(d, rel)
-    h = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    assert h == e["sha256"] and os.path.getsize(p) == e["bytes"], f"{rel}: checksum or size differs"
-print(f"  {os.path.basename(d)}: {len(m['files'])} files verify")
-PY
-}
-compare() {   # reference other first-step: losses of steps first..12 equal bit for bit
-  python3 - "$1/metrics.jsonl" "$2/metrics.jsonl" "$3" <<'PY'
-import json, sys
-ref, other = ({r["step"]: r["loss"] for r in map(json.loads, filter(str.strip, open(p)))} for p in sys.argv[1:3])
-first = int(sys.argv[3])
-steps = list(range(first, 13))
-missing = [s for s in steps if s not in other]
-if missing: print("  steps missing:", missing); sys.exit(1)
-diff = [(s, ref[s], other[s]) for s in steps if ref[s] != other[s]]
-for s, a, b in diff: print(f"  step {s}: {a!r} vs {b!r}")
-print(f"  steps {first}-12: {len(steps) - len(diff)} of {len(steps)} losses equal bit for bit")
-sys.exit(1 if diff else 0)
-PY
-}
 
 start=$(now)
 timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 3 --out "$work/full" > "$work/full.log" 2>&1 \
@@ -85,7 +22,7 @@ out=$work/a
 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 3 --out "$out" > "$out.log" 2>&1 &
 bg=$!
 for _ in $(seq 600); do
-  [ -d "$out/checkpoints/step-000003" ] && [ "$(last_step "$out")" -ge 4 ] && break   # step 5 is running
+  [ -d "$out/checkpoints/step-000003" ] && [ "$(last_step "$out/metrics.jsonl")" -ge 4 ] && break   # step 5 is running
   kill -0 "$bg" 2>/dev/null || break
   sleep 0.1
 done
@@ -94,7 +31,7 @@ ckpt=$(newest_checkpoint "$out")
 if [ "${#pids[@]}" -ne 2 ] || [ -z "$ckpt" ]; then
   fail "a) could not find the 2 ranks and a checkpoint mid-run (pids: ${pids[*]:-none})"; tail -5 "$out.log"
 else
-  echo "  killing pid ${pids[1]} at step $(( $(last_step "$out") + 1 )) (checkpoint $(basename "$ckpt"))"
+  echo "  killing pid ${pids[1]} at step $(( $(last_step "$out/metrics.jsonl") + 1 )) (checkpoint $(basename "$ckpt"))"
   killed=$(now)
   kill -9 "${pids[1]}"
   for _ in $(seq 300); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
@@ -115,7 +52,7 @@ else
   else fail "a) the latest checkpoint does not verify"; fi
   first=$(( 10#${ckpt##*step-} + 1 ))
   if timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 3 --out "$out" --resume >> "$out.log" 2>&1 \
-     && compare "$work/full" "$out" "$first"; then
+     && compare "$work/full/metrics.jsonl" "$out/metrics.jsonl" "$first"; then
     pass "a) --resume completes the run with the losses of steps $first-12 equal to the uninterrupted run"
   else fail "a) --resume after the kill differs from the uninterrupted run"; tail -5 "$out.log"; fi
 fi
@@ -133,9 +70,9 @@ for try in 1 2 3 4; do
   [ "$try" -gt 1 ] && [ -z "$(newest_checkpoint "$out")" ] && extra=(--overwrite)
   scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 1 --out "$out" "${extra[@]}" >> "$out.log" 2>&1 &
   bg=$!
-  base=$(last_step "$out")
+  base=$(last_step "$out/metrics.jsonl")
   # Wait until the ranks are past set-up and at least one more step ran (set-up time varies).
-  for _ in $(seq 600); do [ "$(last_step "$out")" -gt "$base" ] && break; kill -0 "$bg" 2>/dev/null || break; sleep 0.05; done
+  for _ in $(seq 600); do [ "$(last_step "$out/metrics.jsonl")" -gt "$base" ] && break; kill -0 "$bg" 2>/dev/null || break; sleep 0.05; done
   if [ $((try % 2)) -eq 1 ]; then
     for _ in $(seq 2000); do compgen -G "$out/checkpoints/.step-*.partial" > /dev/null && break; kill -0 "$bg" 2>/dev/null || break; sleep 0.005; done
   else
@@ -152,7 +89,7 @@ for try in 1 2 3 4; do
   sleep 0.3
   left=$(ranks_of "$out"); [ -n "$left" ] && { ok_b=0; echo "  try $try: processes left: $left"; kill -9 $left; }
   ckpt=$(newest_checkpoint "$out")
-  echo "  try $try: killed pid $victim after step $(last_step "$out") (staging directory present: $staging); newest published: $(basename "${ckpt:-none}")"
+  echo "  try $try: killed pid $victim after step $(last_step "$out/metrics.jsonl") (staging directory present: $staging); newest published: $(basename "${ckpt:-none}")"
   if [ -n "$ckpt" ] && ! verify_checkpoint "$ckpt"; then ok_b=0; echo "  try $try: $(basename "$ckpt") does not verify"; fi
 done
 if [ "$ok_b" -eq 1 ]; then pass "b) $kills kills ($in_write during a checkpoint write): the job ended each time, nothing left, the newest published checkpoint always verified"
@@ -160,7 +97,7 @@ else fail "b) a kill during checkpoint writes left a bad state"; fi
 extra=(--resume); [ -z "$(newest_checkpoint "$out")" ] && extra=(--overwrite)
 # A run that reached its last step between kills has nothing left to resume (resuming it is refused).
 resume() { [ "$finished" -eq 1 ] || timeout 300 scripts/mpirun.sh -np 2 "$tessera" "${job[@]}" --save-every 1 --out "$out" "${extra[@]}" >> "$out.log" 2>&1; }
-if resume && verify_checkpoint "$out/checkpoints/step-000012" && compare "$work/full" "$out" 1; then
+if resume && verify_checkpoint "$out/checkpoints/step-000012" && compare "$work/full/metrics.jsonl" "$out/metrics.jsonl" 1; then
   pass "b) resumed after every kill, the run ends with all 12 losses equal to the uninterrupted run"
 else fail "b) the run resumed after kills differs from the uninterrupted run"; tail -5 "$out.log"; fi
 

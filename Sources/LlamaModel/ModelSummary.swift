@@ -129,4 +129,13 @@ public struct ModelSummary: Sendable {
 
     /// Bytes of the whole model in fp32.
     public var fp32Bytes: Int { parameterCount * 4 }
+
+    /// Stored bytes per embedding (and untied head) parameter: everything that is neither a layer
+    /// linear nor a norm, over the table parameters. Training keeps these in stored precision, so
+    /// this is what `CapacityPlanner`'s memory formula needs for a model on disk.
+    public var embeddingBytesPerParameter: Double {
+        let norms = (2 * config.numHiddenLayers + 1) * config.hiddenSize * 4
+        let tableParameters = (config.tieWordEmbeddings ? 1 : 2) * config.vocabSize * config.hiddenSize
+        return Double(storedBytes - linearStoredBytes - norms) / Double(max(tableParameters, 1))
+    }
 }

@@ -110,14 +110,18 @@ public struct CostModel: Sendable, Equatable {
     public var runtimeOverheadBytes: Double
     /// Fraction of node memory kept free (OS, page cache of the memory-mapped source file).
     public var memoryMargin: Double
+    /// How the frozen linears are held (`--base-quant`, `--double-quant`); QLoRA's NF4 + DQ by default.
+    public var baseQuantization: BaseQuantization
 
     public init(gflopsPerCore: Double, efficiency: Double = 0.5, embeddingBytesPerParameter: Double = 2,
-                runtimeOverheadBytes: Double = 0.1e9, memoryMargin: Double = 0.1) {
+                runtimeOverheadBytes: Double = 0.1e9, memoryMargin: Double = 0.1,
+                baseQuantization: BaseQuantization = .default) {
         self.gflopsPerCore = gflopsPerCore
         self.efficiency = efficiency
         self.embeddingBytesPerParameter = embeddingBytesPerParameter
         self.runtimeOverheadBytes = runtimeOverheadBytes
         self.memoryMargin = memoryMargin
+        self.baseQuantization = baseQuantization
     }
 }
 
@@ -254,14 +258,14 @@ public enum CapacityPlanner {
         return latency * Double(2 * (p - 1)) + Double(2 * (p - 1)) / Double(p) * bytes / bandwidth
     }
 
-    /// Frozen-base bytes of one shard: (linear NF4+DQ, embedding + head, norms).
-    public static func baseBytes(_ config: LlamaConfig, shard: LlamaShard,
-                                 embeddingBytesPerParameter e: Double) -> (linear: Double, embedding: Double, norms: Double) {
+    /// Frozen-base bytes of one shard: (linears held as `quantization`, embedding + head, norms).
+    public static func baseBytes(_ config: LlamaConfig, shard: LlamaShard, embeddingBytesPerParameter e: Double,
+                                 quantization: BaseQuantization = .default) -> (linear: Double, embedding: Double, norms: Double) {
         var linear = 0
         for module in LinearModule.allCases {
             let (i, o) = shard.localFeatures(module, config)
             // NF4 blocks run over each matrix's flattened slice: count per matrix, not per model.
-            linear += config.numHiddenLayers * BaseQuantization.default.storedBytes(elements: i * o)
+            linear += config.numHiddenLayers * quantization.storedBytes(elements: i * o)
         }
         let tables = config.tieWordEmbeddings ? 1.0 : 2.0
         let embedding = tables * Double(shard.vocabRows.count * config.hiddenSize) * e
@@ -285,7 +289,8 @@ public enum CapacityPlanner {
 
     static func rankMemory(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, cost: CostModel,
                            maxTokens: Int, keepsQuery: Bool = false) -> RankMemory {
-        let base = baseBytes(config, shard: shard, embeddingBytesPerParameter: cost.embeddingBytesPerParameter)
+        let base = baseBytes(config, shard: shard, embeddingBytesPerParameter: cost.embeddingBytesPerParameter,
+                             quantization: cost.baseQuantization)
         let activations = TrainingWorkspace.byteCount(config: config, shard: shard, maxTokens: maxTokens,
                                                       maxLoRARank: job.loraRank, checkpointing: job.checkpointing,
                                                       keepQuery: keepsQuery)

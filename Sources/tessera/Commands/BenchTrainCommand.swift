@@ -45,6 +45,8 @@ struct BenchTrainCommand: ParsableCommand {
     var overlapReduction = true
     @Option(help: "Seconds of sgemm timing per shape for the peak.") var peakSeconds = 0.2
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Skip the memory check (a job whose estimated memory per rank exceeds the host's memory divided by its ranks is refused before loading).")
+    var force = false
 
     /// Full unless the flags say otherwise.
     var checkpointingMode: ActivationCheckpointing { checkpointing.chosen ?? .full }
@@ -53,6 +55,8 @@ struct BenchTrainCommand: ParsableCommand {
         computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
+            // Before the model is loaded, on every rank (hosts differ), refused on one line.
+            let memoryLine = try MPISession.agreed(world) { try checkMemory(world: world) }
             let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double, String) in
                 let mesh = try ProcessMesh(world: world, tp: tp)
                 let source = try ModelSource(ModelOption.resolve(model))
@@ -123,7 +127,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "model": modelName, "ranks": world.size, "tp": tp, "dp": world.size / tp, "batch_size": batchSize, "seq_len": seqLen,
                     "steps": steps, "tokens_per_s": tokensPerSecond, "seconds_per_step": seconds / Double(steps),
                     "mfu": mfu, "model_flops_per_token": flopsPerToken, "peak_gflops_per_rank": peakPerRank,
-                    "peak_rss_bytes_per_rank": rss, "base": baseQuant.resolved.description,
+                    "peak_rss_bytes_per_rank": rss, "memory_check": memoryLine ?? NSNull(), "base": baseQuant.resolved.description,
                     "activation_checkpointing": checkpointingMode.rawValue, "workspace_bytes": trainer.workspaceBytes,
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                     "overlap_reduction": overlapReduction,
@@ -141,6 +145,7 @@ struct BenchTrainCommand: ParsableCommand {
                                      overlapReduction ? "overlapped per layer" : "one fused call",
                                      1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))
                 Console.print("peak RSS per rank: " + rss.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", "))
+                if let memoryLine { Console.print(memoryLine) }
                 // Mean over the ranks, then each rank (up to 8) to show imbalance.
                 let shown = min(world.size, 8)
                 let rankColumns = world.size > 1 ? (0..<shown).map { "  rank \($0)".padding(toLength: 9, withPad: " ", startingAt: 0) }.joined() : ""
@@ -153,5 +158,21 @@ struct BenchTrainCommand: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension BenchTrainCommand {
+    /// The memory guard for this benchmark on this rank's host: the summary line, or a
+    /// `MemoryGuardError` refusing it; nil when the model cannot be read (set-up reports that).
+    func checkMemory(world: Communicator) throws -> String? {
+        guard let source = try? ModelSource(ModelOption.resolve(model)), let config = try? source.config(),
+              let targets = try? lora.config(baseModel: nil).targets(for: config) else { return nil }
+        let job = PlannedJob(globalBatchSize: batchSize, seqLen: seqLen, loraRank: lora.config(baseModel: nil).r,
+                             targets: targets, microBatchSize: microBatchSize, checkpointing: checkpointingMode)
+        let memoryGuard = MemoryGuard(config: config, job: job, tp: tp, worldSize: world.size,
+                                      ranksOnHost: MemoryCheck.ranksOnHost,
+                                      embeddingBytesPerParameter: ((try? source.embeddingBytesPerParameter()) ?? nil) ?? 2,
+                                      baseQuantization: baseQuant.resolved)
+        return try MemoryCheck.run(memoryGuard, force: force)
     }
 }

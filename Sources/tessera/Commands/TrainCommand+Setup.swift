@@ -79,6 +79,24 @@ extension TrainCommand {
         return c
     }
 
+    /// The memory guard for this job on this rank's host (docs/preemption.md): the line for the
+    /// set-up summary, or a `MemoryGuardError` refusing the job. Reads only the model's header.
+    /// Any other error returns nil: `prepare` reports it with its usual message.
+    func checkMemory(world: Communicator) throws -> String? {
+        guard let config = try? resolvedConfig(), let path = try? ModelPath(config.model ?? modelOption.resolved),
+              let summary = try? ModelSummary(path: path),
+              let targets = try? config.loraConfig(baseModel: nil).targets(for: summary.config),
+              let shape = try? MeshShape(world: world.size, tp: config.tp) else { return nil }
+        let job = PlannedJob(globalBatchSize: config.batchSize, seqLen: config.maxSeqLen, loraRank: config.lora.r,
+                             targets: targets, microBatchSize: config.resolvedMicroBatchSize(dataParallel: shape.dp),
+                             checkpointing: config.activationCheckpointing)
+        let memoryGuard = MemoryGuard(config: summary.config, job: job, tp: config.tp, worldSize: world.size,
+                                      ranksOnHost: MemoryCheck.ranksOnHost,
+                                      embeddingBytesPerParameter: summary.embeddingBytesPerParameter,
+                                      baseQuantization: config.baseQuantization)
+        return try MemoryCheck.run(memoryGuard, force: force)
+    }
+
     func prepare(world: Communicator) throws -> Setup {
         var config = try resolvedConfig()
         let mesh = try ProcessMesh(world: world, tp: config.tp)

@@ -92,6 +92,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "When a checkpoint write fails (disk full, quota, I/O error): stop (exit 1 on every rank) or continue (warn and retry at the next save; the final save must succeed).")
     var onSaveError: SaveErrorPolicy = .stop
     @Option(help: "Skip up to N steps whose loss or gradient is NaN/Inf (no update; counted and reported) instead of stopping at the first.") var skipNonfinite = 0
+    @Flag(help: "Skip the memory check: without it a job whose estimated memory per rank (tessera plan's formula) exceeds the host's memory (cgroup limit or MemAvailable) divided by its ranks is refused before the model is loaded.")
+    var force = false
 
     func validate() throws {
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1") }
@@ -110,6 +112,8 @@ struct TrainCommand: ParsableCommand {
             try checkRanksAgree(world)
             // From here a signal asks for a stop at the next step boundary (docs/preemption.md).
             try MPISession.agreed(world) { try GracefulStop.install() }
+            // Before the model is loaded, on every rank (hosts differ), refused on one line.
+            let memoryLine = try MPISession.agreed(world) { try checkMemory(world: world) }
             let setup = try MPISession.agreed(world) { try prepare(world: world) }
             let (trainer, config) = (setup.trainer, setup.config)
             // Every rank chose its checkpoint itself; on storage that hosts see differently they
@@ -118,7 +122,7 @@ struct TrainCommand: ParsableCommand {
             if startSteps[0] != -startSteps[1] {
                 throw AgreedFailure(message: "the ranks would resume from different steps (\(-startSteps[1]) to \(startSteps[0])): every rank must see the same OUT/checkpoints; use --resume-from PATH on a shared file system")
             }
-            if world.isRoot { printSummary(setup, started: started) }
+            if world.isRoot { printSummary(setup, memoryLine: memoryLine, started: started) }
             var metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
             let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
                                                             isTerminal: progress.isTerminal) : nil
@@ -218,7 +222,7 @@ struct TrainCommand: ParsableCommand {
         throw SessionExit(code: exitCodeOnSignal ? 128 + signal : 0)
     }
 
-    private func printSummary(_ setup: Setup, started: Double) {
+    private func printSummary(_ setup: Setup, memoryLine: String?, started: Double) {
         let trainer = setup.trainer
         Console.print("mesh: \(setup.mesh.shape); this shard: \(trainer.shard)")
         Console.print("model: \(setup.modelDescription)")
@@ -231,6 +235,7 @@ struct TrainCommand: ParsableCommand {
         if let resumed = setup.resumedFrom {
             Console.print("resuming from \(resumed.path) at step \(setup.startStep)")
         }
+        if let memoryLine { Console.print(memoryLine) }
         Console.print(String(format: "LoRA: %@; memory per rank: activations %.0f MB, peak RSS so far %.0f MB; set-up %.1f s",
                              setup.adapter.trainableParametersLine(totalBaseParameters: setup.baseParameters),
                              Double(trainer.workspaceBytes) / 1e6, Double(ProcessMemory.peakResidentBytes()) / 1e6,

@@ -28,6 +28,9 @@ bad() { failed=$((failed + $1)); failures+=("$2"); }
 skip() { skipped=$((skipped + $1)); skips+=("$2"); }
 strict=0
 [ "${CI:-}" = "true" ] && strict=1
+# Wall time of each part, printed as it ends: the budget is 90 minutes on the slowest CI machine.
+mark=$SECONDS
+took() { echo "[time] $1: $((SECONDS - mark)) s (total $SECONDS s)"; mark=$SECONDS; }
 
 export TESSERA_REQUIRE_MODEL=1
 if ! scripts/setup.sh --tests; then
@@ -41,6 +44,7 @@ fi
 config=${TESSERA_TEST_CONFIG:-release}
 test_build=(-c "$config" --scratch-path .build-test -Xswiftc -enable-testing)
 swift build "${test_build[@]}" --build-tests 2>&1 | grep -E "error|warning: unre|Compiling|Build" | grep -v "^\[" || true
+took "set-up and builds"
 
 # Runs `swift test` under a kernel path ("" = the CPU's best) with an optional filter, and adds
 # its counts from the event stream. A forced path prints only failures and the closing line.
@@ -72,6 +76,7 @@ swift_tests() {   # label kernels filter
   rm -f "$events" "$events.counts" "$events.log"
 }
 swift_tests "swift test" "" ""
+took "swift test"
 
 # 1b. Every other element-wise kernel path the CPU runs (TESSERA_KERNELS=avx2, scalar; the run
 # above took the best): the kernel, quantization and model-level golden suites once more each.
@@ -87,6 +92,7 @@ for path in avx512 avx2 scalar; do
     continue
   fi
   swift_tests "swift test [TESSERA_KERNELS=$path]" "$path" "$path_suites"
+  took "swift test [TESSERA_KERNELS=$path]"
 done
 
 # 2. Multi-rank collective checks.
@@ -110,6 +116,7 @@ run_ranks() {
   [ "$code" -ne 0 ] && [ "$f" -eq 0 ] && bad 1 "mpi checks np=$np exit $code"
 }
 for np in 1 2 3 4; do run_ranks "$np"; done
+took "multi-rank collective checks"
 
 # 3. End-to-end command checks on the release binary.
 tessera=.build/release/tessera
@@ -317,6 +324,7 @@ check "bench gemm reports every shape" bench_gemm_runs
 check "bench train under np 2 (tp 2) reports the step's time by phase and rank" bench_train_breaks_the_step_down
 check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
 check "eval --compute bf16 stays within 1% of fp32 (or is refused without AVX512-BF16)" bf16_compute_tracks_fp32_or_is_refused
+took "command checks"
 
 # Sections 4-11 are scripts that print PASS/FAIL lines and end with `N passed, N failed[, N skipped]`;
 # their counts join this run's. A section that cannot run prints `skipped (environment): why` (outside
@@ -340,6 +348,7 @@ section() {   # name script [args...]
     fi
   fi
   rm -f "$log"
+  took "$name"
 }
 
 # 4. Training across meshes: the same job on every (tp, dp) gives the same losses and adapter.

@@ -33,13 +33,15 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
         .target(name: "Tokenization", dependencies: []),
         .target(name: "LlamaModel", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization"]),
+        // Model I/O: paths, weight sources, loaders, presets, summaries, HF and GGUF export.
+        .target(name: "ModelIO", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
         .target(name: "Parallelism", dependencies: ["ProcessGroups", "Collectives", "LlamaModel", "LoRA"]),
         .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Tokenization", "ModelFormats", "LlamaModel", "LoRA", "Parallelism"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "CSignals", "ProcessGroups", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "LoRA", "Parallelism", "Training",
+                "CSignals", "ProcessGroups", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "ModelIO", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -52,10 +54,10 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "ProcessGroups", "LlamaModel", "ModelFormats", "Kernels", "TestSupport"]),
-        .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "ProcessGroups", "LlamaModel", "LoRA", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Parallelism", "ProcessGroups", "LoRA", "Tokenization", "LlamaModel", "ModelFormats", "TestSupport"]),
-        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ProcessGroups", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "ProcessGroups", "LlamaModel", "ModelIO", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "ProcessGroups", "LlamaModel", "ModelIO", "LoRA", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Parallelism", "ProcessGroups", "LoRA", "Tokenization", "LlamaModel", "ModelIO", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelIO", "ProcessGroups", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]
 )

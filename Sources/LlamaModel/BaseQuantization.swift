@@ -151,11 +151,11 @@ extension LlamaWeights {
 
 /// One result slot per matrix; each slot is written by exactly one worker, then read after
 /// `concurrentPerform` returns, so no two threads touch the same slot.
-final class ResultSlots: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Result<FrozenMatrix, Error>?>
-    let count: Int
+package final class ResultSlots: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Result<FrozenMatrix, Error>?>
+    package let count: Int
 
-    init(count: Int) {
+    package init(count: Int) {
         self.count = count
         pointer = .allocate(capacity: count)
         pointer.initialize(repeating: nil, count: count)

@@ -12,13 +12,13 @@ import Darwin
 
 extension FrozenMatrix {
     /// Whether the values are held by the matrix (NF4 or fp32) rather than read from a mapped file.
-    var ownsValues: Bool {
+    package var ownsValues: Bool {
         if case .blocks = storage { return false }
         return true
     }
 
     /// Drops the resident pages of a mapped matrix's bytes (whole pages inside its range only).
-    func releaseResidentPages() {
+    package func releaseResidentPages() {
         guard case .blocks(_, let bytes, _, _) = storage, let base = bytes.baseAddress else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard page > 0 else { return }

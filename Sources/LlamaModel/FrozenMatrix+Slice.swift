@@ -88,11 +88,11 @@ extension FrozenMatrix {
 }
 
 /// Bytes owned by a sliced block matrix (the copied row ranges of a column slice).
-final class OwnedBytes: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    let count: Int
+package final class OwnedBytes: @unchecked Sendable {
+    package let pointer: UnsafeMutableRawPointer
+    package let count: Int
 
-    init(count: Int) {
+    package init(count: Int) {
         self.count = count
         // Block formats hold fp16/fp32 fields: keep the alignment the mapping gives them.
         pointer = .allocate(byteCount: max(count, 1), alignment: 64)

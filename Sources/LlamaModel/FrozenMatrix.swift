@@ -65,7 +65,7 @@ public struct FrozenMatrix: @unchecked Sendable {
     }
 
     /// A matrix over `dense` (`rows · columns` floats), which it keeps alive.
-    init(name: String, rows: Int, columns: Int, dense: FloatBuffer) {
+    package init(name: String, rows: Int, columns: Int, dense: FloatBuffer) {
         precondition(dense.count == rows * columns, "FrozenMatrix: dense buffer size")
         self.name = name
         self.rows = rows
@@ -227,4 +227,23 @@ public func ggufRoPERowOrder(rows: Int, heads: Int) -> [Int] {
         }
     }
     return order
+}
+
+/// `values` (`[rows, columns]`, HF row order) with the rows of each of `heads` heads moved to
+/// llama.cpp's stored order: HF row `h·D + s·D/2 + i` goes to row `h·D + 2i + s` (the inverse of
+/// the un-permutation at load, `ggufRoPERowOrder`).
+public func ggufPermutedRows(_ values: [Float], rows: Int, columns: Int, heads: Int) -> [Float] {
+    precondition(values.count == rows * columns, "ggufPermutedRows: \(values.count) values for [\(rows), \(columns)]")
+    let order = ggufRoPERowOrder(rows: rows, heads: heads)
+    var out = [Float](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { source in
+        out.withUnsafeMutableBufferPointer { destination in
+            for r in 0..<rows {
+                let to = order[r] * columns
+                let from = r * columns
+                for c in 0..<columns { destination[to + c] = source[from + c] }
+            }
+        }
+    }
+    return out
 }

@@ -22,6 +22,14 @@ public struct LlamaLayerWeights: @unchecked Sendable {
     public var up: FrozenMatrix             // [F, C]
     public var down: FrozenMatrix           // [C, F]
 
+    package init(attentionNorm: FloatBuffer, q: FrozenMatrix, k: FrozenMatrix, v: FrozenMatrix, o: FrozenMatrix,
+                 qBias: FloatBuffer?, kBias: FloatBuffer?, vBias: FloatBuffer?, ffnNorm: FloatBuffer,
+                 gate: FrozenMatrix, up: FrozenMatrix, down: FrozenMatrix) {
+        (self.attentionNorm, self.q, self.k, self.v, self.o) = (attentionNorm, q, k, v, o)
+        (self.qBias, self.kBias, self.vBias) = (qBias, kBias, vBias)
+        (self.ffnNorm, self.gate, self.up, self.down) = (ffnNorm, gate, up, down)
+    }
+
     /// The seven linear weights, in PEFT module order (set: exactly seven, the same order).
     public var linears: [FrozenMatrix] {
         get { [q, k, v, o, gate, up, down] }
@@ -41,6 +49,12 @@ public struct LlamaWeights: @unchecked Sendable {
     public var output: FrozenMatrix         // [V, C]
     /// Llama 3.1 GGUFs carry precomputed RoPE frequency divisors (`rope_freqs.weight`).
     public var ropeFrequencyFactors: [Float]?   // [D/2]
+
+    package init(embedding: FrozenMatrix, layers: [LlamaLayerWeights], outputNorm: FloatBuffer, output: FrozenMatrix,
+                 ropeFrequencyFactors: [Float]?) {
+        (self.embedding, self.layers, self.outputNorm, self.output) = (embedding, layers, outputNorm, output)
+        self.ropeFrequencyFactors = ropeFrequencyFactors
+    }
 
     /// Scratch floats that any `linearForward` over these weights needs.
     public var linearScratchCount: Int {

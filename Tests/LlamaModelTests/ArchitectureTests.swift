@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 
 /// The family lookup, the traits the config reads, the tensor-name tables and the refusal of

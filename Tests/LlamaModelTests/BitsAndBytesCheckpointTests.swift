@@ -6,6 +6,7 @@
 import Foundation
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 import Quantization
 

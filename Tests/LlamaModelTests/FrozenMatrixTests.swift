@@ -1,5 +1,6 @@
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 
 @Suite struct FrozenMatrixTests {
     /// llama.cpp's converter: `w.reshape(heads, 2, D/2, I).swapaxes(1, 2).reshape(w.shape)`.

@@ -7,6 +7,7 @@ import Testing
 import TestSupport
 import Kernels
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 import Tokenization
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 
 @Suite struct LlamaConfigTests {

@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 
 /// The whole forward on a tiny random model: against a naive fp64 transformer, with a KV cache,
 /// with several sequences in one batch, with masked labels.

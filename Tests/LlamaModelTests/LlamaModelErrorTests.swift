@@ -1,5 +1,6 @@
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 
 @Suite struct LlamaModelErrorTests {
     @Test func messagesNameTheProblem() {

@@ -9,6 +9,7 @@ import Testing
 import TestSupport
 import Kernels
 @testable import LlamaModel
+@testable import ModelIO
 import Quantization
 
 @Suite struct RandomWeightsTests {

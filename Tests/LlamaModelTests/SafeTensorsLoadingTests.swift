@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 
 /// A tiny model written as an HF directory (config.json + model.safetensors) loads back and

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LlamaModel
+@testable import ModelIO
 
 @Suite struct SamplerTests {
     private let logits: [Float] = [0.5, 3, 2.9, -1, 3, 0]

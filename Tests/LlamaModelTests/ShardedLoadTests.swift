@@ -12,6 +12,7 @@ import Testing
 import TestSupport
 import Kernels
 @testable import LlamaModel
+@testable import ModelIO
 import Quantization
 
 /// Splits of SmolLM2 (9 query heads in 3 KV groups, FFN 1536, vocab 49152): at tp 2 and 4 the

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 
 /// One model shared by the suite: loading maps the file, it does not copy it.

@@ -13,6 +13,7 @@ import ProcessGroups
 import Testing
 import TestSupport
 @testable import LlamaModel
+@testable import ModelIO
 
 /// Rows `rows` and columns `columns` of a `[R, C]` row-major matrix.
 private func slice(_ values: [Float], columnsTotal: Int, rows: Range<Int>, columns: Range<Int>) -> [Float] {

@@ -1,6 +1,7 @@
 // A tiny random F32 Llama for tests that need a whole model but not the real weights.
 import Kernels
 @testable import LlamaModel
+@testable import ModelIO
 
 struct RandomFloats {
     var state: UInt64

@@ -10,6 +10,7 @@ import ProcessGroups
 import Testing
 import TestSupport
 @testable import LlamaModel
+@testable import ModelIO
 
 /// LoRA factors for a test: every targeted module of every layer, random A and B.
 final class TestLowRankAdapters: LowRankAdapters {

@@ -7,6 +7,7 @@ import Foundation
 import Testing
 import TestSupport
 import LlamaModel
+import ModelIO
 import ModelFormats
 @testable import LoRA
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LlamaModel
+import ModelIO
 import ModelFormats
 @testable import LoRA
 

@@ -7,6 +7,7 @@
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 @testable import LoRA
 import ModelFormats
 import ProcessGroups

@@ -1,5 +1,6 @@
 import Testing
 import LlamaModel
+import ModelIO
 @testable import LoRA
 
 @Suite struct LoRAInitializationTests {

@@ -3,6 +3,7 @@
 
 import Foundation
 import LlamaModel
+import ModelIO
 @testable import LoRA
 import Testing
 import TestSupport

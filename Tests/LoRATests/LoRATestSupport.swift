@@ -2,6 +2,7 @@
 // directories and the reference adapter's location.
 import Foundation
 import LlamaModel
+import ModelIO
 @testable import LoRA
 import TestSupport
 

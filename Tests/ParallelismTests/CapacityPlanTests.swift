@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Parallelism
 import LlamaModel
+import ModelIO
 import TestSupport
 
 /// `CapacityPlanner` against hand-computed byte counts (NF4 + DQ per matrix: n/2 codes + one byte

@@ -1,6 +1,7 @@
 import Testing
 @testable import Parallelism
 import LlamaModel
+import ModelIO
 
 /// `HostMemory.probe` on faked /proc and cgroup files, and `MemoryGuard`'s verdict and remedy
 /// against fake limits (no real memory is read).

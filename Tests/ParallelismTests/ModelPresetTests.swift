@@ -6,6 +6,7 @@
 import Foundation
 import Testing
 import LlamaModel
+import ModelIO
 import LoRA
 import TestSupport
 

@@ -1,6 +1,7 @@
 import Testing
 @testable import Parallelism
 import LlamaModel
+import ModelIO
 
 @Suite struct ShardPlannerTests {
     let smol = LlamaConfig(hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9,

@@ -1,5 +1,6 @@
 import Foundation
 import LlamaModel
+import ModelIO
 import ModelFormats
 import TestSupport
 import Testing

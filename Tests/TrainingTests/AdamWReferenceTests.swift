@@ -5,6 +5,7 @@
 
 import Foundation
 import LlamaModel
+import ModelIO
 import LoRA
 import ProcessGroups
 import Testing

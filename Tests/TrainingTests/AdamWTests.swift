@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Kernels
 import LlamaModel
+import ModelIO
 import LoRA
 import ModelFormats
 import TestSupport

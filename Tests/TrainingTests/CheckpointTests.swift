@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LlamaModel
+import ModelIO
 import LoRA
 import Parallelism
 @testable import Training

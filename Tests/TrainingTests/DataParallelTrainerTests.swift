@@ -13,6 +13,7 @@
 import Foundation
 import Kernels
 @testable import LlamaModel
+@testable import ModelIO
 import LoRA
 import Parallelism
 import ProcessGroups

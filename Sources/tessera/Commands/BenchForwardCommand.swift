@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 
 /// `tessera bench forward`: model load cost and forward (evaluation) throughput on one rank.
 struct BenchForwardCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 import Quantization
 
 /// `tessera bench linear`: the frozen linear (dequantize a tile into scratch, then sgemm) in its

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 import Tokenization
 
 /// `tessera bench tokenizer`: encoding throughput on one core.

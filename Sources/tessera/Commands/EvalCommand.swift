@@ -3,6 +3,7 @@ import Collectives
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 import LoRA
 import ProcessGroups
 import Tokenization

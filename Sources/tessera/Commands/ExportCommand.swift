@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LlamaModel
+import ModelIO
 import LoRA
 
 /// `tessera export`: writes a loaded model in another format (a Hugging Face directory), or,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Collectives
 import Foundation
 import LlamaModel
+import ModelIO
 import LoRA
 import Tokenization
 

@@ -3,6 +3,7 @@ import Collectives
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 import LoRA
 
 /// `tessera info`: versions, the MPI world, the BLAS and element-wise kernels, and every rank's

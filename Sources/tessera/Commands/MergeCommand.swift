@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LlamaModel
+import ModelIO
 import LoRA
 import ModelFormats
 

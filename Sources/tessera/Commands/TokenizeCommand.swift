@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LlamaModel
+import ModelIO
 import Tokenization
 
 /// `tessera tokenize`: text → ids, ids → text, or a JSON batch (like llama.cpp's tokenize tool).

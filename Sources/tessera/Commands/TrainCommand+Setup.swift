@@ -5,6 +5,7 @@ import ArgumentParser
 import Collectives
 import Foundation
 import LlamaModel
+import ModelIO
 import LoRA
 import ProcessGroups
 import Parallelism

@@ -4,6 +4,7 @@ import Collectives
 import Foundation
 import Kernels
 import LlamaModel
+import ModelIO
 import LoRA
 import Parallelism
 import Tokenization

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LlamaModel
+import ModelIO
 
 /// `--base-quant nf4|none` and `--double-quant/--no-double-quant`, shared by every command that
 /// loads a model to run it: how the frozen linear weights are held (QLoRA's NF4 by default).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LlamaModel
+import ModelIO
 
 extension ActivationCheckpointing: ExpressibleByArgument {}
 

@@ -3,6 +3,7 @@
 // printed once by rank 0 through the agreed-failure path (every rank exits 1).
 import Foundation
 import LlamaModel
+import ModelIO
 import Parallelism
 
 enum MemoryCheck {

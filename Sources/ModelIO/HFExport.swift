@@ -5,6 +5,7 @@
 // F32 export holds exactly the values Tessera computes with.
 // Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
 
+import LlamaModel
 import Foundation
 import Kernels
 import ModelFormats

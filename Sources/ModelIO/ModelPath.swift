@@ -1,5 +1,6 @@
 // What a model path names: a GGUF file, or a Hugging Face directory (config.json,
 // model.safetensors or a sharded index, tokenizer.json, tokenizer_config.json).
+import LlamaModel
 import Foundation
 import Kernels
 import ModelFormats

@@ -2,6 +2,7 @@
 // against the config, and errors name the tensor with expected vs found shape. Tensor names and
 // the GGUF q/k row permutation come from the config's Architecture.
 
+import LlamaModel
 import Kernels
 import ModelFormats
 import Quantization
@@ -44,7 +45,7 @@ extension LlamaWeights {
             return out
         }
 
-        embedding = try matrix(.embedding, nil, v, c)
+        let embedding = try matrix(.embedding, nil, v, c)
         var layers: [LlamaLayerWeights] = []
         layers.reserveCapacity(config.numHiddenLayers)
         for l in 0..<config.numHiddenLayers {
@@ -63,18 +64,12 @@ extension LlamaWeights {
                 up: try matrix(.up, l, f, c),
                 down: try matrix(.down, l, c, f)))
         }
-        self.layers = layers
-        outputNorm = try vector(.outputNorm, nil, c)
-        if config.tieWordEmbeddings {
-            output = embedding
-        } else {
-            output = try matrix(.output, nil, v, c)
-        }
+        let outputNorm = try vector(.outputNorm, nil, c)
+        let output = config.tieWordEmbeddings ? embedding : try matrix(.output, nil, v, c)
         let freqsName = try names.name(.ropeFrequencies, format: format)
-        if try source.storedTensor(named: freqsName) != nil {
-            ropeFrequencyFactors = try vector(.ropeFrequencies, nil, config.headDim / 2).array
-        } else {
-            ropeFrequencyFactors = nil
-        }
+        let factors = try source.storedTensor(named: freqsName) != nil
+            ? try vector(.ropeFrequencies, nil, config.headDim / 2).array : nil
+        self.init(embedding: embedding, layers: layers, outputNorm: outputNorm, output: output,
+                  ropeFrequencyFactors: factors)
     }
 }

@@ -1,5 +1,6 @@
 // Opening a model as one tensor-parallel rank: the file is mapped, and only this rank's slice of
 // each matrix is read, converted and kept (LlamaWeights+Shard.swift).
+import LlamaModel
 import Kernels
 import ProcessGroups
 

@@ -4,6 +4,7 @@
 // a Qwen2 checkpoint must name Qwen2ForCausalLM (LlamaForCausalLM would put a bias on o_proj too):
 // the class is `Architecture.huggingFaceClass`.
 
+import LlamaModel
 import Foundation
 
 extension LlamaConfig {

@@ -12,6 +12,7 @@
 // Legend: n = out · in, blocks = ceil(n / 64). Every field is checked against the shape and
 // the fixed tables before a byte is trusted; errors name the tensor and the field.
 
+import LlamaModel
 import Foundation
 import ModelFormats
 import Quantization

@@ -2,6 +2,7 @@
 // (`general.architecture` is `llama` for Llama and Mistral, `qwen2` for Qwen2; the family is
 // looked up once, `Architecture.gguf(architecture:)`).
 
+import LlamaModel
 import ModelFormats
 
 extension LlamaConfig {

@@ -1,4 +1,5 @@
 // The tokenizer a GGUF file describes in its `tokenizer.ggml.*` metadata.
+import LlamaModel
 import ModelFormats
 import Tokenization
 

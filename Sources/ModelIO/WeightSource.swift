@@ -1,6 +1,7 @@
 // Where weights come from: a file that can list a tensor's storage type, HF-order shape and
 // bytes by name. GGUF and safetensors both conform, so the loader and its checks exist once.
 
+import LlamaModel
 import ModelFormats
 import Quantization
 

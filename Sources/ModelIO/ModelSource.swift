@@ -3,6 +3,7 @@
 // HF `config.json`, or a directory that holds only one), or a preset (ModelPreset.swift). A path
 // that exists wins over a preset of the same name. Shapes without weights load as seeded random
 // weights (LlamaWeights+Random.swift), so a model can be measured without downloading it.
+import LlamaModel
 import Foundation
 import Kernels
 import ProcessGroups

@@ -15,6 +15,7 @@
 //     Norm weights are ones and biases zeros (HF's initialisation).
 // Legend: C = hidden, F = FFN size, V = vocab, O × I = a full matrix.
 
+import LlamaModel
 import Dispatch
 import Kernels
 import ProcessGroups

@@ -1,5 +1,6 @@
 // A model's vital statistics without running it: architecture, parameter count, how its
 // tensors are stored, and what the frozen weights cost in memory in each representation.
+import LlamaModel
 import ModelFormats
 import Quantization
 

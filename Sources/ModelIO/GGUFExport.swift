@@ -6,6 +6,7 @@
 // `Llama.load(gguf:)` un-permutes them to exactly the values exported.
 // Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
 
+import LlamaModel
 import Foundation
 import Kernels
 import ModelFormats
@@ -129,25 +130,6 @@ extension PreTokenizer {
         case .qwen2: return "qwen2"
         }
     }
-}
-
-/// `values` (`[rows, columns]`, HF row order) with the rows of each of `heads` heads moved to
-/// llama.cpp's stored order: HF row `h·D + s·D/2 + i` goes to row `h·D + 2i + s` (the inverse of
-/// the un-permutation at load, `ggufRoPERowOrder`).
-public func ggufPermutedRows(_ values: [Float], rows: Int, columns: Int, heads: Int) -> [Float] {
-    precondition(values.count == rows * columns, "ggufPermutedRows: \(values.count) values for [\(rows), \(columns)]")
-    let order = ggufRoPERowOrder(rows: rows, heads: heads)
-    var out = [Float](repeating: 0, count: values.count)
-    values.withUnsafeBufferPointer { source in
-        out.withUnsafeMutableBufferPointer { destination in
-            for r in 0..<rows {
-                let to = order[r] * columns
-                let from = r * columns
-                for c in 0..<columns { destination[to + c] = source[from + c] }
-            }
-        }
-    }
-    return out
 }
 
 /// Writes `model` as a GGUF v3 file that llama.cpp (and `Llama.load(gguf:)`) loads.

@@ -16,6 +16,7 @@
 // on the calling thread only.
 // Legend: C = hidden, G = KV heads, D = head dim, F = FFN size, V = vocab, Kb = blocks per row.
 
+import LlamaModel
 import Dispatch
 import Kernels
 import ProcessGroups

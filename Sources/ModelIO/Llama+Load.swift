@@ -1,5 +1,6 @@
 // Opening a model from a GGUF file.
 
+import LlamaModel
 import ModelFormats
 
 extension Llama {

@@ -1,6 +1,7 @@
 // Hugging Face safetensors checkpoints (single file or sharded) as a WeightSource; F32, F16 and
 // BF16 tensors map onto the GGML element types of the same name.
 
+import LlamaModel
 import Foundation
 import ModelFormats
 import Quantization

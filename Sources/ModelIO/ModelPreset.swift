@@ -5,6 +5,7 @@
 // rope_scaling, max_position_embeddings, rms_norm_eps, bos/eos ids); the parameter counts they
 // give are held to the published ones in ModelPresetTests.
 // Legend: C = hidden, F = FFN size, L = layers, H = query heads, G = KV heads, V = vocabulary.
+import LlamaModel
 import Kernels
 
 /// A named model shape (a Hugging Face config without weights).

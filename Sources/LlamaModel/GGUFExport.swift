@@ -183,7 +183,7 @@ public func exportGGUF(model: Llama, tokenizer: GGUFTokenizerMetadata, to path: 
 }
 
 /// The metadata and tensors of a GGUF export of `model`, ready to write. With `quantization`,
-/// the matrices take that mix's types (`dtype` then only matters for llama.cpp's F16 fallback).
+/// the matrices take that mix's types (`dtype` is then unused: rows no block type fits stay F16).
 public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtype: GGUFExportDType,
                             quantization: GGUFQuantization? = nil, name: String) throws -> GGUFWriter {
     let config = model.config

@@ -1,8 +1,9 @@
 // Quantizers against the reference set in Tests/Fixtures/reference/quant (scripts/reference/
-// make_quant_reference.py, gguf 0.19.0): Q8_0 and Q5_0 bytes equal gguf.quants' (bit-exact with
-// ggml's reference quantizers), block by block; every dequantizer a quantized export needs
-// (Q8_0, Q5_0, Q4_K, Q6_K) equals gguf's on the same bytes. gguf has no K-quant quantizer, so
-// Q4_K / Q6_K quantization is held to error bounds and to structural invariants instead.
+// make_quant_reference.py): Q8_0 and Q5_0 bytes equal gguf.quants' (0.19.0, bit-exact with
+// ggml's reference quantizers) and Q4_K / Q6_K bytes equal llama.cpp's own
+// quantize_row_q4_K_ref / q6_K_ref (gguf has no K-quant quantizer), block by block; every
+// dequantizer a quantized export needs (Q8_0, Q5_0, Q4_K, Q6_K) equals gguf's on the same bytes;
+// the K-quant round trip stays within error bounds.
 
 import Foundation
 import Testing
@@ -29,7 +30,30 @@ private func hexBytes(_ hex: String) -> [UInt8] {
     return out
 }
 
+/// Float32 little-endian hex rows (exact, and a quarter of the size of decimal JSON).
+private func f32Rows(_ value: Any?) throws -> [[Float]] {
+    try #require(value as? [String]).map { hex in
+        let bytes = hexBytes(hex)
+        return stride(from: 0, to: bytes.count, by: 4).map { i in
+            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+    }
+}
+
 @Suite struct QuantizeReferenceTests {
+    @Test(arguments: [("q4_K", GGMLType.q4_K), ("q6_K", GGMLType.q6_K)])
+    func kQuantBytesMatchLlamaCppBlockByBlock(key: String, type: GGMLType) throws {
+        let reference = try quantReference("kquants.json")
+        let inputs = try f32Rows(reference["inputs_f32le"])
+        let bytes = try #require(reference[key] as? [String]).map(hexBytes)
+        #expect(inputs.count == bytes.count && inputs.count >= 20)
+        for (b, x) in inputs.enumerated() {
+            #expect(try Quantize.run(type, x) == bytes[b], "\(type) super-block \(b)")
+        }
+        // All super-blocks in one call: the scratch carries nothing from one block to the next.
+        #expect(try Quantize.run(type, inputs.flatMap { $0 }) == bytes.flatMap { $0 })
+    }
+
     @Test(arguments: [("q8_0.json", GGMLType.q8_0), ("q5_0.json", GGMLType.q5_0)])
     func legacyBlocksMatchGGUFBlockByBlock(file: String, type: GGMLType) throws {
         let reference = try quantReference(file)
@@ -66,7 +90,7 @@ private func hexBytes(_ hex: String) -> [UInt8] {
     /// quality: 4.5 bits (Q4_K) around 8 %, 6.5 bits (Q6_K) around 2 % on normal data.
     @Test(arguments: [(GGMLType.q4_K, Float(0.12)), (GGMLType.q6_K, Float(0.035))])
     func kQuantRoundTripIsClose(type: GGMLType, bound: Float) throws {
-        let inputs = try floatRows(try quantReference("kquants.json")["inputs"])
+        let inputs = try f32Rows(try quantReference("kquants.json")["inputs_f32le"])
         var rng = SplitMix64(seed: 7)
         let random = (0..<16).map { _ in (0..<256).map { _ in rng.normal() * 0.02 } }
         for (b, x) in (inputs + random).enumerated() {

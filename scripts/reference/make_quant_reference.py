@@ -5,12 +5,17 @@
   q8_0.json, q5_0.json  input blocks, the bytes gguf.quants quantizes them to (its Q8_0 and Q5_0
                         quantizers are written to be bit-exact with ggml's reference ones) and
                         gguf's dequantization of those bytes;
-  kquants.json          input super-blocks for Tessera's Q4_K / Q6_K quantizers (gguf 0.19.0 has
-                        no K-quant quantizer, so these carry no reference bytes), plus seeded random
-                        Q4_K / Q6_K / Q5_0 block bytes with gguf's dequantization, which holds
-                        Tessera's dequantizers (the reader side of a quantized export) to gguf's.
+  kquants.json          input super-blocks (float32 little-endian, hex) for the Q4_K / Q6_K
+                        quantizers with the bytes llama.cpp's own reference quantizers give
+                        (`quantize_row_q4_K_ref` / `quantize_row_q6_K_ref`, run through the small
+                        driver that build_ggml_quant_driver.sh compiles from the llama.cpp copy in
+                        the llama-cpp-python sdist: gguf 0.19.0 has no K-quant quantizer), plus
+                        seeded random Q4_K / Q6_K / Q5_0 block bytes with gguf's dequantization,
+                        which holds Tessera's dequantizers (the reader side of a quantized export)
+                        to gguf's.
 
-    python make_quant_reference.py --out Tests/Fixtures/reference/quant
+    scripts/reference/build_ggml_quant_driver.sh /tmp/ggml-driver    # prints the driver's path
+    python make_quant_reference.py --ggml-driver /tmp/ggml-driver/driver --out Tests/Fixtures/reference/quant
 
 Every block list mixes seeded normal values with edge cases: all zeros, constant rows
 (positive and negative), one large outlier, negative-only, tiny (subnormal-scale) values.
@@ -19,6 +24,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import subprocess
 
 import numpy as np
 
@@ -67,20 +73,37 @@ def random_blocks(qtype, count, rng):
     return {"type": qtype.name, "bytes": [bytes(r).hex() for r in raw], "dequantized": floats(y)}
 
 
+def kquants(driver, rng):
+    x = edge_blocks(256, rng)
+    x = np.concatenate([x, (rng.normal(size=(12, 256)) * rng.choice([0.005, 0.02, 0.1, 1.0], size=(12, 1)))
+                        .astype(np.float32)])
+    n = len(x)
+    out = subprocess.run([driver, str(n)], input=x.astype("<f4").tobytes(), capture_output=True, check=True).stdout
+    if len(out) != n * (144 + 210):
+        raise SystemExit(f"{driver} wrote {len(out)} bytes, expected {n * (144 + 210)}")
+    q4, q6 = out[:144 * n], out[144 * n:]
+    return {
+        "inputs_f32le": [row.astype("<f4").tobytes().hex() for row in x],
+        "q4_K": [q4[144 * i:144 * (i + 1)].hex() for i in range(n)],
+        "q6_K": [q6[210 * i:210 * (i + 1)].hex() for i in range(n)],
+        "random_blocks": [random_blocks(t, 4, rng) for t in (T.Q4_K, T.Q6_K, T.Q5_0)],
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--ggml-driver", required=True,
+                        help="the driver build_ggml_quant_driver.sh compiles (reads float32 super-blocks "
+                             "on stdin, writes ggml's Q4_K then Q6_K bytes)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     files = {
         "q8_0.json": legacy(T.Q8_0, rng),
         "q5_0.json": legacy(T.Q5_0, rng),
-        "kquants.json": {
-            "inputs": floats(edge_blocks(256, rng)),
-            "random_blocks": [random_blocks(t, 4, rng) for t in (T.Q4_K, T.Q6_K, T.Q5_0)],
-        },
+        "kquants.json": kquants(args.ggml_driver, rng),
     }
     for name, content in files.items():
         with open(os.path.join(args.out, name), "w") as f:
@@ -88,7 +111,9 @@ def main():
             f.write("\n")
     with open(os.path.join(args.out, "versions.json"), "w") as f:
         json.dump({"gguf": importlib.metadata.version("gguf"), "numpy": np.__version__,
-                   "seed": args.seed}, f, indent=1)
+                   "seed": args.seed, "k_quant_bytes": "llama.cpp ggml/src/ggml-quants.c from the "
+                   "llama-cpp-python 0.3.36 sdist, quantize_row_q4_K_ref / quantize_row_q6_K_ref, gcc -O2"},
+                  f, indent=1)
         f.write("\n")
     print(f"[make_quant_reference] wrote {', '.join(files)} to {args.out}")
 

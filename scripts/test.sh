@@ -304,6 +304,26 @@ check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
 check "info prints the seed's line for the llama2-7b preset exactly (no weights)" seed_line_of_a_preset
 check "bench train on the llama3.2-1b preset (random weights) peaks within 10% of plan" bench_train_peak_rss_matches_plan
+merged_quant_loss_tracks_f16() {
+  # The default model + the reference adapter merged to GGUF at f16, q8_0 and q4_k_m; Tessera's
+  # own reader loads each, and the eval loss (no NF4: --base-quant none) stays near f16's.
+  local ref=Tests/Fixtures/reference/smollm2 q loss f16 q8 q4
+  for q in f16 q8_0 q4_k_m; do
+    "$tessera" merge --adapter "$ref/lora_r8_qv" --format gguf --quant "$q" --out "$scratch/merged-$q.gguf" --overwrite \
+      | head -1 | sed 's/^/  /' || return 1
+    [ -s "$scratch/merged-$q.Modelfile" ] || { echo "  no Modelfile beside merged-$q.gguf"; return 1; }
+    loss=$("$tessera" eval --model "$scratch/merged-$q.gguf" --data Tests/Fixtures/chat_small.jsonl --base-quant none --json \
+      | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])") || return 1
+    case $q in f16) f16=$loss ;; q8_0) q8=$loss ;; q4_k_m) q4=$loss ;; esac
+  done
+  python3 -c "
+import os, sys
+f16, q8, q4 = map(float, sys.argv[1:4])
+sizes = {q: os.path.getsize(f'$scratch/merged-{q}.gguf') / 1e6 for q in ('f16', 'q8_0', 'q4_k_m')}
+print(f'  eval loss f16 {f16:.4f}, q8_0 {q8:.4f} ({100 * (q8 - f16) / f16:+.2f}%), q4_k_m {q4:.4f} ({100 * (q4 - f16) / f16:+.2f}%);',
+      'sizes', ', '.join(f'{q} {mb:.1f} MB' for q, mb in sizes.items()))
+sys.exit(0 if abs(q8 - f16) <= 0.01 * f16 and abs(q4 - f16) <= 0.05 * f16 else 1)" "$f16" "$q8" "$q4"
+}
 if python3 -c "import numpy" 2>/dev/null; then
   check "make_random_model.py --preset writes bf16 shards + index that load as the preset" random_preset_directory_loads
 else
@@ -312,6 +332,7 @@ else
   [ "$strict" = 1 ] && bad 1 "make_random_model.py --preset skipped, but the set-up should provide numpy"
 fi
 check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
+check "merge --format gguf --quant q8_0 / q4_k_m: eval loss within 1% / 5% of the f16 merge" merged_quant_loss_tracks_f16
 check "a failing rank ends the whole job with one message naming it" failing_rank_ends_the_job
 check "a mesh that does not divide the world is refused once, non-zero" mesh_that_does_not_divide_is_refused
 check "a corrupt JSONL line is named by file:line on every rank, printed once" bad_jsonl_line_names_file_and_line

@@ -1,7 +1,8 @@
 // Export of a loaded model as a llama.cpp GGUF file: `general.architecture` with the
 // `<arch>.*` hyper-parameters, the tokenizer metadata (copied from a source GGUF or rebuilt from
 // a TokenizerDefinition) and every tensor under its llama.cpp name. Matrices are F16 (or F32 /
-// BF16), norms, biases and rope_freqs F32. q/k rows are permuted back to llama.cpp's interleaved
+// BF16), or quantized in one of llama.cpp's mixes (GGUFQuantization.swift); norms, biases and
+// rope_freqs F32. q/k rows are permuted back to llama.cpp's interleaved
 // RoPE order where the family's `ggufPermutesQK` says so (docs/architecture.md §7), so
 // `Llama.load(gguf:)` un-permutes them to exactly the values exported.
 // Legend: C = hidden, F = intermediate, V = vocab, H·D = query width, G·D = key/value width.
@@ -145,8 +146,8 @@ extension PreTokenizer {
 ///   `LlamaModelError.invalidWeights` for shapes GGUF cannot hold.
 @discardableResult
 public func exportGGUF(model: Llama, tokenizer: GGUFTokenizerMetadata, to path: String,
-                       dtype: GGUFExportDType = .f16, name: String = "tessera-export",
-                       overwrite: Bool = false) throws -> HFExportedFile {
+                       dtype: GGUFExportDType = .f16, quantization: GGUFQuantization? = nil,
+                       name: String = "tessera-export", overwrite: Bool = false) throws -> HFExportedFile {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
         guard !isDirectory.boolValue else {
@@ -156,15 +157,17 @@ public func exportGGUF(model: Llama, tokenizer: GGUFTokenizerMetadata, to path: 
             throw ModelFormatsError.io(file: path, detail: "exists; pass overwrite (--overwrite) to replace it")
         }
     }
-    let writer = try ggufModelWriter(model: model, tokenizer: tokenizer, dtype: dtype, name: name)
+    let writer = try ggufModelWriter(model: model, tokenizer: tokenizer, dtype: dtype,
+                                     quantization: quantization, name: name)
     try writer.write(to: path)
     let attributes = try? FileManager.default.attributesOfItem(atPath: path)
     return HFExportedFile(path: path, bytes: (attributes?[.size] as? NSNumber)?.intValue ?? 0)
 }
 
-/// The metadata and tensors of a GGUF export of `model`, ready to write.
+/// The metadata and tensors of a GGUF export of `model`, ready to write. With `quantization`,
+/// the matrices take that mix's types (`dtype` is then unused: rows no block type fits stay F16).
 public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtype: GGUFExportDType,
-                            name: String) throws -> GGUFWriter {
+                            quantization: GGUFQuantization? = nil, name: String) throws -> GGUFWriter {
     let config = model.config
     let weights = model.weights
     let arch = config.architecture.ggufArchitecture
@@ -172,7 +175,9 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
     var writer = GGUFWriter()
     writer.set("general.architecture", .string(arch))
     writer.set("general.name", .string(name))
-    writer.set("general.file_type", .uint32(dtype.fileType))
+    writer.set("general.file_type", .uint32(quantization?.fileType ?? dtype.fileType))
+    // llama.cpp's GGML_QNT_VERSION, written by its quantize tool.
+    if quantization != nil { writer.set("general.quantization_version", .uint32(2)) }
     for (key, value) in ggufHyperParameters(config) { writer.set("\(arch).\(key)", value) }
     for entry in tokenizer.entries { writer.set(entry.key, entry.value) }
 
@@ -187,13 +192,16 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
             }
             values = ggufPermutedRows(values, rows: m.rows, columns: m.columns, heads: heads)
         }
-        try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: dtype.ggmlType,
-                             dimensions: [m.columns, m.rows], bytes: ggufBytes(values, dtype.ggmlType))
+        let type = quantization?.tensorType(role: role, layer: layer, layers: config.numHiddenLayers,
+                                            rowLength: m.columns, tiedEmbeddings: config.tieWordEmbeddings)
+            ?? dtype.ggmlType
+        try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: type,
+                             dimensions: [m.columns, m.rows], bytes: ggufBytes(values, type))
     }
     /// A vector, always F32 (llama.cpp keeps norms and biases in F32).
     func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ values: [Float]) throws {
         try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: .f32,
-                             dimensions: [values.count], bytes: ggufBytes(values, .f32))
+                             dimensions: [values.count], bytes: try ggufBytes(values, .f32))
     }
 
     try matrix(.embedding, nil, weights.embedding)                                // [V, C]
@@ -258,9 +266,12 @@ func ropeFrequencyFactors(config: LlamaConfig, weights: LlamaWeights) throws -> 
     return zip(base, scaled).map { $0 / $1 }
 }
 
-/// Little-endian bytes of `values` as `type` (F32, F16 or BF16; narrowing rounds to nearest even).
-func ggufBytes(_ values: [Float], _ type: GGMLType) -> [UInt8] {
+/// Little-endian bytes of `values` as `type`: F32, F16 or BF16 (narrowing rounds to nearest
+/// even), or a block type `Quantize` supports (whole blocks per row, checked by the caller).
+func ggufBytes(_ values: [Float], _ type: GGMLType) throws -> [UInt8] {
     switch type {
+    case _ where Quantize.supportedTypes.contains(type):
+        return try Quantize.run(type, values)
     case .f16:
         return values.map(HalfFloat.fromFloat).withUnsafeBytes { [UInt8]($0) }
     case .bf16:

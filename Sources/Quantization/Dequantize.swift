@@ -12,7 +12,7 @@
 /// Dequantization of GGML tensor data into `Float` buffers.
 public enum Dequantize {
     /// The types `run` supports.
-    public static let supportedTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K]
+    public static let supportedTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K]
 
     /// Dequantizes `count` values (a whole number of blocks) starting at element `firstElement`
     /// (block aligned) of a tensor stored as `type` in `source`, into `destination`.
@@ -35,6 +35,7 @@ public enum Dequantize {
         case .q8_0: q8_0(src, blocks, destination)
         case .q4_0: q4_0(src, blocks, destination)
         case .q4_1: q4_1(src, blocks, destination)
+        case .q5_0: q5_0(src, blocks, destination)
         case .q4_K: q4_K(src, blocks, destination)
         case .q5_K: q5_K(src, blocks, destination)
         case .q6_K: q6_K(src, blocks, destination)
@@ -47,7 +48,7 @@ public enum Dequantize {
     static func byteRange(_ type: GGMLType, firstElement: Int, count: Int, available: Int) throws -> Range<Int> {
         // A switch, not `supportedTypes.contains`: no hashing on a per-row hot call.
         switch type {
-        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K: break
+        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K: break
         default:
             throw QuantizationError.unsupportedType(type, operation: "dequantize")
         }

@@ -24,7 +24,7 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
         switch self {
         case let .unsupportedType(type, operation):
             return "\(operation) is not implemented for GGML type \(type) (id \(type.rawValue)); "
-                + "convert the tensor to a supported type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)."
+                + "convert the tensor to a supported type (dequantize: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K; quantize: Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K)."
         case let .notBlockAligned(type, first, count):
             return "range [\(first), \(first) + \(count)) of a \(type) tensor is not aligned to its "
                 + "\(type.blockElements)-element blocks; start and length must be non-negative multiples of \(type.blockElements)."

@@ -1,10 +1,11 @@
-// Float -> GGML blocks for Q8_0, Q4_0 and Q4_1, following ggml's reference quantizers
-// (`quantize_row_*_ref` in ggml-quants.c) so that the bytes match llama.cpp's `quantize` tool.
+// Float -> GGML blocks for Q8_0, Q4_0, Q4_1 (here), Q5_0 (Quantize+Q5_0.swift) and Q4_K, Q6_K
+// (Quantize+KQuants.swift), following ggml's reference quantizers (`quantize_row_*_ref` in
+// ggml-quants.c) so that the bytes match llama.cpp's `quantize` tool without an importance matrix.
 
 /// Quantization of `Float` data into GGML block formats.
 public enum Quantize {
     /// The types `run` supports.
-    public static let supportedTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1]
+    public static let supportedTypes: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
 
     /// Quantizes `source` (a whole number of blocks) into `destination`, which must hold
     /// `type.byteCount(elements: source.count)` bytes.
@@ -24,12 +25,21 @@ public enum Quantize {
             throw QuantizationError.nonFiniteInput(index: bad, value: source[bad])
         }
         guard let x = source.baseAddress, let out = destination.baseAddress else { return }
-        for b in 0..<(source.count / 32) {
-            let block = x + 32 * b
-            switch type {
-            case .q8_0: q8_0(block, out + 34 * b)
-            case .q4_0: q4_0(block, out + 18 * b)
-            default: q4_1(block, out + 20 * b)
+        let blocks = source.count / type.blockElements
+        switch type {
+        case .q4_K:
+            KQuantScratch.with { s in for b in 0..<blocks { q4_K(x + 256 * b, out + 144 * b, s) } }
+        case .q6_K:
+            KQuantScratch.with { s in for b in 0..<blocks { q6_K(x + 256 * b, out + 210 * b, s) } }
+        default:
+            for b in 0..<blocks {
+                let block = x + 32 * b
+                switch type {
+                case .q8_0: q8_0(block, out + 34 * b)
+                case .q4_0: q4_0(block, out + 18 * b)
+                case .q5_0: q5_0(block, out + 22 * b)
+                default: q4_1(block, out + 20 * b)
+                }
             }
         }
     }
@@ -107,8 +117,12 @@ public enum Quantize {
 
     /// ggml's `MIN(15, (int8_t)v)` for v >= 0, made total for out-of-range v.
     @inline(__always)
-    static func truncatedNibble(_ v: Float) -> UInt8 {
+    static func truncatedNibble(_ v: Float) -> UInt8 { truncatedLevel(v, 15) }
+
+    /// ggml's `MIN(top, (int8_t)v)` for v >= 0, made total for out-of-range v.
+    @inline(__always)
+    static func truncatedLevel(_ v: Float, _ top: Float) -> UInt8 {
         guard v.isFinite, v > 0 else { return 0 }
-        return UInt8(Swift.min(v.rounded(.towardZero), 15))
+        return UInt8(Swift.min(v.rounded(.towardZero), top))
     }
 }

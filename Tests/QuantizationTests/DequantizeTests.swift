@@ -12,7 +12,7 @@ private func randomBlocks(_ type: GGMLType, blocks: Int, rng: inout SplitMix64) 
     var bytes = rng.bytes(blocks * type.blockBytes)
     let halfOffsets: [Int]
     switch type {
-    case .q8_0, .q4_0: halfOffsets = [0]
+    case .q8_0, .q4_0, .q5_0: halfOffsets = [0]
     case .q4_1, .q4_K, .q5_K: halfOffsets = [0, 2]
     case .q6_K: halfOffsets = [208]
     default: halfOffsets = []
@@ -104,7 +104,7 @@ private func randomBlocks(_ type: GGMLType, blocks: Int, rng: inout SplitMix64) 
         #expect(try fastDequantize(.bf16, bf16, count: 2) == [1, -3])
     }
 
-    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q5_K, .q6_K])
+    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K])
     func fastMatchesReferenceOnRandomBlocks(type: GGMLType) throws {
         var rng = SplitMix64(seed: UInt64(type.rawValue) + 100)
         let blocks = type.blockElements == 1 ? 4096 : 24
@@ -135,8 +135,8 @@ private func randomBlocks(_ type: GGMLType, blocks: Int, rng: inout SplitMix64) 
 
     @Test func rejectsBadRanges() throws {
         let bytes = [UInt8](repeating: 0, count: 40)
-        #expect(throws: QuantizationError.unsupportedType(.q5_0, operation: "dequantize")) {
-            try fastDequantize(.q5_0, bytes, count: 32)
+        #expect(throws: QuantizationError.unsupportedType(.q5_1, operation: "dequantize")) {
+            try fastDequantize(.q5_1, bytes, count: 32)
         }
         #expect(throws: QuantizationError.notBlockAligned(.q4_1, firstElement: 16, count: 32)) {
             try fastDequantize(.q4_1, bytes, firstElement: 16, count: 32)

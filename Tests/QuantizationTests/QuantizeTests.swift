@@ -22,7 +22,7 @@ import Testing
         #expect(try fastDequantize(.q4_1, bytes, count: 32) == x)
     }
 
-    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1])
+    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0])
     func roundTripErrorIsWithinHalfAStep(type: GGMLType) throws {
         var rng = SplitMix64(seed: 42)
         var x = [Float](repeating: 0, count: 32 * 64)
@@ -38,11 +38,12 @@ import Testing
             switch type {
             case .q8_0: step = amax / 127
             case .q4_0: step = amax / 8
+            case .q5_0: step = amax / 16
             default: step = range / 15
             }
             // Q4_0 has 8 negative but only 7 positive levels (relative to the sign of the
             // extreme value), so values of the opposite sign near absmax clip by up to one step.
-            let bound: Float = step * (type == .q4_0 ? 1.01 : 0.51) + amax * 1e-3
+            let bound: Float = step * (type == .q4_0 || type == .q5_0 ? 1.01 : 0.51) + amax * 1e-3
             let worst: Float = block.indices.map { (i: Int) -> Float in abs(x[i] - y[i]) }.max() ?? 0
             #expect(worst <= bound, "\(type) block \(b)")
         }
@@ -51,8 +52,8 @@ import Testing
     }
 
     @Test func rejectsBadInput() throws {
-        #expect(throws: QuantizationError.unsupportedType(.q4_K, operation: "quantize")) {
-            try Quantize.run(.q4_K, [Float](repeating: 0, count: 256))
+        #expect(throws: QuantizationError.unsupportedType(.q5_K, operation: "quantize")) {
+            try Quantize.run(.q5_K, [Float](repeating: 0, count: 256))
         }
         #expect(throws: QuantizationError.notBlockAligned(.q8_0, firstElement: 0, count: 31)) {
             try Quantize.run(.q8_0, [Float](repeating: 0, count: 31))

@@ -51,6 +51,12 @@ enum ReferenceDequantize {
             let nibble = k < 16 ? byte & 15 : byte >> 4
             if type == .q4_0 { return Float(Int(nibble) - 8) * f16(bytes, block) }
             return Float(nibble) * f16(bytes, block) + f16(bytes, block + 2)
+        case .q5_0:
+            // Low 4 bits: nibble of qs[k % 16] (low for k < 16); 5th bit: bit k of the u32 qh.
+            let byte = bytes[block + 6 + k % 16]
+            let nibble = Int(k < 16 ? byte & 15 : byte >> 4)
+            let high = Int((bytes[block + 2 + k / 8] >> (k % 8)) & 1)
+            return Float(nibble + 16 * high - 16) * f16(bytes, block)
         case .q4_K, .q5_K:
             // Sub-block s = k / 32 of 32 elements; chunk c = k / 64 uses qs[32c..<32c+32],
             // low nibble for its first sub-block, high nibble for its second.

@@ -6,6 +6,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import LlamaModel
+@testable import ModelIO
 import ModelFormats
 import Quantization
 import Tokenization

@@ -11,6 +11,7 @@
 // Not modelled (no such models load here): 70B's attn_v bump to Q5_K, MoE and Falcon rules.
 // 1-D tensors (norms, biases, rope_freqs) are never quantized and stay F32.
 
+import LlamaModel
 import Quantization
 
 /// A llama.cpp quantization mix for `tessera merge --format gguf --quant`.

@@ -4,6 +4,7 @@
 // strings that end a turn. Unknown templates get no TEMPLATE, so Ollama falls back to the GGUF's
 // own `tokenizer.chat_template`.
 
+import LlamaModel
 import ModelFormats
 import Tokenization
 

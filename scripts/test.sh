@@ -248,6 +248,29 @@ print(f\"  {a['parameters']:,} parameters in 3 bf16 shards, as the preset\")" "$
   "$tessera" bench train --model "$dir" --batch-size 1 --seq-len 32 --steps 1 --peak-seconds 0.02 --json \
     | python3 -c "import json, sys; d = json.load(sys.stdin); assert d['tokens_per_s'] > 0, d"
 }
+eval_facts_counts_like_the_scripts_rule() {
+  # The count must be the original scripts/eval_facts.sh rule (Python's `expected in answer`) over
+  # the answers, and the answers those of `generate --chat --prompts` (the path the script used).
+  local facts=Tests/Fixtures/facts_small.jsonl
+  "$tessera" eval --facts "$facts" --max-tokens 16 --json > "$scratch/facts.json" || return 1
+  "$tessera" generate --chat --prompts "$facts" --max-tokens 16 > "$scratch/facts_generate.jsonl" || return 1
+  python3 - "$facts" "$scratch/facts.json" "$scratch/facts_generate.jsonl" <<'PY'
+import json, sys
+questions = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+d = json.load(open(sys.argv[2]))
+generated = [json.loads(l)["answer"] for l in open(sys.argv[3]) if l.strip()]
+assert set(d) >= {"correct", "total", "accuracy", "results"}, sorted(d)
+assert d["total"] == len(questions) == len(d["results"]) == len(generated), d
+expected = [q.get("answers") or [q.get("answer", q.get("expected"))] for q in questions]
+for q, e, r, g in zip(questions, expected, d["results"], generated):
+    assert set(r) == {"question", "expected", "answer", "correct"}, sorted(r)
+    assert r["question"] == q["question"] and r["expected"] == e and r["answer"] == g, (r, g)
+    assert r["correct"] == any(x in r["answer"] for x in e), r
+rule = sum(any(x in g for x in e) for e, g in zip(expected, generated))
+assert d["correct"] == rule and abs(d["accuracy"] - rule / len(questions)) < 1e-12, (d["correct"], rule)
+print(f"  {d['correct']}/{d['total']} answered; answers equal generate --chat --prompts")
+PY
+}
 grad_norms_match_peft() {
   local ref=Tests/Fixtures/reference/smollm2
   python3 -c "import json; t=json.load(open('$ref/text.json')); print(json.dumps({'input_ids': t['input_ids']}))" > "$scratch/text_ids.jsonl"
@@ -333,6 +356,7 @@ else
 fi
 check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
 check "merge --format gguf --quant q8_0 / q4_k_m: eval loss within 1% / 5% of the f16 merge" merged_quant_loss_tracks_f16
+check "eval --facts counts answers by eval_facts.sh's rule, answers as generate --chat gives" eval_facts_counts_like_the_scripts_rule
 check "a failing rank ends the whole job with one message naming it" failing_rank_ends_the_job
 check "a mesh that does not divide the world is refused once, non-zero" mesh_that_does_not_divide_is_refused
 check "a corrupt JSONL line is named by file:line on every rank, printed once" bad_jsonl_line_names_file_and_line

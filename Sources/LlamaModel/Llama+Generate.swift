@@ -25,6 +25,7 @@ extension Llama {
             throw LlamaModelError.invalidInput("\(capacity) positions exceed sliding_window \(window), which is not implemented")
         }
         var sampler = try Sampler(parameters: sampling, vocabSize: config.vocabSize)
+        sampler.record(prompt)
         if maxNewTokens == 0 { return [] }
         let cache = KVCache(model: self, capacity: capacity)
         let ws = LlamaWorkspace(model: self, maxTokens: prompt.count, maxKeys: capacity)
@@ -39,7 +40,7 @@ extension Llama {
                 try forwardHidden(ids: idp.baseAddress!, tokens: n, segments: [0..<n], cache: cache, workspace: ws)
             }
             try headLogits(start: n - 1, count: 1, into: ws.logits.pointer, workspace: ws)
-            let next = sampler.sample(ws.logits.pointer)
+            let next = sampler.next(ws.logits.pointer)
             generated.append(next)
             let keepGoing = try onToken?(next) ?? true
             if !keepGoing || stopTokens.contains(next) || generated.count == maxNewTokens { break }

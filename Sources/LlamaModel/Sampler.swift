@@ -1,5 +1,5 @@
-// Next-token choice from one row of logits: greedy, or temperature → top-k → top-p (nucleus)
-// → draw, in the order transformers applies its logits warpers.
+// Next-token choice from one row of logits: repetition penalty, then greedy, or temperature →
+// top-k → top-p (nucleus) → draw, in the order transformers applies its logits processors.
 // Legend: V = vocab.
 
 import Foundation
@@ -15,12 +15,17 @@ public struct SamplingParameters: Sendable, Equatable {
     public var topP: Float?
     /// Seed of the sampling RNG.
     public var seed: UInt64
+    /// transformers' repetition_penalty: logits of ids already in the context are divided by it
+    /// when positive, multiplied when negative; 1 is off.
+    public var repetitionPenalty: Float
 
-    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0,
+                repetitionPenalty: Float = 1) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
         self.seed = seed
+        self.repetitionPenalty = repetitionPenalty
     }
 
     /// Argmax decoding.
@@ -33,15 +38,19 @@ public struct SamplingParameters: Sendable, Equatable {
         }
         if let k = topK, k < 1 { throw LlamaModelError.invalidInput("top_k must be ≥ 1, got \(k)") }
         if let p = topP, !(p > 0 && p <= 1) { throw LlamaModelError.invalidInput("top_p must be in (0, 1], got \(p)") }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else {
+            throw LlamaModelError.invalidInput("repetition_penalty must be > 0 (1 is off), got \(repetitionPenalty)")
+        }
     }
 }
 
-/// Picks tokens from logits; owns its RNG and a `[V]` scratch, allocated once.
+/// Picks tokens from logits; owns its RNG, the ids seen so far and `[V]` scratch, allocated once.
 public struct Sampler {
     public let parameters: SamplingParameters
     private var rng: Xoshiro256StarStar
     private var order: [Int]        // [V] candidate ids, best first
     private var probs: [Float]      // [V]
+    private var repetition: RepetitionPenalty
 
     public init(parameters: SamplingParameters, vocabSize: Int) throws {
         try parameters.validate()
@@ -49,9 +58,22 @@ public struct Sampler {
         rng = Xoshiro256StarStar(seed: parameters.seed)
         order = Array(0..<vocabSize)
         probs = [Float](repeating: 0, count: vocabSize)
+        repetition = RepetitionPenalty(penalty: parameters.repetitionPenalty, vocabSize: vocabSize)
     }
 
-    /// The token chosen from `logits` (`[V]`).
+    /// Records context ids (the prompt) for the repetition penalty.
+    public mutating func record<S: Sequence<Int>>(_ ids: S) { repetition.record(ids) }
+
+    /// One generation step: applies the repetition penalty to `logits` (`[V]`, modified in
+    /// place), picks a token and records it as part of the context.
+    public mutating func next(_ logits: UnsafeMutablePointer<Float>) -> Int {
+        repetition.apply(to: logits)
+        let id = sample(logits)
+        repetition.record(CollectionOfOne(id))
+        return id
+    }
+
+    /// The token chosen from `logits` (`[V]`), without the repetition penalty.
     public mutating func sample(_ logits: UnsafePointer<Float>) -> Int {
         let v = order.count
         if parameters.temperature == 0 { return Self.argmax(logits, count: v) }

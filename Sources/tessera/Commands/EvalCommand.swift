@@ -14,19 +14,28 @@ import Training
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Mean next-token loss and perplexity over a JSONL file.",
+        abstract: "Mean next-token loss and perplexity over a JSONL file, or held-out facts answered (--facts).",
         discussion: """
             Rows may be {"text"}, {"messages"} (rendered with the chat template), {"prompt","completion"} \
             or pre-tokenized {"input_ids":[...]} with optional {"labels":[...]} (-100 = not counted). \
             Every predicted token counts unless --mask-prompt is given. Under mpirun the rows are \
             split over the ranks.
+
+            With --facts FILE (JSONL of {"question", "answers": [...]} or {"question", "answer"}) it \
+            generates a greedy chat answer to each question (--max-tokens, --system, --adapter merged) \
+            and counts the questions whose answer contains one of the expected strings exactly \
+            (case-sensitive); --json adds every question's answer.
             """)
 
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
     @OptionGroup var computeOption: ComputeOption
-    @Option(help: "JSONL file to evaluate.") var data: String
+    @Option(help: "JSONL file to evaluate.") var data: String?
+    @Option(help: "JSONL file of questions with expected answers: report how many greedy chat answers contain one.")
+    var facts: String?
+    @Option(help: "With --facts: system message (default: the template's own, if any).") var system: String?
+    @Option(help: "With --facts: maximum new tokens per answer.") var maxTokens = 48
     @Option(help: "A PEFT LoRA adapter directory to apply.") var adapter: String?
     @Flag(help: "With --adapter: also report the L2 norm of every LoRA tensor's gradient of the mean loss.") var gradNorms = false
     @Flag(help: "Count only assistant turns and completions.") var maskPrompt = false
@@ -36,6 +45,11 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         guard batchTokens > 0 else { throw ValidationError("--batch-tokens must be positive") }
+        guard (data == nil) != (facts == nil) else { throw ValidationError("give exactly one of --data and --facts") }
+        if facts != nil && (gradNorms || maskPrompt || skipInvalid) {
+            throw ValidationError("--grad-norms, --mask-prompt and --skip-invalid go with --data, not --facts")
+        }
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         if gradNorms && adapter == nil { throw ValidationError("--grad-norms needs --adapter") }
     }
 
@@ -48,6 +62,8 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         computeOption.apply()
+        if let facts { runFacts(facts) }
+        let data = self.data ?? ""
         MPISession.run { environment in
             let world = environment.world
             let start = monotonicSeconds()
@@ -101,6 +117,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     private func prepare() throws -> Prepared {
+        let data = self.data ?? ""
         let path = try ModelPath(modelOption.resolved)
         let tokenizer = try BPETokenizer(path.tokenizerDefinition())
         let model = try path.load(baseQuantization: baseQuant.resolved)

@@ -26,11 +26,17 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Keep only the k most likely tokens.") var topK: Int?
     @Option(help: "Nucleus sampling probability mass.") var topP: Float?
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
+    @Option(help: "Divide the logit of every token already in the prompt or the output by P when positive, multiply when negative (transformers' repetition_penalty; 1 is off).")
+    var repetitionPenalty: Float = 1
+    @Option(help: "End generation when the text contains this string; the output is cut before it. Repeatable.")
+    var stop: [String] = []
     @Flag(help: "Print one JSON object with the ids and the text.") var json = false
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         guard (prompt == nil) != (prompts == nil) else { throw ValidationError("give exactly one of --prompt and --prompts") }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else { throw ValidationError("--repetition-penalty must be > 0 (1 is off)") }
+        guard !stop.contains(where: \.isEmpty) else { throw ValidationError("--stop must not be empty") }
     }
 
     func run() throws {
@@ -47,19 +53,28 @@ struct GenerateCommand: ParsableCommand {
                 }
                 return (tokenizer, model, inputs)
             }
-            let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+            let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed,
+                                              repetitionPenalty: repetitionPenalty)
             try sampling.validate()
+            let generator = try makeGenerator(tokenizer: tokenizer, model: model, sampling: sampling)
+            // One prompt as plain text: rank 0 streams it as it is generated.
+            if prompts == nil && !json {
+                guard world.isRoot else { return }
+                _ = try generator.generate(inputs[0]) { Console.write($0) }
+                Console.print("")
+                return
+            }
             // A prompts file is dealt round-robin over the ranks; answers are gathered in order.
             var mine: [String] = []
             for index in inputs.indices where index % world.size == world.rank {
-                let (ids, generated, text) = try answer(inputs[index], tokenizer: tokenizer, model: model, sampling: sampling)
-                if prompts == nil && json {
-                    mine.append(Console.json(["prompt_ids": ids, "generated_ids": generated, "text": text] as [String: Any]))
-                } else if prompts != nil {
-                    let line = try JSONSerialization.data(withJSONObject: ["prompt": inputs[index], "answer": text], options: [.sortedKeys])
-                    mine.append(String(decoding: line, as: UTF8.self))
+                let output = try generator.generate(inputs[index])
+                if prompts == nil {
+                    mine.append(Console.json(["prompt_ids": output.promptIDs, "generated_ids": output.generatedIDs,
+                                              "text": output.text] as [String: Any]))
                 } else {
-                    mine.append(text)
+                    let line = try JSONSerialization.data(withJSONObject: ["prompt": inputs[index], "answer": output.text],
+                                                          options: [.sortedKeys])
+                    mine.append(String(decoding: line, as: UTF8.self))
                 }
                 if prompts == nil { break }
             }
@@ -95,29 +110,16 @@ struct GenerateCommand: ParsableCommand {
         return result
     }
 
-    /// Generates the answer to one prompt: (prompt ids, generated ids, visible text).
-    private func answer(_ prompt: String, tokenizer: BPETokenizer, model: Llama,
-                        sampling: SamplingParameters) throws -> ([Int], [Int], String) {
-        var stop = Set<Int>()
-        let text: String
+    /// The prompt renderer and generator for these options.
+    private func makeGenerator(tokenizer: BPETokenizer, model: Llama, sampling: SamplingParameters) throws -> PromptGenerator {
+        var template: ChatTemplate?
         if chat {
-            guard let template = try templateOption.resolve(for: tokenizer) else {
+            guard let resolved = try templateOption.resolve(for: tokenizer) else {
                 throw ValidationError("the model has no chat template; pass --chat-template chatml|llama3")
             }
-            var messages = [ChatMessage(role: "user", content: prompt)]
-            if let system { messages.insert(ChatMessage(role: "system", content: system), at: 0) }
-            text = try template.render(messages, addGenerationPrompt: true)
-            for marker in ["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>"] {
-                if let id = tokenizer.id(for: marker) { stop.insert(id) }
-            }
-        } else {
-            text = prompt
+            template = resolved
         }
-        if let eos = tokenizer.eosTokenID { stop.insert(eos) }
-        var ids = tokenizer.encode(text)
-        if tokenizer.addBOS, let bos = tokenizer.bosTokenID, ids.first != bos { ids.insert(bos, at: 0) }
-        let generated = try model.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stop)
-        let visible = generated.last.map { stop.contains($0) } == true ? Array(generated.dropLast()) : generated
-        return (ids, generated, try tokenizer.decode(visible))
+        return PromptGenerator(tokenizer: tokenizer, model: model, template: template, system: system,
+                               maxTokens: maxTokens, sampling: sampling, stopStrings: stop)
     }
 }

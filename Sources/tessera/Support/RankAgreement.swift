@@ -118,7 +118,7 @@ extension TrainCommand {
 extension EvalCommand {
     /// The arguments, the model, the data and the adapter, compared across ranks.
     func checkRanksAgree(_ world: Communicator) throws {
-        var inputs = [RankAgreement.model(modelOption.resolved), RankAgreement.data(data)]
+        var inputs = [RankAgreement.model(modelOption.resolved), RankAgreement.data(data ?? facts ?? "")]
         if let adapter { inputs.append(RankAgreement.adapter(adapter)) }
         try RankAgreement.check(world, settings: RankAgreement.arguments, inputs: inputs)
     }

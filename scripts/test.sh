@@ -330,10 +330,13 @@ check "bench train on the llama3.2-1b preset (random weights) peaks within 10% o
 merged_quant_loss_tracks_f16() {
   # The default model + the reference adapter merged to GGUF at f16, q8_0 and q4_k_m; Tessera's
   # own reader loads each, and the eval loss (no NF4: --base-quant none) stays near f16's.
-  local ref=Tests/Fixtures/reference/smollm2 q loss f16 q8 q4
+  local ref=Tests/Fixtures/reference/smollm2 q loss f16 q8 q4 out
   for q in f16 q8_0 q4_k_m; do
-    "$tessera" merge --adapter "$ref/lora_r8_qv" --format gguf --quant "$q" --out "$scratch/merged-$q.gguf" --overwrite \
-      | head -1 | sed 's/^/  /' || return 1
+    # The whole output first: under pipefail, `tessera … | head -1` fails whenever tessera is
+    # still printing when head exits (SIGPIPE), which made this check flaky.
+    out=$("$tessera" merge --adapter "$ref/lora_r8_qv" --format gguf --quant "$q" --out "$scratch/merged-$q.gguf" --overwrite) \
+      || { echo "  merge --quant $q failed"; return 1; }
+    echo "$out" | sed -n '1s/^/  /p'
     [ -s "$scratch/merged-$q.Modelfile" ] || { echo "  no Modelfile beside merged-$q.gguf"; return 1; }
     loss=$("$tessera" eval --model "$scratch/merged-$q.gguf" --data Tests/Fixtures/chat_small.jsonl --base-quant none --json \
       | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])") || return 1

@@ -196,6 +196,9 @@ soak() {   # mesh-name mesh-index extra-args...
     esac
     [ "$finished" -eq 1 ] && expect_ok=1 && how="the run finished before the interruption took effect"
     ckpt=$(newest_checkpoint "$out")
+    # A hard end that came after the final step's checkpoint was published also leaves a
+    # finished run: nothing is left to resume (its adapter is in that checkpoint).
+    [ -n "$ckpt" ] && [ $((10#${ckpt##*step-})) -ge "$steps" ] && finished=1
     local verified=0 left=0
     [ -n "$ckpt" ] && verify_checkpoint "$ckpt" > /dev/null && verified=1
     nothing_left "$out" || { left=1; for p in $(ranks_of "$out"); do kill -9 "$p"; done; }
@@ -234,7 +237,15 @@ soak() {   # mesh-name mesh-index extra-args...
   if [ "$code" -eq 0 ] && compare "$ref/metrics.jsonl" "$work/$name.merged.jsonl" 1; then
     pass "$name: the merged losses of steps 1-$steps equal the uninterrupted run bit for bit"
   else fail "$name: the losses after $n interruptions differ from the uninterrupted run (final exit $code)"; tail -5 "$work/$name.final.log"; fi
-  if cmp -s "$ref/adapter/adapter_model.safetensors" "$out/adapter/adapter_model.safetensors"; then
+  # The run's adapter, or, when a hard end came between the final checkpoint and the adapter
+  # write, the final checkpoint's (the same bytes).
+  local final_adapter=$out/adapter/adapter_model.safetensors last
+  if [ ! -f "$final_adapter" ]; then
+    last=$(for d in "$work/$name.checkpoints"/step-* "$out"/checkpoints/step-*; do
+             [ -d "$d" ] && echo "$(basename "$d") $d"; done | sort | tail -1 | cut -d' ' -f2-)
+    final_adapter=$last/adapter/adapter_model.safetensors
+  fi
+  if cmp -s "$ref/adapter/adapter_model.safetensors" "$final_adapter"; then
     pass "$name: the final adapter_model.safetensors equals the uninterrupted run's byte for byte"
   else fail "$name: the final adapter differs from the uninterrupted run"; fi
   local overhead; overhead=$(python3 -c "print(f'{($t_soak - $reference_s) / $reference_s * 100:.0f}')")

@@ -3,7 +3,7 @@
 # tessera must give the same per-step losses (train and eval, metrics.jsonl), byte-identical
 # adapters and the same `eval --adapter` loss, on every mesh given.
 #   scripts/compare_builds.sh OLD_TESSERA NEW_TESSERA ["np tp" ...]   (default meshes: 1 1, 2 2, 3 3, 2 1, 4 2, 3 1)
-# Build the old one from a worktree: git worktree add /tmp/old REV && (cd /tmp/old && swift build -c release --product tessera)
+# Build the old one from a worktree: git worktree add ../old REV && (cd ../old && swift build -c release --product tessera)
 # Prints one line per mesh and `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."

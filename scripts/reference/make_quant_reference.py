@@ -14,8 +14,8 @@
                         which holds Tessera's dequantizers (the reader side of a quantized export)
                         to gguf's.
 
-    scripts/reference/build_ggml_quant_driver.sh /tmp/ggml-driver    # prints the driver's path
-    python make_quant_reference.py --ggml-driver /tmp/ggml-driver/driver --out Tests/Fixtures/reference/quant
+    scripts/reference/build_ggml_quant_driver.sh DRIVER_DIR    # prints the driver's path
+    python make_quant_reference.py --ggml-driver DRIVER_DIR/driver --out Tests/Fixtures/reference/quant
 
 Every block list mixes seeded normal values with edge cases: all zeros, constant rows
 (positive and negative), one large outlier, negative-only, tiny (subnormal-scale) values.

@@ -36,3 +36,17 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
 
     private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
+
+/// The stream key of a named tensor under `seed`: FNV-1a (64-bit) over the seed's 8
+/// little-endian bytes, then the name's UTF-8 bytes. Random weights and LoRA initialisation both
+/// key their streams by name, never by rank, so every mesh draws the same values.
+public func namedStreamKey(seed: UInt64, name: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    func mix(_ byte: UInt8) {
+        hash ^= UInt64(byte)
+        hash &*= 0x0000_0100_0000_01B3
+    }
+    for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: seed >> UInt64(shift))) }
+    for byte in name.utf8 { mix(byte) }
+    return hash
+}

@@ -4,6 +4,7 @@
 // order. Swift's `Hasher` is randomized per process, so it cannot be used here.
 
 import Foundation
+import LlamaModel
 
 /// SplitMix64 over a state derived from a seed and a name.
 public struct NamedRandomStream: Sendable {
@@ -16,14 +17,7 @@ public struct NamedRandomStream: Sendable {
 
     /// FNV-1a (64-bit) over the seed's 8 little-endian bytes, then the name's UTF-8 bytes.
     static func fnv1a(seed: UInt64, name: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ byte: UInt8) {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: seed >> UInt64(shift))) }
-        for byte in name.utf8 { mix(byte) }
-        return hash
+        namedStreamKey(seed: seed, name: name)
     }
 
     /// The next 64 random bits.

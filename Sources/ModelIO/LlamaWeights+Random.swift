@@ -123,14 +123,7 @@ extension LlamaWeights {
     /// The key of tensor `name` under `seed`: FNV-1a over the seed's 8 little-endian bytes, then
     /// the name's UTF-8 bytes (the rank never enters it).
     public static func randomKey(seed: UInt64, name: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ byte: UInt8) {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: seed >> UInt64(shift))) }
-        for byte in name.utf8 { mix(byte) }
-        return hash
+        namedStreamKey(seed: seed, name: name)
     }
 
     /// Element `index` (row-major in the full tensor) of the tensor keyed `key`, rounded to bf16.

@@ -51,8 +51,8 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["ProcessGroups"], path: "Tests/TestSupport"),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives", "TestSupport"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "CKernels", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "ProcessGroups", "LlamaModel", "ModelIO", "ModelFormats", "Kernels", "TestSupport"]),

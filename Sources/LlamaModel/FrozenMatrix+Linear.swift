@@ -5,6 +5,7 @@
 // values give bit-identical results (as bitsandbytes' fp32 path does).
 // Legend: N = tokens, O = W rows (out), I = W columns (in), R = rows per tile.
 
+import CKernels
 import Kernels
 
 extension FrozenMatrix {
@@ -33,8 +34,14 @@ extension FrozenMatrix {
         var r0 = span.lowerBound
         while r0 < span.upperBound {
             let count = min(tile, span.upperBound - r0)
-            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // out[:, r0 ..< r0+count] = x [N, I] · W_tileᵀ [I, count]
+            if let panel = amxPanel(r0, count: count, transposed: true, scratch: scratch) {
+                amxGemm(m: tokens, n: count, k: columns, a: inp, lda: columns, packedB: panel,
+                        c: out + r0, ldc: ldc, beta: beta)
+                r0 += count
+                continue
+            }
+            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             if LinearCompute.precision == .bf16 {
                 bf16gemm(m: tokens, n: count, k: columns, a: inp, lda: columns, w: tileW, ldw: columns,
                          transposedW: true, c: out + r0, ldc: ldc, beta: beta)
@@ -79,8 +86,14 @@ extension FrozenMatrix {
         var r0 = span.lowerBound
         while r0 < span.upperBound {
             let count = min(tile, span.upperBound - r0)
-            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             // dinp [N, I] (+)= dout[:, r0 ..< r0+count] [N, count] · W_tile [count, I]
+            if let panel = amxPanel(r0, count: count, transposed: false, scratch: scratch) {
+                amxGemm(m: tokens, n: columns, k: count, a: dout + r0, lda: ld, packedB: panel,
+                        c: dinp, ldc: columns, beta: r0 == span.lowerBound ? beta : 1)
+                r0 += count
+                continue
+            }
+            let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
             if LinearCompute.precision == .bf16 {
                 bf16gemm(m: tokens, n: columns, k: count, a: dout + r0, lda: ld, w: tileW, ldw: columns,
                          transposedW: false, c: dinp, ldc: columns, beta: r0 == span.lowerBound ? beta : 1)
@@ -95,6 +108,21 @@ extension FrozenMatrix {
 }
 
 extension FrozenMatrix {
+    /// Rows `r0 ..< r0 + count` of an NF4 matrix packed as the B operand of an AMX product
+    /// (`transposed`: y = x·Wᵀ, else dx = dy·W), decoded straight from the codes; nil unless the
+    /// products are bf16 on AMX and the storage is NF4 (other storages pack their fp32 tile).
+    /// The panel lives in the calling thread's AMX buffer; `scratch` holds the block scales.
+    @inline(__always)
+    func amxPanel(_ r0: Int, count: Int, transposed: Bool, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<UInt32>? {
+        guard LinearCompute.precision == .bf16, case .nf4(let tensor) = storage, LinearCompute.amxAvailable else { return nil }
+        let (n, k) = transposed ? (count, columns) : (columns, count)
+        guard let panel = tk_amx_b_scratch(n, k) else { fatalError("FrozenMatrix: out of memory for an AMX weight panel") }
+        StepProfile.measure(.dequantize) {
+            tensor.packAMXTile(rows: r0..<(r0 + count), transposed: transposed, into: panel, scaleScratch: scratch)
+        }
+        return UnsafePointer(panel)
+    }
+
     /// Rows `r0 ..< r0 + count` as `[count, I]` floats: in place for owned fp32, else
     /// dequantized into `scratch`.
     @inline(__always)

@@ -98,6 +98,49 @@ int tk_bf16_available(void);
 void tk_bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *w, size_t ldw,
                   int transposedW, float *c, size_t ldc, float beta);
 
+/// 1 when this CPU has AMX tiles with bf16 products (AMX-TILE, AMX-BF16) and the OS granted the
+/// process the tile state (Linux arch_prctl ARCH_REQ_XCOMP_PERM); asked once, cached.
+int tk_amx_supported(void);
+
+/// 1 when tk_amx_supported(), the AVX-512 path is in use and TESSERA_AMX is not 0 or off (read
+/// once) unless the calling thread overrode that with tk_set_amx_enabled.
+int tk_amx_available(void);
+
+/// For tests: 0 turns the AMX products off on the calling thread (the bf16 products then use
+/// AVX512-BF16), 1 on where supported, -1 back to the process's choice. Returns 0 (changing
+/// nothing) when asked for 1 on a CPU or OS without AMX.
+int tk_set_amx_enabled(int enabled);
+
+/// uint32 values of B packed for AMX (pair-interleaved "VNNI" panels of 16 columns): N and K
+/// rounded up to 32, K counted in pairs.
+size_t tk_amx_b_panel_count(size_t n, size_t k);
+
+/// Packs B[K, N] from fp32 W into `bp` (tk_amx_b_panel_count(n, k) values), rounded to bf16 as
+/// tk_bf16_gemm rounds: transposedW = 1: B[k][j] = W[j·ldw + k]; 0: B[k][j] = W[k·ldw + j].
+void tk_amx_pack_b_f32(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp);
+
+/// Packs B from bitsandbytes NF4 without an fp32 copy: the weight is the row-major matrix whose
+/// element e is code[nibble of flattened index first + e] · scales[(first + e)/64 − first/64]
+/// (high nibble first), with rows of K (transposedW = 1, W[N, K]) or of N (0, W[K, N]). Each value
+/// is the fp32 product, then rounded to bf16: the same as tk_amx_pack_b_f32 of the dequantized rows.
+void tk_amx_pack_b_nf4(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
+                       const float *code, int transposedW, uint32_t *bp);
+
+/// C[M, N] = A[M, K] · B (+ C when beta is 1) on AMX tiles (tdpbf16ps, fp32 sums), B packed by a
+/// tk_amx_pack_b_* function; A is rounded to bf16 into a buffer the calling thread keeps.
+/// Requires tk_amx_supported().
+void tk_amx_gemm_packed(size_t m, size_t n, size_t k, const float *a, size_t lda, const uint32_t *bp, float *c,
+                        size_t ldc, float beta);
+
+/// tk_amx_pack_b_f32 into the calling thread's B buffer, then tk_amx_gemm_packed: the contract of
+/// tk_bf16_gemm on AMX.
+void tk_amx_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *w, size_t ldw,
+                 int transposedW, float *c, size_t ldc, float beta);
+
+/// The calling thread's B buffer, grown to tk_amx_b_panel_count(n, k) values (NULL when out of
+/// memory); valid until the thread's next tk_amx_gemm or tk_amx_b_scratch.
+uint32_t *tk_amx_b_scratch(size_t n, size_t k);
+
 /// Returns freed heap memory of every malloc arena to the kernel (glibc malloc_trim); 0 elsewhere.
 int tk_release_free_heap(void);
 

@@ -17,6 +17,10 @@ struct BenchGEMMCommand: ParsableCommand {
     @Option(help: "BLAS threads per rank.") var threads = 1
     @Option(help: "Seconds of timing per shape.") var seconds = 0.5
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(name: .long, help: ArgumentHelp(
+        "Products to measure: fp32 (OpenBLAS sgemm, default) or bf16 (the frozen linears' bf16 products: AMX where present, else AVX512-BF16).",
+        valueName: "fp32|bf16"))
+    var compute: ComputePrecision = .fp32
 
     func validate() throws {
         guard tokens > 0, hidden > 0, kvDim > 0, ffn > 0, vocabChunk > 0 else {
@@ -24,6 +28,9 @@ struct BenchGEMMCommand: ParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        if compute == .bf16 && !LinearCompute.bf16Available {
+            throw ValidationError("--compute bf16 needs a CPU with AMX or AVX512-BF16 (and the AVX-512 kernels: TESSERA_KERNELS not set to avx2 or scalar)")
+        }
     }
 
     func run() throws {
@@ -32,7 +39,7 @@ struct BenchGEMMCommand: ParsableCommand {
             BLAS.setThreadCount(threads)
             let shapes = GEMMShape.transformerLayer(tokens: tokens, hidden: hidden, kvDim: kvDim, ffn: ffn, vocabChunk: vocabChunk)
             try world.barrier()
-            let local = GEMMBenchmark.run(shapes, secondsPerShape: seconds)
+            let local = GEMMBenchmark.run(shapes, secondsPerShape: seconds, precision: compute)
             // Every rank measured at the same time: report the mean and the slowest rank.
             let sums = try world.allReduce(local.map(\.gflops), .sum)
             let minima = try world.allReduce(local.map(\.gflops), .min)
@@ -41,7 +48,8 @@ struct BenchGEMMCommand: ParsableCommand {
             let peak = means.max() ?? 0
             if json {
                 Console.print(Console.json([
-                    "blas_core": BLAS.coreName, "blas_threads": threads, "ranks": world.size,
+                    "blas_core": BLAS.coreName, "blas_threads": threads,
+                    "compute": compute.rawValue, "kernel": LinearCompute.kernelDescription(compute), "ranks": world.size,
                     "peak_gflops_per_rank": peak,
                     "shapes": local.enumerated().map { i, m in
                         ["label": m.label, "m": m.m, "n": m.n, "k": m.k,
@@ -50,7 +58,7 @@ struct BenchGEMMCommand: ParsableCommand {
                     },
                 ] as [String: Any]))
             } else {
-                Console.print("sgemm, \(BLASLauncher.note), \(threads) thread(s) per rank, \(world.size) rank(s) measuring at once")
+                Console.print("\(LinearCompute.kernelDescription(compute)), \(BLASLauncher.note), \(threads) thread(s) per rank, \(world.size) rank(s) measuring at once")
                 Console.print(Console.table(
                     header: ["product", "m", "n", "k", "GFLOP/s (mean/rank)", "GFLOP/s (slowest rank)"],
                     rows: local.enumerated().map { i, m in

@@ -10,7 +10,7 @@ import Parallelism
 import Training
 
 /// `tessera bench train`: training throughput under any mesh, on random token ids (or a data
-/// file), with model-FLOPs utilisation against the sgemm peak measured at start.
+/// file), with model-FLOPs utilisation against the GEMM peak measured at start.
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -19,10 +19,11 @@ struct BenchTrainCommand: ParsableCommand {
             MFU counts the model FLOPs of a LoRA step on a frozen base per token: forward \
             2·(P_linear + V·C) + backward input gradients 2·(P_linear + V·C) + attention 6·T·H·D·L \
             (causal: forward 2·T·H·D, backward 4·T·H·D per layer) + LoRA 6·P_lora; activation \
-            recomputation is not counted. The peak is the best sgemm GFLOP/s of one rank at the \
-            layer's shapes, measured at start on every rank at once, times the ranks.
+            recomputation is not counted. The peak is the best GFLOP/s of one rank at the layer's \
+            shapes in the frozen linears' precision (sgemm for fp32; the bf16 products, AMX where \
+            present, for bf16), measured at start on every rank at once, times the ranks.
 
-            The time breakdown is wall time per step: dequantize (NF4/GGML tiles to fp32), gemm \
+            The time breakdown is wall time per step: dequantize (NF4/GGML tiles to fp32, or NF4 straight to AMX's bf16 layout), gemm \
             (every sgemm outside attention: frozen linears, LoRA, head), attention (its matrix \
             products and softmax), elementwise (norms, RoPE, SwiGLU, residual adds, loss \
             exp/max passes, embedding), communication (TP allReduces, gradient reduction, norm \
@@ -68,7 +69,7 @@ struct BenchTrainCommand: ParsableCommand {
                                                         kvDim: config.keyValueWidth, ffn: config.intermediateSize,
                                                         vocabChunk: 8192)
                 try world.barrier()
-                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds).map(\.gflops).max() ?? 0
+                let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds, precision: computeOption.compute).map(\.gflops).max() ?? 0
                 ProcessMemory.releaseFreedHeap()
                 let shards = try ShardPlanner.plan(config, tp: tp)
                 let model = try source.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
@@ -132,7 +133,7 @@ struct BenchTrainCommand: ParsableCommand {
                     "activation_checkpointing": checkpointingMode.rawValue, "workspace_bytes": trainer.workspaceBytes,
                     "blas_core": BLAS.coreName, "gradient_sync_seconds_per_step": syncSeconds / Double(steps),
                     "overlap_reduction": overlapReduction,
-                    "kernels": VectorMath.kernelPath, "compute": computeOption.compute.rawValue,
+                    "kernels": VectorMath.kernelPath, "compute": computeOption.compute.rawValue, "compute_kernel": LinearCompute.kernelDescription(computeOption.compute),
                     "cpu": BLASCoreSelection.cpuModelName(),
                     "seconds_per_step_by_phase": Dictionary(uniqueKeysWithValues: zip(phaseNames, breakdown)),
                     "seconds_per_step_by_phase_per_rank": perRank.map { Dictionary(uniqueKeysWithValues: zip(phaseNames, $0)) },
@@ -140,8 +141,10 @@ struct BenchTrainCommand: ParsableCommand {
             } else {
                 Console.print("bench train: \(modelName), \(world.size) rank(s) = tp \(tp) × dp \(world.size / tp), batch \(batchSize) × \(seqLen) tokens, base \(baseQuant.resolved), checkpointing \(checkpointingMode.rawValue), kernels \(VectorMath.kernelPath), OpenBLAS \(BLAS.coreName)")
                 Console.print("cpu: \(BLASCoreSelection.cpuModelName())")
-                Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s sgemm peak per rank)",
-                                     tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank))
+                Console.print("frozen linears: \(computeOption.description)")
+                Console.print(String(format: "%.0f tokens/s, %.2f s/step, MFU %.1f%% (%.2f GFLOP/token vs %.0f GFLOP/s %@ peak per rank)",
+                                     tokensPerSecond, seconds / Double(steps), 100 * mfu, flopsPerToken / 1e9, peakPerRank,
+                                     computeOption.compute == .bf16 ? "bf16 GEMM" : "sgemm"))
                 Console.print(String(format: "gradient reduction left after the backward (TP partial + DP allReduce, %@): %.2f ms/step, %.3f%% of the step",
                                      overlapReduction ? "overlapped per layer" : "one fused call",
                                      1000 * syncSeconds / Double(steps), 100 * syncSeconds / seconds))

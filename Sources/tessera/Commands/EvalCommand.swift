@@ -98,6 +98,7 @@ struct EvalCommand: ParsableCommand {
                 var object: [String: Any] = [
                     "loss": loss, "perplexity": exp(loss), "tokens": totalCounted, "input_tokens": inputTokens,
                     "rows": examples.count, "skipped_rows": prepared.skipped.count, "seconds": seconds, "ranks": world.size,
+                    "compute": computeOption.compute.rawValue,
                 ]
                 if gradNorms {
                     object["grad_norms"] = Dictionary(uniqueKeysWithValues: norms)

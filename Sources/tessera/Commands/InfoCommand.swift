@@ -49,6 +49,9 @@ struct InfoCommand: ParsableCommand {
                     "blas_note": BLASLauncher.note,
                     "kernels": VectorMath.kernelPath,
                     "kernels_cpu_best": VectorMath.bestKernelPath,
+                    "compute_default": LinearCompute.defaultPrecision.rawValue,
+                    "compute_default_kernel": LinearCompute.kernelDescription(LinearCompute.defaultPrecision),
+                    "amx": LinearCompute.amxAvailable,
                     "ranks": rankRows,
                 ] as [String: Any]))
             } else {
@@ -59,11 +62,18 @@ struct InfoCommand: ParsableCommand {
                 Console.print("BLAS:         \(BLASLauncher.note), \(BLAS.threadCount) thread(s)")
                 let forced = VectorMath.kernelPath == VectorMath.bestKernelPath ? "" : " (TESSERA_KERNELS; CPU best \(VectorMath.bestKernelPath))"
                 Console.print("kernels:      \(VectorMath.kernelPath)\(forced)")
+                Console.print("linears:      \(LinearCompute.kernelDescription(LinearCompute.defaultPrecision)) by default (--compute fp32|bf16)\(LinearCompute.amxAvailable ? "" : Self.noAMXNote)")
                 Console.print(Console.table(
                     header: ["rank", "host", "pid", "blas core", "threads", "kernels"],
                     rows: ranks.enumerated().map { [String($0.offset)] + $0.element }))
             }
         }
+    }
+
+    /// Why bf16 is not the default here: no AMX, or it is switched off.
+    static var noAMXNote: String {
+        if LinearCompute.amxSupported { return "; AMX off (TESSERA_AMX=0 or TESSERA_KERNELS)" }
+        return LinearCompute.bf16Available ? "; no AMX (bf16 on request runs on AVX512-BF16)" : "; no AMX or AVX512-BF16"
     }
 
     /// Architecture, parameter count, tensor formats and memory of a model on disk or a preset

@@ -227,6 +227,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = setup.trainer
         Console.print("mesh: \(setup.mesh.shape); this shard: \(trainer.shard)")
         Console.print("model: \(setup.modelDescription)")
+        Console.print("frozen linears: \(computeOption.description)")
         let truncated = setup.truncated > 0 ? " (\(setup.truncated) truncated)" : ""
         Console.print("data: \(setup.examples) examples → \(trainer.stream.sequencesPerEpoch) sequences of ≤ \(setup.config.maxSeqLen) tokens per epoch\(truncated); \(setup.steps) steps of \(setup.config.batchSize) sequences")
         if !setup.validSequences.isEmpty {

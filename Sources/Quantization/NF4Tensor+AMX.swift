@@ -1,0 +1,33 @@
+// NF4 rows straight into the bf16 tile layout of the AMX products (CKernels' tk_amx_pack_b_nf4):
+// the codes are decoded, scaled and rounded to bf16 in one pass, so a frozen linear on AMX never
+// writes its weight tile as fp32. The values equal `dequantize(rows:)` rounded to bf16.
+
+import CKernels
+
+extension NF4Tensor {
+    /// Packs rows `range` of this `[rows, columns]` tensor as the B operand of an AMX product:
+    /// `transposed` (y = x·Wᵀ): B is `[columns, range.count]`; else (dx = dy·W) `[range.count, columns]`.
+    ///
+    /// - Parameters:
+    ///   - into: `tk_amx_b_panel_count(n, k)` values for that B's `[k, n]`.
+    ///   - scaleScratch: room for the range's block scales, `range.count · columns / 64 + 2` floats.
+    public func packAMXTile(rows range: Range<Int>, transposed: Bool, into panel: UnsafeMutablePointer<UInt32>,
+                            scaleScratch: UnsafeMutablePointer<Float>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows && !range.isEmpty, "packAMXTile: rows \(range) outside 0..<\(rows)")
+        let first = range.lowerBound * columns
+        let firstBlock = first / NF4.blockSize
+        let lastBlock = (first + range.count * columns - 1) / NF4.blockSize
+        switch scales {
+        case .plain(let absmax):
+            for b in firstBlock...lastBlock { scaleScratch[b - firstBlock] = absmax[b] }
+        case .doubleQuantized(let dq):
+            for b in firstBlock...lastBlock { scaleScratch[b - firstBlock] = dq.absmax(block: b) }
+        }
+        let (n, k) = transposed ? (range.count, columns) : (columns, range.count)
+        packed.withUnsafeBufferPointer { bytes in
+            NF4.codes.withUnsafeBufferPointer { code in
+                tk_amx_pack_b_nf4(n, k, bytes.baseAddress, first, scaleScratch, code.baseAddress, transposed ? 1 : 0, panel)
+            }
+        }
+    }
+}

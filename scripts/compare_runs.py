@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares training runs of the same job on different meshes (no third-party packages).
 
-usage: compare_runs.py REFERENCE_DIR OTHER_DIR [--tolerance 1e-4]
+usage: compare_runs.py REFERENCE_DIR OTHER_DIR [--tolerance 1e-4] [--adapter-tolerance T]
 Checks every step's loss (metrics.jsonl) and every adapter tensor
 (adapter/adapter_model.safetensors, relative L2 error) against the reference run.
 Prints one line per check and exits 1 on any mismatch."""
@@ -38,7 +38,10 @@ def main():
     parser.add_argument("reference")
     parser.add_argument("other")
     parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--adapter-tolerance", type=float, default=None,
+                        help="relative L2 error allowed per adapter tensor (default: --tolerance)")
     args = parser.parse_args()
+    adapter_tolerance = args.tolerance if args.adapter_tolerance is None else args.adapter_tolerance
     ok = True
     ref_losses, other_losses = losses(args.reference), losses(args.other)
     if len(ref_losses) != len(other_losses):
@@ -73,7 +76,7 @@ def main():
         norm = math.sqrt(sum(x * x for x in ref)) or 1.0
         if diff / norm > worst_tensor[0]:
             worst_tensor = (diff / norm, name)
-        if diff / norm > args.tolerance:
+        if diff / norm > adapter_tolerance:
             print(f"  {name}: relative L2 error {diff / norm:.2e}")
             ok = False
     print(f"  {len(ref_losses)} step losses, worst relative difference {worst_loss:.2e}; {len(ref_eval)} eval losses; "

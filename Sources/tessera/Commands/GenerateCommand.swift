@@ -15,6 +15,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOption: ModelOption
     @OptionGroup var templateOption: ChatTemplateOption
     @OptionGroup var baseQuant: BaseQuantOption
+    @OptionGroup var computeOption: ComputeOption
     @Option(help: "The prompt text.") var prompt: String?
     @Option(help: "A JSONL file of prompts (strings, or objects with \"prompt\" or \"question\"); prints one JSON line per prompt. Split over the ranks under mpirun.")
     var prompts: String?
@@ -40,6 +41,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             let (tokenizer, model, inputs) = try MPISession.agreed(world) { () throws -> (BPETokenizer, Llama, [String]) in

@@ -12,6 +12,7 @@ the JSON line then names the oneDNN primitives that executed ("onednn_primitives
 See scripts/peer/README.md.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -196,8 +197,11 @@ def kernel_report(torch, step, top=8, log_path=None):
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         try:
+            # A torch built without oneDNN (mkldnn) has no verbose mode: then only the profiler reports.
+            verbose = (torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON)
+                       if torch.backends.mkldnn.is_available() else contextlib.nullcontext())
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-                with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                with verbose:
                     step()
         finally:
             sys.stdout.flush()
@@ -228,7 +232,9 @@ def kernel_report(torch, step, top=8, log_path=None):
         "top_ops": [[e.key, round(e.self_cpu_time_total / 1000, 1), e.count] for e in ops[:top]],
         "profiled_step_ms": round(total_us / 1000, 1),
     }
-    if not prims:
+    if not torch.backends.mkldnn.is_available():
+        rep["onednn_note"] = "this torch has no oneDNN (mkldnn): nothing to report"
+    elif not prims:
         rep["onednn_note"] = ("no oneDNN primitive executed: the linears ran on the MKL/BLAS sgemm path "
                               "(aten::mm / aten::addmm), not oneDNN")
     return rep

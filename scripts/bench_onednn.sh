@@ -15,7 +15,9 @@
 #   scripts/bench_onednn.sh [--m M] [--tile T] [--seconds S] [--rounds R] [K N ...]   (arguments go to the benchmark)
 #
 # Each number is the best over R (default 3) rounds that interleave the variants, each round 5 groups of calls of
-# at least S / 5 seconds (default S 0.3), to keep bursts of load from other tenants out of the comparison.
+# at least S / 5 seconds (default S 0.3), to keep bursts of load from other tenants out of the comparison;
+# "[rounds xF]" after each number is the slowest round over the best: F well above 1 means the host was busy.
+# On a 2-core VM shared with other work, single runs moved the bf16 numbers by 2x or more: compare several runs.
 #
 # Threads: OMP_NUM_THREADS (default 1; this oneDNN build uses the OpenMP CPU runtime). CC (default cc).
 # Without oneDNN's headers it says how to install them (Debian/Ubuntu: apt-get install libdnnl-dev) and exits 0.

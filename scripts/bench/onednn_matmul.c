@@ -256,7 +256,8 @@ int main(int argc, char **argv) {
            ver->minor, ver->patch, ver->hash, ver->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
            threads ? threads : "(unset)", isa_name(isa), (unsigned)isa);
     printf("M = %lld; GFLOP/s = 2*M*K*N / seconds per call; bf16 src/weights, f32 dst; best of %d interleaved rounds"
-           " of 5 groups of >= %.2f s / 5\n\n", (long long)M, rounds, min_seconds);
+           " of 5 groups of >= %.2f s / 5;\n[rounds xF]: the slowest round's time over the best (F well above 1: the"
+           " host was busy, rerun)\n\n", (long long)M, rounds, min_seconds);
 
     for (int s = 0; s < nshapes; s++) {
         int64_t K = shapes[s][0], N = shapes[s][1];
@@ -288,16 +289,18 @@ int main(int argc, char **argv) {
             printf("  last tile's matmul impl: %s\n", tiles[ntiles - 1].mm_impl);
         printf("  reorder impl: W %s (from [N,K] f32), %s (from [K,N] f32); src f32->bf16 %s\n", tiles[0].w_nk_impl,
                tiles[0].w_kn_impl, x_impl);
-        double flop = 2.0 * M * K * N, best[V_COUNT];
-        for (int v = 0; v < V_COUNT; v++) best[v] = 1e30;
+        double flop = 2.0 * M * K * N, best[V_COUNT], worst[V_COUNT];
+        for (int v = 0; v < V_COUNT; v++) best[v] = 1e30, worst[v] = 0;
         for (int r = 0; r < rounds; r++)
             for (int v = 0; v < V_COUNT; v++) {
                 double t = time_variant(tiles, ntiles, v);
                 if (t < best[v]) best[v] = t;
+                if (t > worst[v]) worst[v] = t;
             }
         for (int v = 0; v < V_COUNT; v++) {
             double t = best[v], extra = t - best[V_MATMUL];
-            printf("  %-32s %8.1f GFLOP/s  %8.3f ms/call", variant_names[v], flop / t / 1e9, t * 1e3);
+            printf("  %-32s %8.1f GFLOP/s  %8.3f ms/call  [rounds x%.2f]", variant_names[v], flop / t / 1e9, t * 1e3,
+                   worst[v] / t);
             if (v != V_MATMUL && v != V_F32) printf("  (%+.3f ms over (a), %.0f%% of the call)", extra * 1e3,
                                                     100 * extra / t);
             printf("\n");

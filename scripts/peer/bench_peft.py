@@ -7,9 +7,12 @@
 
 A timed step is forward + backward + AdamW step + zero_grad on --batch x --seq random token ids per process
 (labels = inputs, mean next-token cross-entropy). Rank 0 prints one JSON line, and appends it to --out if given.
+After the timed steps, one more untimed step runs under oneDNN verbose and torch.profiler (unless --no-kernels):
+the JSON line then names the oneDNN primitives that executed ("onednn_primitives") and the top ops by self CPU time.
 See scripts/peer/README.md.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,6 +50,11 @@ def parse_args():
     p.add_argument("--cache-dir", default=None,
                    help="folder for the fp32 safetensors copy of the GGUF (default: one in the system temp dir, "
                         "named after the GGUF's name, size and mtime)")
+    p.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=True,
+                   help="after the timed steps, run one untimed step under oneDNN verbose and torch.profiler and "
+                        "report which oneDNN primitives ran and the top ops by self CPU time (default: on)")
+    p.add_argument("--kernels-log", default=None,
+                   help="with --kernels: also write oneDNN's raw verbose output of that step to this file")
     p.add_argument("--out", default=None, help="append the JSON line to this file")
     p.add_argument("--tag", default="", help="free text copied into the JSON line")
     a = p.parse_args()
@@ -136,6 +144,100 @@ def peak_rss_mib():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is in bytes on macOS and in KiB on Linux.
     return round(peak / 1048576 if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def parse_onednn_verbose(text):
+    """Count oneDNN 'exec' lines by 'kind impl', e.g. {"matmul brg_matmul:avx10_1_512_amx": 84}, and by
+    'kind impl problem' (the shapes, e.g. 1024x576:576x576). oneDNN 3.x prints
+    onednn_verbose,[v1,][timestamp,]primitive,exec,cpu,<kind>,<impl>,<prop_kind>,<mds>,<attrs>,<aux>,<problem>,<ms>"""
+    counts, shapes, version, isa = {}, {}, None, None
+    for line in text.splitlines():
+        if not line.startswith("onednn_verbose,"):
+            continue
+        f = line.strip().split(",")
+        if "info" in f[:3] and len(f) > 3:
+            rest = ",".join(f[f.index("info") + 1:])
+            if rest.startswith("oneDNN v"):
+                version = rest.split()[1]
+            elif rest.startswith("cpu,isa:"):
+                isa = rest[len("cpu,isa:"):]
+            continue
+        try:
+            i = f.index("exec")
+        except ValueError:
+            continue
+        if f[i - 1] not in ("primitive", "ukernel") or len(f) < i + 4:
+            continue
+        # f[i + 1] is the engine (cpu). A ukernel line (e.g. the brgemm calls inside torch's CPU flash attention)
+        # names no implementation and no shapes: it counts as "ukernel brgemm".
+        key = f"{f[i + 2]} {f[i + 3]}" if f[i - 1] == "primitive" else f"ukernel {f[i + 2]} {f[i + 3]}".rstrip()
+        counts[key] = counts.get(key, 0) + 1
+        if len(f) >= i + 9 and f[-2]:
+            shape = f"{key} {f[-2]}"
+            shapes[shape] = shapes.get(shape, 0) + 1
+    by_count = lambda d: dict(sorted(d.items(), key=lambda kv: -kv[1]))
+    return by_count(counts), by_count(shapes), version, isa
+
+
+# Chatter that torch.profiler's CPU-only Kineto build writes to stderr on every profile; dropped from the log.
+KINETO_NOISE = ("profiler_stop", "profiler_start", "gpuGetDeviceCount", "SyncActivityProfilerHandler")
+
+
+def kernel_report(torch, step, top=8, log_path=None):
+    """Run step() once with oneDNN verbose on and under torch.profiler. oneDNN prints with C stdio to fd 1, so fd 1
+    goes to a temporary file for that step (and back afterwards); Python's own stdout is flushed around it. fd 2 is
+    captured too, and written back without the profiler's start/stop chatter."""
+    import ctypes
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    libc.fflush(None)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile(mode="w+b") as out, tempfile.TemporaryFile(mode="w+b") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            # A torch built without oneDNN (mkldnn) has no verbose mode: then only the profiler reports.
+            verbose = (torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON)
+                       if torch.backends.mkldnn.is_available() else contextlib.nullcontext())
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                with verbose:
+                    step()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            libc.fflush(None)                   # oneDNN's printf buffer, fully buffered while fd 1 is a file
+            for fd, dup in saved.items():
+                os.dup2(dup, fd)
+                os.close(dup)
+            err.seek(0)
+            for line in err.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not any(n in line for n in KINETO_NOISE):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    if log_path:
+        with open(log_path, "w") as f:
+            f.write(text)
+    prims, shapes, version, isa = parse_onednn_verbose(text)
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total_us = sum(e.self_cpu_time_total for e in ops)
+    rep = {
+        "onednn_primitives": prims,
+        "onednn_top_shapes": dict(list(shapes.items())[:top]),
+        "onednn_version": version,
+        "onednn_isa": isa,
+        # [name, self CPU ms, calls] over the profiled step; self times add up to profiled_step_ms.
+        "top_ops": [[e.key, round(e.self_cpu_time_total / 1000, 1), e.count] for e in ops[:top]],
+        "profiled_step_ms": round(total_us / 1000, 1),
+    }
+    if not torch.backends.mkldnn.is_available():
+        rep["onednn_note"] = "this torch has no oneDNN (mkldnn): nothing to report"
+    elif not prims:
+        rep["onednn_note"] = ("no oneDNN primitive executed: the linears ran on the MKL/BLAS sgemm path "
+                              "(aten::mm / aten::addmm), not oneDNN")
+    return rep
 
 
 def main():
@@ -256,6 +358,13 @@ def main():
         rec["tokens_per_s"] = round(world * a.batch * a.seq / max(means), 1)
     else:
         rec["tokens_per_s"] = rec["tokens_per_s_per_process"]
+
+    if a.kernels:
+        # Untimed, after the timing and the peak RSS above (the profiler's own memory must not count). Every rank
+        # steps (DDP's all-reduce needs them all); rank 0's report goes into the line.
+        rep = kernel_report(torch, train_step, log_path=a.kernels_log if rank == 0 else None)
+        if rank == 0:
+            rec.update(rep)
 
     if rank == 0:
         line = json.dumps(rec)

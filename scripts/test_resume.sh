@@ -4,7 +4,10 @@
 # within 1e-5 when the data-parallel size changes (np 1 → np 2, tp 1, same global batch; the
 # sums are reduced in another order). Also: a resume with other settings is refused and the
 # checkpoint is left intact, and an output directory holding a run is refused without
-# --overwrite. Prints PASS/FAIL per check and `N passed, N failed`.
+# --overwrite. These run with --compute fp32; where the CPU has bf16 products (AMX, or
+# AVX512-BF16) the same-mesh resume is also checked bit for bit in bf16 (across data-parallel
+# sizes bf16 only tracks within ~1%: scripts/test_meshes.sh). Prints PASS/FAIL per check and
+# `N passed, N failed[, N skipped]`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tessera=${TESSERA:-.build/release/tessera}
@@ -12,7 +15,8 @@ data=Tests/Fixtures/chat_small.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 job=(train --data "$data" --steps 6 --batch-size 6 --max-seq-len 64 --lr 1e-3 --lora-r 4 --seed 3
-     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --lora-dropout 0.1 --eval-every 3 --progress log)
+     --lora-targets q_proj,v_proj,o_proj,down_proj,gate_proj --lora-dropout 0.1 --eval-every 3 --progress log
+     --compute fp32)
 passed=0
 failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
@@ -65,5 +69,19 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "already holds a training run"; then
   pass "an output directory holding a run is refused without --overwrite"
 else fail "an output directory holding a run was reused"; echo "$out" | tail -3; fi
 
-echo "$passed passed, $failed failed"
+# bf16 products: the same mesh resumes bit for bit (the arithmetic is the same, only rounded).
+amx=$("$tessera" info --json | python3 -c "import json, sys; print(json.load(sys.stdin)['amx'])")
+if [ "$amx" != True ] && ! grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+  echo "bf16 resume: skipped (environment): this CPU has neither AMX nor AVX512-BF16"
+  skipped=1
+else
+  kernel=AVX512-BF16; [ "$amx" = True ] && kernel=AMX
+  if train 2 "$work/bf16-full" --compute bf16 && train 2 "$work/bf16-same" --compute bf16 --stop-after 3 \
+     && train 2 "$work/bf16-same" --compute bf16 --resume && compare "$work/bf16-full" "$work/bf16-same" 0 \
+     && cmp -s "$work/bf16-full/adapter/adapter_model.safetensors" "$work/bf16-same/adapter/adapter_model.safetensors"; then
+    pass "bf16 ($kernel) np 2 stop-after 3 + resume: losses of steps 4-6 and the adapter equal the uninterrupted bf16 run bit for bit"
+  else fail "bf16 ($kernel) np 2 stop-after 3 + resume differs from the uninterrupted bf16 run"; tail -5 "$work/bf16-same.log"; fi
+fi
+
+echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 [ "$failed" -eq 0 ]

@@ -113,11 +113,12 @@ static void pack_f32_scalar(size_t n, size_t k, const float *w, size_t ldw, int 
 }
 
 #if defined(TK_HAVE_AMX)
-VNNI static void pack_f32_vector(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp) {
-    size_t kp = round_up(k, 32) / 2, n16 = n / 16 * 16;
+VNNI static void pack_f32_vector(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp,
+                                 size_t jb, size_t je) {
+    size_t kp = round_up(k, 32) / 2, n16 = jb + (je - jb) / 16 * 16;
     if (transposedW) {   // 16 W rows × 32 K at a time, transposed into 16 pair rows
         size_t k32 = k / 32 * 32;
-        for (size_t j0 = 0; j0 < n16; j0 += 16)
+        for (size_t j0 = jb; j0 < n16; j0 += 16)
             for (size_t k0 = 0; k0 < k32; k0 += 32) {
                 __m512i r[16];
                 for (int jj = 0; jj < 16; jj++) {
@@ -126,27 +127,42 @@ VNNI static void pack_f32_vector(size_t n, size_t k, const float *w, size_t ldw,
                 }
                 store_transposed16(r, bp + vnni_index(k0 / 2, j0, kp));
             }
-        pack_f32_scalar(n, k, w, ldw, transposedW, bp, 0, n16, k32 / 2);
+        pack_f32_scalar(n, k, w, ldw, transposedW, bp, jb, n16, k32 / 2);
     } else {             // two W rows × 16 columns give one pair row of a panel
         size_t k2 = k / 2 * 2;
         for (size_t p = 0; 2 * p < k2; p++)
-            for (size_t j0 = 0; j0 < n16; j0 += 16) {
+            for (size_t j0 = jb; j0 < n16; j0 += 16) {
                 const float *lo = w + 2 * p * ldw + j0;
                 _mm512_storeu_si512((void *)(bp + vnni_index(p, j0, kp)),
                                     interleave_bf16(_mm512_loadu_ps(lo), _mm512_loadu_ps(lo + ldw)));
             }
-        pack_f32_scalar(n, k, w, ldw, transposedW, bp, 0, n16, k2 / 2);
+        pack_f32_scalar(n, k, w, ldw, transposedW, bp, jb, n16, k2 / 2);
     }
-    pack_f32_scalar(n, k, w, ldw, transposedW, bp, n16, n, 0);
+    pack_f32_scalar(n, k, w, ldw, transposedW, bp, n16, je, 0);
 }
 #endif
 
-void tk_amx_pack_b_f32(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp) {
-    memset(bp, 0, tk_amx_b_panel_count(n, k) * sizeof(uint32_t));
+// Zeroes the panels of column pairs [pairBegin, pairEnd) (their padding stays zero) and returns
+// the columns [jb, je) of n they hold.
+static void clear_pairs(size_t n, size_t k, uint32_t *bp, size_t pairBegin, size_t pairEnd, size_t *jb, size_t *je) {
+    size_t panel = round_up(k, 32) / 2 * 16;
+    memset(bp + 2 * pairBegin * panel, 0, 2 * (pairEnd - pairBegin) * panel * sizeof(uint32_t));
+    *jb = pairBegin * 32 < n ? pairBegin * 32 : n;
+    *je = pairEnd * 32 < n ? pairEnd * 32 : n;
+}
+
+void tk_amx_pack_b_f32_pairs(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp,
+                             size_t pairBegin, size_t pairEnd) {
+    size_t jb, je;
+    clear_pairs(n, k, bp, pairBegin, pairEnd, &jb, &je);
 #if defined(TK_HAVE_AMX)
-    if (__builtin_cpu_supports("avx512bf16")) { pack_f32_vector(n, k, w, ldw, transposedW, bp); return; }
+    if (__builtin_cpu_supports("avx512bf16")) { pack_f32_vector(n, k, w, ldw, transposedW, bp, jb, je); return; }
 #endif
-    pack_f32_scalar(n, k, w, ldw, transposedW, bp, 0, n, 0);
+    pack_f32_scalar(n, k, w, ldw, transposedW, bp, jb, je, 0);
+}
+
+void tk_amx_pack_b_f32(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp) {
+    tk_amx_pack_b_f32_pairs(n, k, w, ldw, transposedW, bp, 0, round_up(n, 32) / 32);
 }
 
 // NF4 element e of the packed weight (row-major with `columns` per row): the fp32 product
@@ -170,12 +186,12 @@ static void pack_nf4_scalar(size_t n, size_t k, const unsigned char *packed, siz
 // Rows of a multiple of 64 values starting on a block: every 16 or 32 aligned values share a scale
 // and whole bytes.
 VNNI static void pack_nf4_vector(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
-                                 const float *code, int transposedW, uint32_t *bp) {
-    size_t kp = round_up(k, 32) / 2, n16 = n / 16 * 16;
+                                 const float *code, int transposedW, uint32_t *bp, size_t jb, size_t je) {
+    size_t kp = round_up(k, 32) / 2, n16 = jb + (je - jb) / 16 * 16;
     __m512 table = _mm512_loadu_ps(code);
     __m512i fifteen = _mm512_set1_epi32(15);
     if (transposedW) {   // row j: 32 values = 16 bytes = 16 pairs (high nibble, low nibble)
-        for (size_t j0 = 0; j0 < n16; j0 += 16)
+        for (size_t j0 = jb; j0 < n16; j0 += 16)
             for (size_t k0 = 0; k0 < k; k0 += 32) {
                 __m512i r[16];
                 for (int jj = 0; jj < 16; jj++) {
@@ -188,13 +204,13 @@ VNNI static void pack_nf4_vector(size_t n, size_t k, const unsigned char *packed
                 }
                 store_transposed16(r, bp + vnni_index(k0 / 2, j0, kp));
             }
-        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, n16, n, 0);
+        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, n16, je, 0);
     } else {             // rows 2p and 2p + 1, 16 columns each: 8 bytes per row
         __m512i byteOf = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
         __m512i shift = _mm512_set_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
         size_t k2 = k / 2 * 2;
         for (size_t p = 0; 2 * p < k2; p++)
-            for (size_t j0 = 0; j0 < n16; j0 += 16) {
+            for (size_t j0 = jb; j0 < n16; j0 += 16) {
                 __m512 v[2];
                 for (int h = 0; h < 2; h++) {
                     size_t g = first + (2 * p + h) * n + j0;
@@ -204,23 +220,29 @@ VNNI static void pack_nf4_vector(size_t n, size_t k, const unsigned char *packed
                 }
                 _mm512_storeu_si512((void *)(bp + vnni_index(p, j0, kp)), interleave_bf16(v[0], v[1]));
             }
-        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, 0, n16, k2 / 2);
-        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, n16, n, 0);
+        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, jb, n16, k2 / 2);
+        pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, n16, je, 0);
     }
 }
 #endif
 
-void tk_amx_pack_b_nf4(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
-                       const float *code, int transposedW, uint32_t *bp) {
-    memset(bp, 0, tk_amx_b_panel_count(n, k) * sizeof(uint32_t));
+void tk_amx_pack_b_nf4_pairs(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
+                             const float *code, int transposedW, uint32_t *bp, size_t pairBegin, size_t pairEnd) {
+    size_t jb, je;
+    clear_pairs(n, k, bp, pairBegin, pairEnd, &jb, &je);
 #if defined(TK_HAVE_AMX)
     size_t columns = transposedW ? k : n;
     if (__builtin_cpu_supports("avx512bf16") && columns % 64 == 0 && first % 64 == 0) {
-        pack_nf4_vector(n, k, packed, first, scales, code, transposedW, bp);
+        pack_nf4_vector(n, k, packed, first, scales, code, transposedW, bp, jb, je);
         return;
     }
 #endif
-    pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, 0, n, 0);
+    pack_nf4_scalar(n, k, packed, first, scales, code, transposedW, bp, jb, je, 0);
+}
+
+void tk_amx_pack_b_nf4(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
+                       const float *code, int transposedW, uint32_t *bp) {
+    tk_amx_pack_b_nf4_pairs(n, k, packed, first, scales, code, transposedW, bp, 0, round_up(n, 32) / 32);
 }
 
 // ---- A packing ---------------------------------------------------------------------------
@@ -391,18 +413,29 @@ AMX static void amx_tiles(size_t m, size_t n, size_t k, const uint16_t *ap, cons
 }
 #endif
 
-void tk_amx_gemm_packed(size_t m, size_t n, size_t k, const float *a, size_t lda, const uint32_t *bp, float *c,
-                        size_t ldc, float beta) {
-#if defined(TK_HAVE_AMX)
-    if (m == 0 || n == 0) return;
+const uint16_t *tk_amx_pack_a(size_t m, size_t k, const float *a, size_t lda) {
     uint16_t *ap = grow((void **)&a_buf, &a_cap, round_up(m, 32) * round_up(k, 32) * sizeof(uint16_t));
-    if (!ap || !tk_amx_supported()) abort();   // callers check availability; out of memory is fatal
+    if (!ap) abort();   // out of memory is fatal
     pack_a(m, k, a, lda, ap);
-    amx_tiles(m, n, k, ap, bp, c, ldc, beta, 0, round_up(n, 32) / 32);
+    return ap;
+}
+
+void tk_amx_tiles(size_t m, size_t n, size_t k, const uint16_t *ap, const uint32_t *bp, float *c, size_t ldc,
+                  float beta, size_t pairBegin, size_t pairEnd) {
+#if defined(TK_HAVE_AMX)
+    if (m == 0 || n == 0 || pairBegin >= pairEnd) return;
+    if (!tk_amx_supported()) abort();   // callers check availability
+    amx_tiles(m, n, k, ap, bp, c, ldc, beta, pairBegin, pairEnd);
 #else
-    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)bp; (void)c; (void)ldc; (void)beta;
+    (void)m; (void)n; (void)k; (void)ap; (void)bp; (void)c; (void)ldc; (void)beta; (void)pairBegin; (void)pairEnd;
     abort();
 #endif
+}
+
+void tk_amx_gemm_packed(size_t m, size_t n, size_t k, const float *a, size_t lda, const uint32_t *bp, float *c,
+                        size_t ldc, float beta) {
+    if (m == 0 || n == 0) return;
+    tk_amx_tiles(m, n, k, tk_amx_pack_a(m, k, a, lda), bp, c, ldc, beta, 0, round_up(n, 32) / 32);
 }
 
 void tk_amx_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *w, size_t ldw,

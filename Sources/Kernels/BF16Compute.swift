@@ -46,17 +46,9 @@ public func bf16gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, 
     precondition(LinearCompute.bf16Available, "bf16gemm: this CPU has neither AVX512-BF16 nor AMX")
     if m == 0 || n == 0 { return }
     if LinearCompute.amxAvailable {
-        StepProfile.measure(.gemm) { tk_amx_gemm(m, n, k, a, lda, w, ldw, transposedW ? 1 : 0, c, ldc, beta) }
+        let panel = AMX.packedB(n: n, k: k, w: w, ldw: ldw, transposedW: transposedW)
+        amxGemm(m: m, n: n, k: k, a: a, lda: lda, packedB: panel, c: c, ldc: ldc, beta: beta)
     } else {
         StepProfile.measure(.gemm) { tk_bf16_gemm(m, n, k, a, lda, w, ldw, transposedW ? 1 : 0, c, ldc, beta) }
     }
-}
-
-/// `C[M, N] = A[M, K] · B` (+ `C` when `beta` is 1) on AMX, B already packed (`tk_amx_pack_b_*`).
-public func amxGemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packedB: UnsafePointer<UInt32>,
-                    c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
-    precondition(m >= 0 && n >= 0 && k >= 0 && (beta == 0 || beta == 1), "amxGemm: bad arguments")
-    precondition(LinearCompute.amxAvailable, "amxGemm: AMX is not available")
-    if m == 0 || n == 0 { return }
-    StepProfile.measure(.gemm) { tk_amx_gemm_packed(m, n, k, a, lda, packedB, c, ldc, beta) }
 }

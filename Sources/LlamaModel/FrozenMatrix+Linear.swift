@@ -118,7 +118,8 @@ extension FrozenMatrix {
         let (n, k) = transposed ? (count, columns) : (columns, count)
         guard let panel = tk_amx_b_scratch(n, k) else { fatalError("FrozenMatrix: out of memory for an AMX weight panel") }
         StepProfile.measure(.dequantize) {
-            tensor.packAMXTile(rows: r0..<(r0 + count), transposed: transposed, into: panel, scaleScratch: scratch)
+            tensor.packAMXTile(rows: r0..<(r0 + count), transposed: transposed, into: panel, scaleScratch: scratch,
+                               threads: BLAS.threadCount)
         }
         return UnsafePointer(panel)
     }

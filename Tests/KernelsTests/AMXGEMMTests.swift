@@ -95,6 +95,35 @@ struct AMXGEMMTests {
         #expect(split == whole)
     }
 
+    /// Threads share a product by column pairs (packing and tiles): any thread count gives the
+    /// single-thread bits.
+    @Test func threadsGiveTheSameBits() {
+        let m = 45, n = 200, k = 96
+        var rng = SplitMix64(seed: 17)
+        let a = rng.floats(m * k), w = rng.floats(n * k)
+        var one = [Float](repeating: 0, count: m * n)
+        tk_amx_gemm(m, n, k, a, k, w, k, 1, &one, n, 0)
+        for threads in [2, 3, 7] {
+            var panel = [UInt32](repeating: 0xDEAD_BEEF, count: tk_amx_b_panel_count(n, k))
+            var many = [Float](repeating: 0, count: m * n)
+            w.withUnsafeBufferPointer { wp in
+                panel.withUnsafeMutableBufferPointer { pp in
+                    many.withUnsafeMutableBufferPointer { cp in
+                        let p = AMX.Pointers(w: wp.baseAddress, panel: pp.baseAddress, a: tk_amx_pack_a(m, k, a, k),
+                                             b: UnsafePointer(pp.baseAddress), c: cp.baseAddress)
+                        AMX.forEachPairRange(AMX.pairs(n), threads: threads) { r in
+                            tk_amx_pack_b_f32_pairs(n, k, p.w, k, 1, p.panel, r.lowerBound, r.upperBound)
+                        }
+                        AMX.forEachPairRange(AMX.pairs(n), threads: threads) { r in
+                            tk_amx_tiles(m, n, k, p.a, p.b, p.c, n, 0, r.lowerBound, r.upperBound)
+                        }
+                    }
+                }
+            }
+            #expect(many == one, "\(threads) threads")
+        }
+    }
+
     /// `bf16gemm` takes AMX where available and AVX512-BF16 when the thread turns AMX off; the two
     /// sum in different orders, so they agree to fp32 accuracy, not bit for bit.
     @Test func agreesWithAVX512BF16() {

@@ -19,14 +19,17 @@ import Testing
                 let (n, k) = transposed ? (range.count, columns) : (columns, range.count)
                 var expected = [UInt32](repeating: 0, count: tk_amx_b_panel_count(n, k))
                 tk_amx_pack_b_f32(n, k, dense, columns, transposed ? 1 : 0, &expected)
-                var panel = [UInt32](repeating: 0xDEAD_BEEF, count: expected.count)
-                var scales = [Float](repeating: 0, count: range.count * columns / 64 + 2)
-                panel.withUnsafeMutableBufferPointer { p in
-                    scales.withUnsafeMutableBufferPointer { s in
-                        tensor.packAMXTile(rows: range, transposed: transposed, into: p.baseAddress!, scaleScratch: s.baseAddress!)
+                for threads in [1, 3] {   // threads share the panels
+                    var panel = [UInt32](repeating: 0xDEAD_BEEF, count: expected.count)
+                    var scales = [Float](repeating: 0, count: range.count * columns / 64 + 2)
+                    panel.withUnsafeMutableBufferPointer { p in
+                        scales.withUnsafeMutableBufferPointer { s in
+                            tensor.packAMXTile(rows: range, transposed: transposed, into: p.baseAddress!,
+                                               scaleScratch: s.baseAddress!, threads: threads)
+                        }
                     }
+                    #expect(panel == expected, "rows \(range) of [\(rows), \(columns)], transposed \(transposed), \(threads) threads")
                 }
-                #expect(panel == expected, "rows \(range) of [\(rows), \(columns)], transposed \(transposed)")
             }
         }
     }

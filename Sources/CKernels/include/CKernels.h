@@ -126,6 +126,23 @@ void tk_amx_pack_b_f32(size_t n, size_t k, const float *w, size_t ldw, int trans
 void tk_amx_pack_b_nf4(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
                        const float *code, int transposedW, uint32_t *bp);
 
+/// Pairs of 32 output columns of a packed B (and of the tile loop), the unit work is split by:
+/// (N + 31) / 32. The *_pairs functions below do the columns [32·pairBegin, 32·pairEnd) only, so
+/// threads can share one product; each zeroes and fills only its own panels.
+void tk_amx_pack_b_f32_pairs(size_t n, size_t k, const float *w, size_t ldw, int transposedW, uint32_t *bp,
+                             size_t pairBegin, size_t pairEnd);
+void tk_amx_pack_b_nf4_pairs(size_t n, size_t k, const unsigned char *packed, size_t first, const float *scales,
+                             const float *code, int transposedW, uint32_t *bp, size_t pairBegin, size_t pairEnd);
+
+/// A[M, K] rounded to bf16 into the calling thread's buffer (rows of K rounded up to 32, M rounded
+/// up to 32, zero padded); valid until the thread's next tk_amx_pack_a or AMX product.
+const uint16_t *tk_amx_pack_a(size_t m, size_t k, const float *a, size_t lda);
+
+/// The tile loop over the column pairs [pairBegin, pairEnd): C (+)= A · B for those columns, A
+/// from tk_amx_pack_a (of any thread), B packed. Requires tk_amx_supported().
+void tk_amx_tiles(size_t m, size_t n, size_t k, const uint16_t *ap, const uint32_t *bp, float *c, size_t ldc,
+                  float beta, size_t pairBegin, size_t pairEnd);
+
 /// C[M, N] = A[M, K] · B (+ C when beta is 1) on AMX tiles (tdpbf16ps, fp32 sums), B packed by a
 /// tk_amx_pack_b_* function; A is rounded to bf16 into a buffer the calling thread keeps.
 /// Requires tk_amx_supported().

@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 done
 amx=$("$tessera" info --json | python3 -c "import json, sys; print(json.load(sys.stdin)['amx'])") || exit 1
 if [ "$amx" != True ] && ! grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
-  echo "bf16 accuracy: skipped (environment): this CPU has neither AMX nor AVX512-BF16"
+  echo "skipped (environment): bf16 accuracy: this CPU has neither AMX nor AVX512-BF16"
   echo "0 passed, 0 failed, 1 skipped"
   exit 0
 fi

@@ -446,6 +446,10 @@ section "chaos soak" scripts/chaos_soak.sh --short
 # MemAvailable / ranks on the host; TESSERA_MEMORY_LIMIT_BYTES here) is refused before the model
 # loads with one line, --force proceeds; the estimate is not below bench train's measured peak RSS.
 section "memory guard" scripts/test_memory_guard.sh
+# 12. bf16 products against fp32 on the demo job (short form: 10 steps, np 2): every step's loss and
+# the held-out eval loss within 0.5% (scripts/check_bf16_accuracy.sh; 50 steps by default; skipped
+# on CPUs with neither AMX nor AVX512-BF16).
+section "bf16 accuracy" scripts/check_bf16_accuracy.sh --steps 10
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -72,7 +72,7 @@ PY
 }
 amx=$("$tessera" info --json | python3 -c "import json, sys; print(json.load(sys.stdin)['amx'])")
 if [ "$amx" != True ] && ! grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
-  echo "bf16 meshes: skipped (environment): this CPU has neither AMX nor AVX512-BF16"
+  echo "skipped (environment): bf16 meshes: this CPU has neither AMX nor AVX512-BF16"
   skipped=2
 else
   compute=(--compute bf16)

@@ -72,7 +72,7 @@ else fail "an output directory holding a run was reused"; echo "$out" | tail -3;
 # bf16 products: the same mesh resumes bit for bit (the arithmetic is the same, only rounded).
 amx=$("$tessera" info --json | python3 -c "import json, sys; print(json.load(sys.stdin)['amx'])")
 if [ "$amx" != True ] && ! grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
-  echo "bf16 resume: skipped (environment): this CPU has neither AMX nor AVX512-BF16"
+  echo "skipped (environment): bf16 resume: this CPU has neither AMX nor AVX512-BF16"
   skipped=1
 else
   kernel=AVX512-BF16; [ "$amx" = True ] && kernel=AMX

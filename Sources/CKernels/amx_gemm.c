@@ -384,10 +384,15 @@ AMX static void amx_tiles(size_t m, size_t n, size_t k, const uint16_t *ap, cons
     for (int t = 0; t < 8; t++) { config.rows[t] = 16; config.bytesPerRow[t] = 64; }
     _tile_loadconfig(&config);
     float edge[16][16] __attribute__((aligned(64)));
+    // Rows of A in chunks of about 512 KB, so a chunk stays in L2 while every column pair passes
+    // over it (A of a [1024, 1536] input is 3 MB): B is then read once per chunk.
+    size_t chunk = (512u << 10) / (kpad * 2) / 32 * 32;
+    if (chunk < 32) chunk = 32;
+    for (size_t mc = 0; mc < mp; mc += chunk)
     for (size_t pair = pairBegin; pair < pairEnd; pair++) {
         size_t n0 = pair * 32;
         const uint32_t *b0 = bp + (2 * pair) * kp * 16, *b1 = b0 + kp * 16;
-        for (size_t m0 = 0; m0 < mp; m0 += 32) {
+        for (size_t m0 = mc; m0 < mp && m0 < mc + chunk; m0 += 32) {
             C_INIT(0, m0, n0);
             C_INIT(1, m0, n0 + 16);
             C_INIT(2, m0 + 16, n0);

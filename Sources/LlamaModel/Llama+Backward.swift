@@ -50,7 +50,7 @@ extension Llama {
         }
 
         // MLP half.
-        if recomputeSelected { recomputeSelectedMLP(l, acts, ctx) }
+        if recomputeSelected { try recomputeSelectedMLP(l, acts, ctx) }
         // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank)
         try backprop(.downProj, dinp: ws.dh, dout: ws.dResidual, inp: acts.h, beta: 0)
         // h = silu(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]

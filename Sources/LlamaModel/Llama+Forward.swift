@@ -196,14 +196,18 @@ extension Llama {
     }
 
     /// Selective checkpointing, MLP half: rebuilds what layer `l`'s MLP backward reads and the
-    /// layer did not keep (the inputs of adapted gate, up, down) from the kept activations,
-    /// running the forward's exact arithmetic, so they equal what the forward computed.
-    func recomputeSelectedMLP(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) {
-        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps)
-        if ctx.adapts(.gateProj, layer: l) || ctx.adapts(.upProj, layer: l) {
-            RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
-                            weight: weights.layers[l].ffnNorm.pointer, rows: n, channels: c, eps: eps)
-        }
+    /// layer did not keep from the kept activations, running the forward's exact arithmetic, so
+    /// they equal what the forward computed: xn2, then up = xn2 · W_upᵀ + LoRA (the second GEMM
+    /// that runs twice; keeping up would cost an [N, FL] buffer per layer), and h when down_proj
+    /// is adapted (its LoRA input).
+    func recomputeSelectedMLP(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) throws {
+        let n = ctx.tokens, c = config.hiddenSize, eps = Float(config.rmsNormEps), ws = ctx.workspace
+        RMSNorm.forward(out: acts.xn2.pointer, rstd: acts.rstd2.pointer, inp: acts.xMid.pointer,
+                        weight: weights.layers[l].ffnNorm.pointer, rows: n, channels: c, eps: eps)
+        // Column-parallel: no collective (the forward's copyToRegion is the identity).
+        try linear(.upProj, layer: l, ctx).forward(out: acts.up.pointer, inp: acts.xn2.pointer, tokens: n,
+                                                    u: acts.bottleneck(.upProj), loraInput: ws.loraInput.pointer,
+                                                    scratch: ws.weightScratch.pointer, group: ctx.group)
         if ctx.adapts(.downProj, layer: l) {
             SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
                            count: n * ctx.shard.ffnColumns.count)

@@ -9,7 +9,7 @@
 // output of the final layer). Full activation checkpointing (default) reuses ONE set of layer
 // activations: the backward recomputes each layer's forward from its kept input. Selective
 // checkpointing keeps a set per layer whose GEMM outputs but q are its own and whose other
-// buffers (xn1, q, att, xn2, h) are one shared set, recomputed in the backward; with
+// buffers (xn1, q, att, xn2, h, up) are one shared set, recomputed in the backward; with
 // `keepsQuery` each layer keeps its q as well (the backward then skips the q GEMM: the shard
 // planner gives that to the tensor-parallel ranks holding more query heads, to even out their
 // work). Without checkpointing every layer has a complete set (ActivationCheckpointing.swift).
@@ -24,6 +24,7 @@ final class LayerActivations: @unchecked Sendable {
     let att: FloatBuffer    // [N, QL] attention output: input of o_proj
     let xn2: FloatBuffer    // [N, C]  rmsnorm(xMid): input of gate, up
     let h: FloatBuffer      // [N, FL] silu(gate)·up: input of down_proj
+    let up: FloatBuffer     // [N, FL] up_proj(xn2)
     // GEMM outputs and statistics, always the layer's own.
     let rstd1: FloatBuffer  // [N]
     let k: FloatBuffer      // [N, KL] after RoPE
@@ -31,7 +32,6 @@ final class LayerActivations: @unchecked Sendable {
     let xMid: FloatBuffer   // [N, C]  x_in + o_proj(att): input of the MLP half
     let rstd2: FloatBuffer  // [N]
     let gate: FloatBuffer   // [N, FL] before SiLU
-    let up: FloatBuffer     // [N, FL]
     let u: FloatBuffer      // [7, N, r] LoRA bottleneck drop(x)·Aᵀ of each module (PEFT order)
 
     /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective), all
@@ -42,24 +42,24 @@ final class LayerActivations: @unchecked Sendable {
         att = recomputable?.att ?? FloatBuffer(count: s.n * s.queryLocal)
         xn2 = recomputable?.xn2 ?? FloatBuffer(count: s.n * s.c)
         h = recomputable?.h ?? FloatBuffer(count: s.n * s.ffnLocal)
+        up = recomputable?.up ?? FloatBuffer(count: s.n * s.ffnLocal)
         rstd1 = FloatBuffer(count: s.n)
         k = FloatBuffer(count: s.n * s.keyValueLocal)
         v = FloatBuffer(count: s.n * s.keyValueLocal)
         xMid = FloatBuffer(count: s.n * s.c)
         rstd2 = FloatBuffer(count: s.n)
         gate = FloatBuffer(count: s.n * s.ffnLocal)
-        up = FloatBuffer(count: s.n * s.ffnLocal)
         u = FloatBuffer(count: LinearModule.allCases.count * s.n * s.rank)
     }
 
-    /// Floats of the recomputable buffers (xn1, q, att, xn2, h).
+    /// Floats of the recomputable buffers (xn1, q, att, xn2, h, up).
     static func recomputableFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
-        s.n * (2 * s.c + 2 * s.queryLocal + s.ffnLocal)
+        s.n * (2 * s.c + 2 * s.queryLocal + 2 * s.ffnLocal)
     }
 
     /// Floats a layer keeps of its own (everything but the recomputable buffers).
     static func keptFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
-        s.n * (s.c + 2 + 2 * s.keyValueLocal + 2 * s.ffnLocal
+        s.n * (s.c + 2 + 2 * s.keyValueLocal + s.ffnLocal
                + LinearModule.allCases.count * s.rank)
     }
 

@@ -18,7 +18,7 @@
 //     LoRA      (2 fwd + 4 bwd + 2 recompute)·r·(I_A + O_B) per token per targeted module
 //     attention causal, per sequence and layer: (2 fwd + 5 bwd + 2 recompute)·T²·H_local·D
 //     recompute: every module but down_proj (its output is kept) and the attention with full
-//     checkpointing; q_proj (and the attention when o_proj is adapted) with selective; nothing
+//     checkpointing; q_proj, up_proj (and the attention when o_proj is adapted) with selective; nothing
 //     without checkpointing.
 //   compute = FLOPs / (cores per rank · GFLOP/s per core · efficiency)
 //   ring allReduce of b bytes over p ranks: 2(p−1)·α + 2(p−1)/p · b / β
@@ -303,12 +303,12 @@ public enum CapacityPlanner {
     static func microBatchFLOPs(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, micro: Int,
                                 keepsQuery: Bool = false) -> Double {
         let n = Double(micro * job.seqLen), t = Double(job.seqLen)
-        // Recomputed in the backward: every module and the attention (full), q_proj unless the
-        // rank keeps q and — when o_proj is adapted — the attention (selective), nothing (none).
+        // Recomputed in the backward: every module and the attention (full), up_proj, q_proj unless
+        // the rank keeps q and — when o_proj is adapted — the attention (selective), nothing (none).
         let recomputed: (LinearModule) -> Bool = { module in
             switch job.checkpointing {
             case .full: module != .downProj   // the recompute skips down's product (output kept)
-            case .selective: module == .qProj && !keepsQuery
+            case .selective: module == .upProj || (module == .qProj && !keepsQuery)
             case .none: false
             }
         }

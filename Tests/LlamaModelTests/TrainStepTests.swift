@@ -310,9 +310,9 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
         let off = TrainingWorkspace.byteCount(config: smol, shard: .whole(smol), maxTokens: 1024, maxLoRARank: 8,
                                               checkpointing: .none)
         #expect(on > 31 * 1024 * 576 * 4 && on < 200_000_000 && off > 3 * on)
-        // Selective keeps C + 2·KL + 2·FL + 2 + 7·r floats per layer and token (not xn1, q, att,
-        // xn2, h); full keeps one such set, shared like the recomputed buffers.
-        let keptPerLayer = 1024 * (576 + 2 * 192 + 2 * 1536 + 2 + 7 * 8) * 4
+        // Selective keeps C + 2·KL + FL + 2 + 7·r floats per layer and token (not xn1, q, att,
+        // xn2, h, up); full keeps one such set, shared like the recomputed buffers.
+        let keptPerLayer = 1024 * (576 + 2 * 192 + 1536 + 2 + 7 * 8) * 4
         #expect(selective - on == 29 * keptPerLayer)
         #expect(selective < off)
         // Keeping q adds [N, QL] for every layer but the first (whose set is the shared one).

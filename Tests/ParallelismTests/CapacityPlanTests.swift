@@ -76,7 +76,7 @@ import TestSupport
         }
     }
 
-    @Test func selectiveCheckpointingRecomputesOnlyQ() throws {
+    @Test func selectiveCheckpointingRecomputesQAndUp() throws {
         let one = ClusterSpec(nodes: 1, ranksPerNode: 1, coresPerRank: 1, memoryPerNodeGB: 16, networkGbps: 25,
                               latencyMicroseconds: 5)
         func flops(_ mode: ActivationCheckpointing) throws -> Double {
@@ -84,11 +84,12 @@ import TestSupport
             j.checkpointing = mode
             return try CapacityPlanner.plan(smol, cluster: one, job: j, cost: cost, tp: 1).time.flopsPerRank
         }
-        // q_proj [576, 576] and its LoRA (r 16, A 576 + B 576) once more per token, 30 layers, 2048 tokens.
-        let perToken: Double = 576 * 576 + 16 * (576 + 576)
-        let q: Double = 2 * perToken * 30 * 2048
+        // q_proj [576, 576] with its LoRA (r 16, A 576 + B 576) and up_proj [1536, 576] (no LoRA)
+        // once more per token, 30 layers, 2048 tokens.
+        let perToken: Double = 576 * 576 + 16 * (576 + 576) + 1536 * 576
+        let recomputed: Double = 2 * perToken * 30 * 2048
         let selective = try flops(.selective), none = try flops(.none), full = try flops(.full)
-        #expect(abs(selective - none - q) < 1e-6 * q)
+        #expect(abs(selective - none - recomputed) < 1e-6 * recomputed)
         #expect(full > selective)
     }
 

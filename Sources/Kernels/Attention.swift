@@ -8,11 +8,32 @@
 // Backward recomputes P block by block from q and k (one [queryBlock, S] tile per head at a
 // time) instead of keeping the forward's [H, T, S] probabilities for every layer; the recompute
 // runs the forward's exact arithmetic, so it reproduces the forward's P bit for bit.
+// With bf16 products on AMX, the products whose A is not transposed (Q·Kᵀ, P·V, dO·Vᵀ, dS·K) run
+// in bf16 on AMX tiles (`product`); softmax and its backward stay fp32.
 
 import Foundation
 
 /// Causal GQA attention, forward and backward.
 public enum Attention {
+    /// `C = alpha · A · B` (beta 0) or `C += A · B` (beta 1, alpha 1), A not transposed, B = `Wᵀ`
+    /// (`.transposed`) or W. With bf16 products on AMX (`--compute bf16` where AMX is present) the
+    /// operands are rounded to bf16 and multiplied on AMX tiles, then scaled by alpha; otherwise
+    /// fp32 sgemm. The products with a transposed A (dV, dK) stay sgemm. Either way the forward and
+    /// the backward's recompute of P run the same arithmetic.
+    @inlinable
+    static func product(_ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
+                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard LinearCompute.precision == .bf16 && LinearCompute.amxAvailable else {
+            sgemm(.none, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        precondition(alpha == 1 || beta == 0, "Attention.product: alpha with beta 1")
+        bf16gemm(m: m, n: n, k: k, a: a, lda: lda, w: b, ldw: ldb, transposedW: transB == .transposed,
+                 c: c, ldc: ldc, beta: beta)
+        if alpha != 1 { for r in 0..<m { VectorMath.scale(c + r * ldc, count: n, by: alpha) } }
+    }
+
     /// Query rows per matrix product; keys beyond the block's last query are not multiplied.
     public static let queryBlock = 64
 
@@ -56,9 +77,9 @@ public enum Attention {
                 let keys = past + t0 + rows  // keys the block's last query can see
                 let block = ph + t0 * s
                 // scores [rows, keys] = scale · Q [rows, D] · Kᵀ [D, keys]
-                sgemm(.none, .transposed, m: rows, n: keys, k: headDim, alpha: scale,
-                      a: qh + t0 * qStride, lda: qStride, b: kg, ldb: kvStride,
-                      beta: 0, c: block, ldc: s)
+                product(.transposed, m: rows, n: keys, k: headDim, alpha: scale,
+                        a: qh + t0 * qStride, lda: qStride, b: kg, ldb: kvStride,
+                        beta: 0, c: block, ldc: s)
                 for r in 0..<rows {
                     let row = block + r * s
                     let visible = past + t0 + r + 1
@@ -66,9 +87,9 @@ public enum Attention {
                     (row + visible).update(repeating: 0, count: s - visible)
                 }
                 // out [rows, D] = P [rows, keys] · V [keys, D]
-                sgemm(.none, .none, m: rows, n: headDim, k: keys,
-                      a: UnsafePointer(block), lda: s, b: vg, ldb: kvStride,
-                      beta: 0, c: out + t0 * qStride + h * headDim, ldc: qStride)
+                product(.none, m: rows, n: headDim, k: keys,
+                        a: UnsafePointer(block), lda: s, b: vg, ldb: kvStride,
+                        beta: 0, c: out + t0 * qStride + h * headDim, ldc: qStride)
                 t0 += rows
             }
         }
@@ -145,9 +166,9 @@ public enum Attention {
                 let rows = min(queryBlock, t - t0)
                 let keys = past + t0 + rows
                 // Recompute, as in the forward: scores = scale · Q · Kᵀ; P = causal softmax(scores)
-                sgemm(.none, .transposed, m: rows, n: keys, k: headDim, alpha: scale,
-                      a: qh + t0 * qStride, lda: qStride, b: kg, ldb: kvStride,
-                      beta: 0, c: p, ldc: s)
+                product(.transposed, m: rows, n: keys, k: headDim, alpha: scale,
+                        a: qh + t0 * qStride, lda: qStride, b: kg, ldb: kvStride,
+                        beta: 0, c: p, ldc: s)
                 for r in 0..<rows {
                     let row = p + r * s
                     let visible = past + t0 + r + 1
@@ -160,9 +181,9 @@ public enum Attention {
                       a: UnsafePointer(p), lda: s, b: doh + t0 * qStride, ldb: qStride,
                       beta: 1, c: dvg, ldc: kvStride)
                 //   ⇒ dP [rows, keys] = dO [rows, D] · Vᵀ [D, keys]
-                sgemm(.none, .transposed, m: rows, n: keys, k: headDim,
-                      a: doh + t0 * qStride, lda: qStride, b: vg, ldb: kvStride,
-                      beta: 0, c: dp, ldc: s)
+                product(.transposed, m: rows, n: keys, k: headDim,
+                        a: doh + t0 * qStride, lda: qStride, b: vg, ldb: kvStride,
+                        beta: 0, c: dp, ldc: s)
                 // Softmax.row(out: row, inp: row, length: visible)  ⇒  dS = P ⊙ (dP - rowsum(dP ⊙ P));
                 // masked keys had P = 0, so their dS is 0.
                 for r in 0..<rows {
@@ -172,9 +193,9 @@ public enum Attention {
                 }
                 // scores [rows, keys] = scale · Q [rows, D] · Kᵀ [D, keys]
                 //   ⇒ dQ [rows, D] = scale · dS [rows, keys] · K [keys, D]
-                sgemm(.none, .none, m: rows, n: headDim, k: keys, alpha: scale,
-                      a: UnsafePointer(dp), lda: s, b: kg, ldb: kvStride,
-                      beta: 0, c: dqh + t0 * qStride, ldc: qStride)
+                product(.none, m: rows, n: headDim, k: keys, alpha: scale,
+                        a: UnsafePointer(dp), lda: s, b: kg, ldb: kvStride,
+                        beta: 0, c: dqh + t0 * qStride, ldc: qStride)
                 //   ⇒ dK [keys, D] += scale · dSᵀ [keys, rows] · Q [rows, D]
                 sgemm(.transposed, .none, m: keys, n: headDim, k: rows, alpha: scale,
                       a: UnsafePointer(dp), lda: s, b: qh + t0 * qStride, ldb: qStride,

@@ -43,7 +43,7 @@ func referencePanel(n: Int, k: Int, transposed: Bool, value: (Int, Int) -> Float
     }
 }
 
-@Suite(.enabled(if: LinearCompute.amxAvailable, "needs AMX-BF16 tiles granted by the OS (Sapphire Rapids or later; TESSERA_AMX not 0)"))
+@Suite(.enabled(if: LinearCompute.amxAvailable, "needs a CPU with AMX-BF16 tiles the OS grants (Sapphire Rapids or later; TESSERA_AMX not 0)"))
 struct AMXGEMMTests {
     private func bf16(_ x: Float) -> Double { Double(Float(bitPattern: bf16Bits(x) << 16)) }
 

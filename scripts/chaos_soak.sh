@@ -39,9 +39,12 @@ echo "chaos soak ($form form), seed $seed: rerun with scripts/chaos_soak.sh$([ "
 
 # LoRA r 2 on q_proj, v_proj, saved every step (an interruption costs little progress, and every
 # step has a write to land in): a checkpoint is ~1.4 MB, so a 16 MB tmpfs holds the 3 kept ones
-# plus a staging directory, and filling it up is quick.
+# plus a staging directory, and filling it up is quick. --compute fp32: the interruption plan is
+# timed for fp32 steps; with bf16 on AMX (the default there) the short form's 10 steps took ~5 s,
+# runs ended before the last interruption of a mesh landed, and a kind could go unexercised
+# (CI, seed 7841: no disk-full). What the soak checks does not depend on the precision.
 job=(train --data "$data" --steps "$steps" --batch-size 2 --max-seq-len 64 --lora-r 2 --save-every 1
-     --progress log --log-every 1)
+     --progress log --log-every 1 --compute fp32)
 kinds=(usr1-mpirun term-mpirun signal-rank kill9-rank disk-full)
 
 can_mount=1

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Multi-host over real TCP on one machine (issue 8, item 6). Two network namespaces, tessera-a
-# and tessera-b, joined by a veth pair on a private test subnet (10.233.7.0/24, which exists only
-# inside them), each running its own sshd on its own address with a host key and a client key
-# made for this run. mpirun is launched inside tessera-a with a hostfile listing both addresses
+# Multi-host over real TCP on one machine (issue 8, item 6). Two network namespaces, tessera-a-PID
+# and tessera-b-PID (PID of this script, so two runs on one machine never collide), joined by a
+# veth pair on a private test subnet (10.233.7.0/24, which exists only inside them), each running
+# its own sshd on its own address with a host key and a client key made for this run. mpirun is launched inside tessera-a with a hostfile listing both addresses
 # (slots=1 each) and `--mca btl tcp,self`, so the two ranks talk over TCP across the veth link and
 # the remote daemon is started over ssh, as on two real hosts. Checks:
 #   1. the per-step losses equal a local `mpirun -np 2` run of the same job, bit for bit;
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 tessera=$(realpath "${TESSERA:-.build/release/tessera}")
 data=$repo/Tests/Fixtures/chat_small.jsonl
-na=tessera-a nb=tessera-b
+na=tessera-a-$$ nb=tessera-b-$$
 subnet=10.233.7.0/24 addr_a=10.233.7.1 addr_b=10.233.7.2
 steps=10
 
@@ -31,10 +31,12 @@ command -v ip > /dev/null || skip set-up "no ip command (scripts/setup.sh --test
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 [ -x "$sshd" ] || skip set-up "no sshd (scripts/setup.sh --tests installs openssh-server)"
 command -v ssh > /dev/null && command -v ssh-keygen > /dev/null || skip set-up "no ssh client (scripts/setup.sh --tests installs openssh-client)"
-for ns in "$na" "$nb"; do
-  ip netns list | grep -qw "$ns" && { echo "FAIL namespace $ns already exists (another run?)"; echo "0 passed, 1 failed"; exit 1; }
+# A namespace left by an earlier run that was killed (its script's PID gone) is removed; one
+# whose run is still alive is left alone, and ours carry our own PID.
+for ns in $(ip netns list 2> /dev/null | awk '{print $1}' | grep -E '^tessera-[ab]-[0-9]+$'); do
+  kill -0 "${ns##*-}" 2> /dev/null || { echo "  removing namespace $ns left by an ended run"; ip netns del "$ns"; }
 done
-ip netns add tessera-probe 2> /dev/null && ip netns del tessera-probe || skip environment "network namespaces are not permitted here (ip netns add failed)"
+ip netns add tessera-probe-$$ 2> /dev/null && ip netns del tessera-probe-$$ || skip environment "network namespaces are not permitted here (ip netns add failed)"
 
 work=$(mktemp -d)
 sshd_pids=()

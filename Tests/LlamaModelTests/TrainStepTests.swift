@@ -177,16 +177,19 @@ private func maxRelativeDifference(_ a: [[Float]], _ b: [[Float]]) -> Float {
     @Test func inferenceWorkspaceRunsTheSameForwardAndRefusesABackward() throws {
         let model = try tinyLlama()
         let shard = LlamaShard.whole(config)
-        let ids = randomIDs(40, vocab: config.vocabSize, seed: 12)
+        // 32 tokens: the head then runs as one chunk of rows in both workspaces (inference chunks
+        // at 32 rows). The same rows in chunks of other heights need not give the same bits:
+        // OpenBLAS's sgemm on Zen sums a row differently at other M (seen: 40 rows against 32 + 8).
+        let ids = randomIDs(32, vocab: config.vocabSize, seed: 12)
         let adapters = TestLowRankAdapters(config: config)
-        let training = TrainingWorkspace(model: model, shard: shard, maxTokens: 40, maxLoRARank: 3)
-        let inference = TrainingWorkspace(inferenceFor: model, shard: shard, maxTokens: 40, maxLoRARank: 3)
+        let training = TrainingWorkspace(model: model, shard: shard, maxTokens: 32, maxLoRARank: 3)
+        let inference = TrainingWorkspace(inferenceFor: model, shard: shard, maxTokens: 32, maxLoRARank: 3)
         #expect(inference.isInference && !training.isInference)
         #expect(inference.byteCount < training.byteCount)
         // The same layer code: identical losses with an adapter applied.
-        let a = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<40], shard: shard,
+        let a = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<32], shard: shard,
                                        group: SingleRankGroup(), adapters: adapters, workspace: training)
-        let b = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<40], shard: shard,
+        let b = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<15, 15..<32], shard: shard,
                                        group: SingleRankGroup(), adapters: adapters, workspace: inference)
         #expect(a.lossSum == b.lossSum && a.counted == b.counted)
         #expect(throws: LlamaModelError.self) {

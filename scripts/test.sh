@@ -340,6 +340,23 @@ c_kernel_paths_are_bit_identical() {   # sanitize: "" or "asan"
 }
 check "C kernels: every path this CPU runs is bit-identical (Tests/CKernelsCheck)" c_kernel_paths_are_bit_identical ""
 check "C kernels: the same under AddressSanitizer and UBSan (no access past a buffer)" c_kernel_paths_are_bit_identical asan
+ggml_block_paths_match_the_reference() {   # sanitize: "" or "asan"
+  [ "$(uname -m)" = x86_64 ] || { echo "  (not x86-64: one path only)"; return 0; }
+  local flags=(-O2) bin="$scratch/blocks_check" simde=()
+  [ "$1" = asan ] && { flags=(-O1 -g -fsanitize=address,undefined); bin="$scratch/blocks_check_asan"; }
+  # Without AVX-512 the AVX-512 kernels run on SIMDe's portable intrinsics (libsimde-dev, which
+  # scripts/setup.sh --tests installs), so that path is checked on every x86 CPU.
+  grep -qw avx512f /proc/cpuinfo || simde=(-mavx2 -mfma -Wno-psabi -DTK_AVX512_ON_SIMDE -include Tests/CKernelsCheck/avx512_on_simde.h)
+  cc "${flags[@]}" -mf16c -ISources/CKernels/include -c Sources/CKernels/kernels.c -o "$bin-kernels.o" \
+    && cc "${flags[@]}" -mf16c "${simde[@]}" -ISources/CKernels/include Tests/CKernelsCheck/ggml_blocks_check.c \
+         "$bin-kernels.o" -lm -o "$bin" || return 1
+  local out; out=$("$bin" 2>&1) || { echo "$out" | tail -5; return 1; }
+  echo "  $(echo "$out" | head -1); $(echo "$out" | tail -1)"
+  echo "$out" | head -1 | grep -q 'avx512' || { echo "  the AVX-512 path did not run"; return 1; }
+  echo "$out" | tail -1 | grep -q ', 0 failures$'
+}
+check "GGML block formats: scalar, AVX2 and AVX-512 (native or on SIMDe) equal the reference bit for bit" ggml_block_paths_match_the_reference ""
+check "GGML block formats: the same under AddressSanitizer and UBSan" ggml_block_paths_match_the_reference asan
 check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
 check "info prints the seed's line for the llama2-7b preset exactly (no weights)" seed_line_of_a_preset

@@ -294,35 +294,6 @@ AVX512 static void nf4_block_avx512(const unsigned char *bytes, float scale, con
     }
 }
 
-AVX512 static void q4_1_blocks_avx512(const unsigned char *src, size_t blocks, float *y) {
-    __m512i low = _mm512_set1_epi32(15);
-    for (size_t b = 0; b < blocks; b++) {
-        const unsigned char *block = src + 20 * b;
-        unsigned short hd, hm;
-        memcpy(&hd, block, 2);
-        memcpy(&hm, block + 2, 2);
-        __m512 d = _mm512_set1_ps(_cvtsh_ss(hd)), m = _mm512_set1_ps(_cvtsh_ss(hm));
-        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(block + 4)));
-        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low));
-        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
-        _mm512_storeu_ps(y + 32 * b, _mm512_add_ps(_mm512_mul_ps(lo, d), m));
-        _mm512_storeu_ps(y + 32 * b + 16, _mm512_add_ps(_mm512_mul_ps(hi, d), m));
-    }
-}
-
-AVX512 static void q8_0_blocks_avx512(const unsigned char *src, size_t blocks, float *y) {
-    for (size_t b = 0; b < blocks; b++) {
-        const unsigned char *block = src + 34 * b;
-        unsigned short hd;
-        memcpy(&hd, block, 2);
-        __m512 d = _mm512_set1_ps(_cvtsh_ss(hd));
-        for (int h = 0; h < 2; h++) {
-            __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + 2 + 16 * h)));
-            _mm512_storeu_ps(y + 32 * b + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
-        }
-    }
-}
-
 AVX512 static void rmsnorm_forward_avx512(float *out, float *rstd, const float *inp, const float *weight,
                                           size_t rows, size_t channels, float eps) {
     for (size_t n = 0; n < rows; n++) {
@@ -568,37 +539,6 @@ AVX2 static void nf4_block_avx2(const unsigned char *bytes, float scale, const f
             __m256 val = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lut0, idx), _mm256_permutevar8x32_ps(lut1, idx),
                                           _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
             _mm256_storeu_ps(out + 16 * q + 8 * h, _mm256_mul_ps(val, s));
-        }
-    }
-}
-
-AVX2 static void q4_1_blocks_avx2(const unsigned char *src, size_t blocks, float *y) {
-    __m256i low = _mm256_set1_epi32(15);
-    for (size_t b = 0; b < blocks; b++) {
-        const unsigned char *block = src + 20 * b;
-        unsigned short hd, hm;
-        memcpy(&hd, block, 2);
-        memcpy(&hm, block + 2, 2);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd)), m = _mm256_set1_ps(_cvtsh_ss(hm));
-        for (int h = 0; h < 2; h++) {
-            __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(block + 4 + 8 * h)));
-            __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(q, low));
-            __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(q, 4));
-            _mm256_storeu_ps(y + 32 * b + 8 * h, _mm256_add_ps(_mm256_mul_ps(lo, d), m));
-            _mm256_storeu_ps(y + 32 * b + 16 + 8 * h, _mm256_add_ps(_mm256_mul_ps(hi, d), m));
-        }
-    }
-}
-
-AVX2 static void q8_0_blocks_avx2(const unsigned char *src, size_t blocks, float *y) {
-    for (size_t b = 0; b < blocks; b++) {
-        const unsigned char *block = src + 34 * b;
-        unsigned short hd;
-        memcpy(&hd, block, 2);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(hd));
-        for (int g = 0; g < 4; g++) {
-            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + 8 * g)));
-            _mm256_storeu_ps(y + 32 * b + 8 * g, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
         }
     }
 }
@@ -928,30 +868,6 @@ void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t 
 
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out) {
     SELECT_VOID(nf4_block, (bytes, scale, code, out))
-}
-
-int tk_q4_1_blocks(const void *src, size_t blocks, float *y) {
-#if defined(__x86_64__)
-    switch (kernel_path()) {
-    case TK_PATH_AVX512: q4_1_blocks_avx512((const unsigned char *)src, blocks, y); return 1;
-    case TK_PATH_AVX2: q4_1_blocks_avx2((const unsigned char *)src, blocks, y); return 1;
-    default: break;
-    }
-#endif
-    (void)src; (void)blocks; (void)y;
-    return 0;
-}
-
-int tk_q8_0_blocks(const void *src, size_t blocks, float *y) {
-#if defined(__x86_64__)
-    switch (kernel_path()) {
-    case TK_PATH_AVX512: q8_0_blocks_avx512((const unsigned char *)src, blocks, y); return 1;
-    case TK_PATH_AVX2: q8_0_blocks_avx2((const unsigned char *)src, blocks, y); return 1;
-    default: break;
-    }
-#endif
-    (void)src; (void)blocks; (void)y;
-    return 0;
 }
 
 void tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t rows,

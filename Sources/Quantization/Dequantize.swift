@@ -1,8 +1,9 @@
 // Dequantize-into-scratch: GGUF tensor bytes -> Float, for the block types the model loader meets.
-// The range checks happen once per call; the per-format loops (Dequantize+LegacyBlocks.swift,
-// Dequantize+KQuants.swift) then run on raw pointers with no allocation, because the model
-// dequantizes a weight slice before every GEMM. Results are bit-exact with ggml's
-// `dequantize_row_*` (ggml-quants.c); the tests hold it to a plain element-by-element version (Tests/QuantizationTests/ReferenceDequantize.swift).
+// The range checks happen once per call; the per-format loops then run on raw pointers with no
+// allocation, because the model dequantizes a weight slice before every GEMM. The block formats
+// run in C (Dequantize+Blocks.swift).
+// Results are bit-exact with ggml's `dequantize_row_*` (ggml-quants.c); the tests hold them to a
+// plain element-by-element version (Tests/QuantizationTests/ReferenceDequantize.swift).
 // Byte order: GGUF is little-endian and so is every platform Tessera runs on.
 
 #if _endian(big)
@@ -32,13 +33,7 @@ public enum Dequantize {
         case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: src, byteCount: count * 4)
         case .f16: f16(src, count, destination)
         case .bf16: bf16(src, count, destination)
-        case .q8_0: q8_0(src, blocks, destination)
-        case .q4_0: q4_0(src, blocks, destination)
-        case .q4_1: q4_1(src, blocks, destination)
-        case .q5_0: q5_0(src, blocks, destination)
-        case .q4_K: q4_K(src, blocks, destination)
-        case .q5_K: q5_K(src, blocks, destination)
-        case .q6_K: q6_K(src, blocks, destination)
+        case .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K: Self.blocks(type, src, blocks, destination)
         default: throw QuantizationError.unsupportedType(type, operation: "dequantize")
         }
     }

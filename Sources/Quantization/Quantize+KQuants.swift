@@ -8,6 +8,17 @@
 // d / dmin (fp16). Q6_K: 16 sub-blocks of 16 get a symmetric 6-bit fit (19 candidate scales,
 // weights x^2), their scales quantized to int8 against d (fp16).
 
+extension Dequantize {
+    /// ggml's get_scale_min_k4: the 6-bit scale and min of sub-block `j` (0..<8).
+    @inline(__always)
+    static func scaleMinK4(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
+        if j < 4 {
+            return (q[j] & 63, q[j + 4] & 63)
+        }
+        return ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
 /// Per-call scratch for the K-quant searches, allocated once per `Quantize.run` so the per-block
 /// loops allocate nothing.
 struct KQuantScratch {

@@ -27,8 +27,6 @@ void old_tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const flo
 void old_tk_rmsnorm_backward(float *dinp, const float *dout, const float *inp, const float *weight, const float *rstd, size_t rows, size_t channels);
 void old_tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, const float *sinRow, int inverse);
 void old_tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out);
-int old_tk_q4_1_blocks(const void *src, size_t blocks, float *y);
-int old_tk_q8_0_blocks(const void *src, size_t blocks, float *y);
 float old_tk_exp(float x);
 #endif
 
@@ -192,7 +190,6 @@ static void test_rope(void) {
     }
 }
 
-static uint16_t f2h(float f) { return _cvtss_sh(f, 0); }
 
 static void test_quant(void) {
     static unsigned char buf[34 * 64];
@@ -204,31 +201,6 @@ static void test_quant(void) {
         for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); tk_nf4_block(buf, scale, code, y[p]); }
         for (int p = 1; p < npaths; p++) CHECK(samebits(y[0], y[p], 64), "nf4 %s", tk_kernel_path_name(paths[p]));
         for (int j = 0; j < 64; j++) CHECK(fbits(y[0][j]) == fbits(code[j & 1 ? buf[j / 2] & 15 : buf[j / 2] >> 4] * scale), "nf4 ref");
-        // q4_1: 64 blocks of 20 bytes with finite halves
-        size_t blocks = 1 + rep % 40;
-        for (size_t b = 0; b < blocks; b++) {
-            uint16_t hd = f2h(sample(rep % 3 == 0 ? D_UNIT : D_SMALL) * 1e3f), hm = f2h(uni() * 10);
-            if (rep % 7 == 0) { hd = f2h(60000.0f); hm = f2h(-65000.0f); }
-            memcpy(buf + 20 * b, &hd, 2); memcpy(buf + 20 * b + 2, &hm, 2);
-        }
-        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memset(y[p], 0, sizeof y[p]);
-            int ok = tk_q4_1_blocks(buf, blocks, y[p]);
-            if (paths[p] == TK_PATH_SCALAR) { CHECK(!ok, "q4_1 scalar returns 0");
-                for (size_t b = 0; b < blocks; b++) { const unsigned char *bl = buf + 20 * b; uint16_t hd, hm; memcpy(&hd, bl, 2); memcpy(&hm, bl + 2, 2);
-                    float d = _cvtsh_ss(hd), m = _cvtsh_ss(hm);
-                    for (int j = 0; j < 16; j++) { y[p][32 * b + j] = (float)(bl[4 + j] & 15) * d + m; y[p][32 * b + j + 16] = (float)(bl[4 + j] >> 4) * d + m; } }
-            } else CHECK(ok, "q4_1 simd returns 1");
-        }
-        for (int p = 1; p < npaths; p++) CHECK(samebits(y[0], y[p], 32 * blocks), "q4_1 %s blocks %zu", tk_kernel_path_name(paths[p]), blocks);
-        for (size_t b = 0; b < blocks; b++) { uint16_t hd = f2h(sample(rep % D_COUNT) * (rep % 2 ? 1e-3f : 1e3f)); memcpy(buf + 34 * b, &hd, 2); }
-        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memset(y[p], 0, sizeof y[p]);
-            int ok = tk_q8_0_blocks(buf, blocks, y[p]);
-            if (paths[p] == TK_PATH_SCALAR) { CHECK(!ok, "q8_0 scalar returns 0");
-                for (size_t b = 0; b < blocks; b++) { const unsigned char *bl = buf + 34 * b; uint16_t hd; memcpy(&hd, bl, 2); float d = _cvtsh_ss(hd);
-                    for (int j = 0; j < 32; j++) y[p][32 * b + j] = (float)(int8_t)bl[2 + j] * d; }
-            } else CHECK(ok, "q8_0 simd returns 1");
-        }
-        for (int p = 1; p < npaths; p++) CHECK(samebits(y[0], y[p], 32 * blocks), "q8_0 %s blocks %zu", tk_kernel_path_name(paths[p]), blocks);
     }
 }
 
@@ -325,7 +297,6 @@ static void test_bounds(void) {
     for (size_t blocks = 1; blocks < 5; blocks++) for (int pi = 0; pi < npaths; pi++) {
         tk_set_kernel_path(paths[pi]);
         unsigned char *b = calloc(34 * blocks, 1); float *y = malloc(32 * blocks * 4), code[16] = {0};
-        tk_q4_1_blocks(b, blocks, y); tk_q8_0_blocks(b, blocks, y);
         unsigned char *nb = calloc(32, 1); float *ny = malloc(64 * 4); tk_nf4_block(nb, 1, code, ny); free(nb); free(ny);
         free(b); free(y);
     }

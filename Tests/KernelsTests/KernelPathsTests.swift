@@ -154,51 +154,14 @@ private let lengths = [0, 1, 2, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 63, 65, 100
         var rng = SplitMix64(seed: 15)
         let code = KernelPathInputs.unit.values(16, &rng)
         for round in 0..<50 {
-            let blocks = 1 + round % 9
             let scale = KernelPathInputs.allCases[round % KernelPathInputs.allCases.count].values(1, &rng)[0]
-            let bytes = (0..<34 * blocks).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let bytes = (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             expectSameBits(onEveryPath { () -> [Float] in
                 var out = [Float](repeating: 0, count: 64)
                 tk_nf4_block(bytes, scale, code, &out)
                 return out
             }, "nf4 scale \(scale)")
-
-            // Q4_1 and Q8_0 with finite half scales; the scalar path leaves these to Swift
-            // (returns 0), so every path is compared with ggml's formula.
-            var q4 = bytes, q8 = bytes
-            for b in 0..<blocks {
-                let d = Float16(KernelPathInputs.unit.values(1, &rng)[0] * (round % 2 == 0 ? 1e-3 : 300)).bitPattern
-                let m = Float16(KernelPathInputs.unit.values(1, &rng)[0] * 10).bitPattern
-                q4[20 * b] = UInt8(d & 255); q4[20 * b + 1] = UInt8(d >> 8)
-                q4[20 * b + 2] = UInt8(m & 255); q4[20 * b + 3] = UInt8(m >> 8)
-                q8[34 * b] = UInt8(d & 255); q8[34 * b + 1] = UInt8(d >> 8)
-            }
-            let half = { (p: [UInt8], i: Int) in Float(Float16(bitPattern: UInt16(p[i]) | UInt16(p[i + 1]) << 8)) }
-            var q4Expected = [Float](repeating: 0, count: 32 * blocks), q8Expected = q4Expected
-            for b in 0..<blocks {
-                let d = half(q4, 20 * b), m = half(q4, 20 * b + 2), d8 = half(q8, 34 * b)
-                for j in 0..<16 {
-                    let q = q4[20 * b + 4 + j]
-                    q4Expected[32 * b + j] = Float(q & 15) * d + m
-                    q4Expected[32 * b + j + 16] = Float(q >> 4) * d + m
-                }
-                for j in 0..<32 { q8Expected[32 * b + j] = Float(Int8(bitPattern: q8[34 * b + 2 + j])) * d8 }
-            }
-            // nil on the scalar path, which must decline (return 0).
-            let q4Results = onEveryPath { () -> [Float]? in
-                var out = [Float](repeating: .nan, count: 32 * blocks)
-                let done = tk_q4_1_blocks(q4, blocks, &out) != 0
-                #expect(done == (tk_kernel_path() != 0))
-                return done ? out : nil
-            }.compactMap { r in r.value.map { (path: r.path, value: $0) } }
-            expectSameBits([("ggml formula", q4Expected)] + q4Results, "q4_1 blocks \(blocks)")
-            let q8Results = onEveryPath { () -> [Float]? in
-                var out = [Float](repeating: .nan, count: 32 * blocks)
-                let done = tk_q8_0_blocks(q8, blocks, &out) != 0
-                #expect(done == (tk_kernel_path() != 0))
-                return done ? out : nil
-            }.compactMap { r in r.value.map { (path: r.path, value: $0) } }
-            expectSameBits([("ggml formula", q8Expected)] + q8Results, "q8_0 blocks \(blocks)")
         }
+        // The GGML block formats: QuantizationTests.blockFormatsOnEveryKernelPath.
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import Quantization
 
@@ -124,6 +125,36 @@ private func randomBlocks(_ type: GGMLType, blocks: Int, rng: inout SplitMix64) 
         let first = 3 * type.blockElements, count = 5 * type.blockElements
         let part = try fastDequantize(type, bytes, firstElement: first, count: count)
         #expect(part.map(\.bitPattern) == fast[first..<(first + count)].map(\.bitPattern))
+    }
+
+    /// The block formats run in CKernels (ggml_blocks.c) on the scalar, AVX2 or AVX-512 path: each
+    /// path this CPU runs must give the reference's bits, with scales from subnormal to 60000.
+    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K])
+    func blockFormatsOnEveryKernelPath(type: GGMLType) throws {
+        defer { _ = tk_set_kernel_path(-1) }
+        let paths = (0..<3).filter { tk_kernel_path_supported(Int32($0)) != 0 }
+        #expect(paths.contains(0))
+        var rng = SplitMix64(seed: UInt64(type.rawValue) + 300)
+        for scale: Float in [6e-6, 0.05, 300, 60000] {
+            let blocks = 1 + Int(rng.next() % 9)
+            var bytes = randomBlocks(type, blocks: blocks, rng: &rng)
+            let halfOffsets = type == .q6_K ? [208] : (type == .q4_1 || type == .q4_K || type == .q5_K ? [0, 2] : [0])
+            for b in 0..<blocks {
+                for offset in halfOffsets {
+                    let h = halfBytes(Float(rng.next() % 2001) / 1000 * scale - scale)
+                    bytes[b * type.blockBytes + offset] = h[0]
+                    bytes[b * type.blockBytes + offset + 1] = h[1]
+                }
+            }
+            let n = blocks * type.blockElements
+            let reference = try ReferenceDequantize.run(type, bytes: bytes, count: n)
+            for path in paths {
+                #expect(tk_set_kernel_path(Int32(path)) == 1)
+                let fast = try fastDequantize(type, bytes, count: n)
+                #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern),
+                        "\(type) on the \(String(cString: tk_kernel_path_name(Int32(path)))) path, scale \(scale)")
+            }
+        }
     }
 
     @Test func supportedTypesListMatchesTheDispatch() throws {

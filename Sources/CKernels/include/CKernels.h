@@ -79,14 +79,16 @@ void tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, 
 /// out[i] = code[nibble i] · scale, exactly as the scalar product in fp32.
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out);
 
-/// GGML Q4_1 blocks (20 bytes: half d, half m, 16 bytes of nibbles) to 32 floats each,
-/// y[j] = (qs[j] & 15)·d + m, y[j + 16] = (qs[j] >> 4)·d + m, multiply and add rounded
-/// separately as ggml's scalar code does. Returns 0 (writing nothing) on the scalar path.
-int tk_q4_1_blocks(const void *src, size_t blocks, float *y);
-
-/// GGML Q8_0 blocks (34 bytes: half d, 32 int8) to 32 floats each, y[j] = qs[j]·d. Returns 0
-/// (writing nothing) on the scalar path.
-int tk_q8_0_blocks(const void *src, size_t blocks, float *y);
+/// GGML block formats to fp32 (ggml_blocks.c): `blocks` whole blocks at src, 32 floats each for
+/// Q8_0, Q4_0, Q4_1 and Q5_0, 256 for the K formats, with ggml's scalar formula on every path
+/// (bit-identical across the three paths and with ggml's dequantize_row_*).
+void tk_q8_0_blocks(const void *src, size_t blocks, float *y);
+void tk_q4_0_blocks(const void *src, size_t blocks, float *y);
+void tk_q4_1_blocks(const void *src, size_t blocks, float *y);
+void tk_q5_0_blocks(const void *src, size_t blocks, float *y);
+void tk_q4_k_blocks(const void *src, size_t blocks, float *y);
+void tk_q5_k_blocks(const void *src, size_t blocks, float *y);
+void tk_q6_k_blocks(const void *src, size_t blocks, float *y);
 
 /// 1 when the CPU runs AVX512-BF16 (vdpbf16ps) and the AVX-512 path is in use.
 int tk_bf16_available(void);

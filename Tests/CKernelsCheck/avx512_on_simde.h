@@ -20,20 +20,17 @@ static inline simde__m512 tk_simde_cvtepi32_ps(simde__m512i a) {
     for (int i = 0; i < 16; i++) r_.f32[i] = (float)a_.i32[i];   // rounds to nearest even, as vcvtdq2ps
     return simde__m512_from_private(r_);
 }
-static inline simde__m512i tk_simde_cvtepu8_epi32(__m128i a) {
-    uint8_t b[16];
-    memcpy(b, &a, 16);
-    simde__m512i_private r_;
-    for (int i = 0; i < 16; i++) r_.i32[i] = b[i];
-    return simde__m512i_from_private(r_);
-}
-static inline simde__m512i tk_simde_cvtepi8_epi32(__m128i a) {
-    int8_t b[16];
-    memcpy(b, &a, 16);
-    simde__m512i_private r_;
-    for (int i = 0; i < 16; i++) r_.i32[i] = b[i];
-    return simde__m512i_from_private(r_);
-}
+// Sixteen bytes widened to sixteen int32 lanes, zero- (uint8_t) or sign-extended (int8_t).
+#define TK_SIMDE_WIDEN_BYTES(name, byte)                       \
+    static inline simde__m512i name(__m128i a) {               \
+        byte b[16];                                            \
+        memcpy(b, &a, 16);                                     \
+        simde__m512i_private r_;                               \
+        for (int i = 0; i < 16; i++) r_.i32[i] = b[i];         \
+        return simde__m512i_from_private(r_);                  \
+    }
+TK_SIMDE_WIDEN_BYTES(tk_simde_cvtepu8_epi32, uint8_t)
+TK_SIMDE_WIDEN_BYTES(tk_simde_cvtepi8_epi32, int8_t)
 
 #define __m512 simde__m512
 #define __m512i simde__m512i

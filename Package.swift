@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
         .target(name: "Parallelism", dependencies: ["ProcessGroups", "Collectives", "LlamaModel", "LoRA"]),
-        .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Tokenization", "ModelFormats", "LlamaModel", "LoRA", "Parallelism"]),
+        .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "LoRA", "Parallelism"]),
         .executableTarget(
             name: "tessera",
             dependencies: [

@@ -6,15 +6,12 @@ public enum CollectivesError: Error, Equatable, CustomStringConvertible {
     case mismatch(String)
     /// A call's arguments are inconsistent on this rank (buffer too small, bad rank).
     case invalidArgument(String)
-    /// Another rank reported a failure during an agreement step.
-    case remoteFailure(rank: Int, message: String)
 
     public var description: String {
         switch self {
         case .mpi(let call, let code, let message): return "\(call) failed (MPI error \(code)): \(message)"
         case .mismatch(let detail): return "ranks disagree: \(detail)"
         case .invalidArgument(let detail): return "invalid collective call: \(detail)"
-        case .remoteFailure(let rank, let message): return "rank \(rank) failed: \(message)"
         }
     }
 }

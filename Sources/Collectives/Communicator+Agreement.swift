@@ -1,6 +1,8 @@
 // Collective error agreement: before a step that every rank must take together, ranks share
 // whether any of them failed, so all take the same path (all go on, or all stop with the same
 // message) instead of some waiting forever in a collective the failed rank never enters.
+// (Agreed phases that run code are `ProcessGroup.agreed`, for every group; this is the MPI
+// check of a problem string the MPI tests use.)
 
 extension Communicator {
     /// Every rank passes its own problem (nil when fine). If any rank has one, every rank throws
@@ -8,15 +10,6 @@ extension Communicator {
     public func agree(_ localProblem: String?) throws(CollectivesError) {
         guard let (failedRank, message) = try firstFailure(localProblem) else { return }
         throw CollectivesError.mismatch(failedRank == rank ? message : "rank \(failedRank): \(message)")
-    }
-
-    /// Every rank passes its own error (nil when fine). A failed rank rethrows its own error; the
-    /// others throw `CollectivesError.remoteFailure` naming the lowest failed rank and its message.
-    public func agreeOnFailure(_ localError: (any Error)?) throws {
-        let description = localError.map { String(describing: $0) }
-        guard let (failedRank, message) = try firstFailure(description) else { return }
-        if let localError { throw localError }
-        throw CollectivesError.remoteFailure(rank: failedRank, message: message)
     }
 
     /// The lowest rank with a problem and its message, known to every rank; nil when none failed.

@@ -24,7 +24,7 @@ public enum Attention {
     static func product(_ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        guard LinearCompute.precision == .bf16 && LinearCompute.amxAvailable else {
+        guard ComputeContext.current.precision == .bf16 && LinearCompute.amxAvailable else {
             sgemm(.none, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }

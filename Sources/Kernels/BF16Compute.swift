@@ -1,8 +1,8 @@
 // bf16 products for the frozen linears: the weight tile and the activations are rounded to bf16
 // and multiplied into fp32 sums, on AMX tiles (tdpbf16ps, CKernels' amx_gemm.c) where the CPU
 // has them, else with AVX512-BF16 dot products (vdpbf16ps, `tk_bf16_gemm`); Debian's OpenBLAS has
-// no sbgemm. LoRA, attention and the optimizer stay fp32. A process-wide switch set once by the
-// command line (the default there: bf16 where AMX is present, fp32 elsewhere).
+// no sbgemm. LoRA, attention and the optimizer stay fp32. The choice is part of the running
+// call's ComputeContext (the command line's default: bf16 where AMX is present, fp32 elsewhere).
 
 import CKernels
 
@@ -11,10 +11,8 @@ public enum ComputePrecision: String, CaseIterable, Sendable {
     case fp32, bf16
 }
 
-/// The process-wide choice for frozen linears (fp32 unless a command sets bf16).
+/// What the CPU offers for the frozen linears' products (the choice is `ComputeContext.precision`).
 public enum LinearCompute {
-    nonisolated(unsafe) public static var precision = ComputePrecision.fp32
-
     /// Whether this CPU can run the bf16 products (AVX512-BF16 or AMX).
     public static var bf16Available: Bool { tk_bf16_available() != 0 || amxAvailable }
 

@@ -1,11 +1,11 @@
 // Where a training step's time goes (`tessera bench train`): dequantization, GEMM, attention,
 // other element-wise work, communication and the optimizer. Off by default; while a profile is
-// active, instrumented regions add their wall time to it. Regions nest, and the OUTERMOST one
-// owns the time: attention's own matrix products count as attention, a softmax row inside it
-// is not timed separately. A rank's step runs on one thread (OpenBLAS threads run inside one
-// sgemm call), so one process-wide profile is enough.
+// bound (ComputeContext.profile), instrumented regions add their wall time to it. Regions nest,
+// and the OUTERMOST one owns the time: attention's own matrix products count as attention, a
+// softmax row inside it is not timed separately. A rank's step runs on one thread (OpenBLAS
+// threads run inside one sgemm call), so the profile needs no locking.
 
-/// Wall seconds per kind of work, accumulated while `StepProfile.active` is set.
+/// Wall seconds per kind of work, accumulated while it is the bound `ComputeContext.profile`.
 public final class StepProfile: @unchecked Sendable {
     /// The kinds of work a step is split into.
     public enum Phase: Int, CaseIterable, Sendable {
@@ -30,13 +30,10 @@ public final class StepProfile: @unchecked Sendable {
 
     public init() {}
 
-    /// The profile instrumented regions add to; nil (the default) times nothing.
-    nonisolated(unsafe) public static var active: StepProfile?
-
-    /// Runs `body`, adding its wall time to `phase` when a profile is active and no region is open.
+    /// Runs `body`, adding its wall time to `phase` when a profile is bound and no region is open.
     @inlinable @inline(__always)
     public static func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
-        guard let profile = active, profile.begin(phase) else { return try body() }
+        guard let profile = ComputeContext.current.profile, profile.begin(phase) else { return try body() }
         let start = monotonicSeconds()
         defer { profile.end(phase, since: start) }
         return try body()

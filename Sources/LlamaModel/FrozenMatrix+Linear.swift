@@ -42,7 +42,7 @@ extension FrozenMatrix {
                 continue
             }
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
-            if LinearCompute.precision == .bf16 {
+            if ComputeContext.current.precision == .bf16 {
                 bf16gemm(m: tokens, n: count, k: columns, a: inp, lda: columns, w: tileW, ldw: columns,
                          transposedW: true, c: out + r0, ldc: ldc, beta: beta)
             } else {
@@ -94,7 +94,7 @@ extension FrozenMatrix {
                 continue
             }
             let tileW = try tileWeights(r0, count: count, scratch: scratch)   // [count, I]
-            if LinearCompute.precision == .bf16 {
+            if ComputeContext.current.precision == .bf16 {
                 bf16gemm(m: tokens, n: columns, k: count, a: dout + r0, lda: ld, w: tileW, ldw: columns,
                          transposedW: false, c: dinp, ldc: columns, beta: r0 == span.lowerBound ? beta : 1)
             } else {
@@ -114,7 +114,7 @@ extension FrozenMatrix {
     /// The panel lives in the calling thread's AMX buffer; `scratch` holds the block scales.
     @inline(__always)
     func amxPanel(_ r0: Int, count: Int, transposed: Bool, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<UInt32>? {
-        guard LinearCompute.precision == .bf16, case .nf4(let tensor) = storage, LinearCompute.amxAvailable else { return nil }
+        guard ComputeContext.current.precision == .bf16, case .nf4(let tensor) = storage, LinearCompute.amxAvailable else { return nil }
         let (n, k) = transposed ? (count, columns) : (columns, count)
         guard let panel = tk_amx_b_scratch(n, k) else { fatalError("FrozenMatrix: out of memory for an AMX weight panel") }
         StepProfile.measure(.dequantize) {

@@ -91,6 +91,17 @@ public enum ModelSource: Sendable {
         }
     }
 
+    /// The alignment of the FFN shard bounds (`ShardPlanner.plan(columnAlignment:)`), one rule for
+    /// every command: a multiple of 64 (NF4 blocks) and of the largest stored block of the down
+    /// projections, whose column slices are cut from the file's rows (256 for K-quants). Reads
+    /// only the file's tensor table; 64 for random weights.
+    public func shardColumnAlignment() throws -> Int {
+        guard case .weights(let path) = self else { return 64 }
+        let stored = try path.load()
+        let block = stored.weights.layers.map { $0.down.type?.blockElements ?? 1 }.max() ?? 1
+        return block % 64 == 0 ? block : (64 % block == 0 ? 64 : 64 * block)
+    }
+
     /// This rank's slice of the model with the seven linears of every layer held as
     /// `baseQuantization`: the file's weights, or random ones generated slice by slice
     /// (`LlamaWeights.random`, seeded by `seed`). Every rank of `group` must call this together.

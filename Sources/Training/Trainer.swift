@@ -48,6 +48,10 @@ public final class Trainer: @unchecked Sendable {
     private let workspace: TrainingWorkspace
     /// The micro-batch being run (its arrays are reused).
     private var microBatch = MicroBatch()
+    /// Where steps add their time per kind of work (`bench train`); nil times nothing.
+    public var profile: StepProfile?
+    /// What the kernels run under during this trainer's steps and evaluations.
+    private var context: ComputeContext { ComputeContext(precision: options.compute, profile: profile) }
 
     /// - Parameters:
     ///   - model: this rank's slice of the model (the whole model when tp = 1).
@@ -83,6 +87,10 @@ public final class Trainer: @unchecked Sendable {
     /// `injectNonFinite` makes the loss NaN (fault-injection tests). A non-finite loss or gradient
     /// norm throws `TrainingError.nonFinite` before any update, with the gradients zeroed.
     public func step(_ index: Int, injectNonFinite: Bool = false) throws -> StepReport {
+        try context.bind { try runStep(index, injectNonFinite: injectNonFinite) }
+    }
+
+    private func runStep(_ index: Int, injectNonFinite: Bool) throws -> StepReport {
         let start = monotonicSeconds()
         let batch = stream.batch(step: index, batchSize: options.globalBatchSize)
         let perRank = options.globalBatchSize / mesh.shape.dp
@@ -142,6 +150,10 @@ public final class Trainer: @unchecked Sendable {
     /// Mean loss of `sequences` with the current adapter (no dropout), the same on every rank:
     /// DP ranks split the sequences, TP ranks compute together.
     public func evaluate(_ sequences: [PackedSequence]) throws -> (loss: Double, counted: Int) {
+        try context.bind { try runEvaluation(sequences) }
+    }
+
+    private func runEvaluation(_ sequences: [PackedSequence]) throws -> (loss: Double, counted: Int) {
         var lossSum = 0.0, counted = 0
         // The same chunk as a training micro-batch, which is what the workspace is sized for.
         let chunk = min(options.microBatchSize, options.globalBatchSize / mesh.shape.dp)

@@ -1,5 +1,6 @@
 // The knobs of a training run that the step loop needs (the CLI and config files map onto it).
 
+import Kernels
 import LlamaModel
 
 /// Optimisation and batching settings of a run.
@@ -27,12 +28,15 @@ public struct TrainerOptions: Sendable, Equatable {
     /// Overlap the data-parallel gradient allReduce with the backward (per layer, nonblocking)
     /// instead of one fused allReduce after it.
     public var overlapReduction: Bool
+    /// Precision of the frozen linears' products in every step and evaluation.
+    public var compute: ComputePrecision
 
     public init(steps: Int, globalBatchSize: Int, microBatchSize: Int? = nil, maxSeqLen: Int = 512, packing: Bool = true,
                 learningRate: Double = 2e-4, schedule: LearningRateSchedule.Kind = .cosine, warmupSteps: Int = 0,
                 beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0,
                 maxGradNorm: Double? = 1.0, seed: UInt64 = 0,
-                activationCheckpointing: ActivationCheckpointing = .full, overlapReduction: Bool = true) {
+                activationCheckpointing: ActivationCheckpointing = .full, overlapReduction: Bool = true,
+                compute: ComputePrecision = .fp32) {
         self.steps = steps
         self.globalBatchSize = globalBatchSize
         self.microBatchSize = microBatchSize ?? globalBatchSize
@@ -49,6 +53,7 @@ public struct TrainerOptions: Sendable, Equatable {
         self.seed = seed
         self.activationCheckpointing = activationCheckpointing
         self.overlapReduction = overlapReduction
+        self.compute = compute
     }
 
     /// Checks the values and that the batch splits over `dataParallel` ranks; messages name the option.

@@ -57,14 +57,13 @@ struct BenchLinearCommand: ParsableCommand {
         // The fp32 products, then (where the CPU has AVX512-BF16) the bf16 ones of the same weights.
         var runs = storages.map { ($0.0, $0.1, ComputePrecision.fp32) }
         if LinearCompute.bf16Available { runs += storages.map { ($0.0 + " bf16", $0.1, ComputePrecision.bf16) } }
-        defer { LinearCompute.precision = .fp32 }
         for (name, matrix, precision) in runs {
-            LinearCompute.precision = precision
-            let forward = try measure {
-                try matrix.linearForward(out: y.pointer, inp: x.pointer, tokens: tokens, scratch: scratch.pointer)
+            let context = ComputeContext(precision: precision)
+            let forward = try context.bind {
+                try measure { try matrix.linearForward(out: y.pointer, inp: x.pointer, tokens: tokens, scratch: scratch.pointer) }
             }
-            let backward = try measure {
-                try matrix.linearBackwardInput(dinp: x.pointer, dout: y.pointer, tokens: tokens, scratch: scratch.pointer)
+            let backward = try context.bind {
+                try measure { try matrix.linearBackwardInput(dinp: x.pointer, dout: y.pointer, tokens: tokens, scratch: scratch.pointer) }
             }
             results.append(["storage": name, "forward_gflops": forward, "backward_gflops": backward,
                             "bytes": matrix.storedBytes, "bits_per_parameter": matrix.bitsPerParameter])

@@ -54,12 +54,11 @@ struct BenchTrainCommand: ParsableCommand {
     var checkpointingMode: ActivationCheckpointing { checkpointing.chosen ?? .full }
 
     func run() throws {
-        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             // Before the model is loaded, on every rank (hosts differ), refused on one line.
-            let memoryLine = try MPISession.agreed(world) { try checkMemory(world: world) }
-            let setup = try MPISession.agreed(world) { () throws -> (Trainer, Int, Double, String) in
+            let memoryLine = try world.agreed { try checkMemory(world: world) }
+            let setup = try world.agreed { () throws -> (TrainingSession, Double, String) in
                 let mesh = try ProcessMesh(world: world, tp: tp)
                 let source = try ModelSource(ModelOption.resolve(model))
                 let config = try source.config()
@@ -71,9 +70,6 @@ struct BenchTrainCommand: ParsableCommand {
                 try world.barrier()
                 let peak = GEMMBenchmark.run(shapes, secondsPerShape: peakSeconds, precision: computeOption.compute).map(\.gflops).max() ?? 0
                 ProcessMemory.releaseFreedHeap()
-                let shards = try ShardPlanner.plan(config, tp: tp)
-                let model = try source.load(maxPositions: seqLen, baseQuantization: baseQuant.resolved,
-                                            shard: shards[mesh.tpRank], group: mesh.tensorParallel, seed: weightSeed)
                 // Random ids, every token counted: the cost of a step does not depend on the text.
                 var state: UInt64 = 0x2545_F491_4F6C_DD1D
                 let examples = (0..<max(batchSize * 2, 8)).map { _ -> TokenizedExample in
@@ -84,29 +80,32 @@ struct BenchTrainCommand: ParsableCommand {
                     return TokenizedExample(inputIDs: ids, labels: ids)
                 }
                 let stream = try TrainingStream(examples: examples, maxSeqLen: seqLen, packing: false, seed: 0)
-                let adapter = try LoRAAdapter(config: lora.config(baseModel: nil), model: config, seed: 0)
-                let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream,
-                                          options: TrainerOptions(steps: steps + 1, globalBatchSize: batchSize,
-                                                                  microBatchSize: microBatchSize, maxSeqLen: seqLen,
-                                                                  packing: false, schedule: .constant,
-                                                                  activationCheckpointing: checkpointingMode,
-                                                                  overlapReduction: overlapReduction))
-                return (trainer, adapter.trainableParameterCount, peak,
-                        source.hasWeights ? source.name : "\(source.name) (random weights, seed \(weightSeed))")
+                let options = TrainerOptions(steps: steps + 1, globalBatchSize: batchSize, microBatchSize: microBatchSize,
+                                             maxSeqLen: seqLen, packing: false, schedule: .constant,
+                                             activationCheckpointing: checkpointingMode, overlapReduction: overlapReduction,
+                                             compute: computeOption.compute)
+                let session = try TrainingSession(source: source, mesh: mesh, baseQuantization: baseQuant.resolved,
+                                                  weightSeed: weightSeed, stream: stream, options: options) { model in
+                    try LoRAAdapter(config: lora.config(baseModel: nil), model: model, seed: 0)
+                }
+                return (session, peak, source.hasWeights ? source.name : "\(source.name) (random weights, seed \(weightSeed))")
             }
-            let (trainer, loraParameters, localPeak, modelName) = setup
+            let (session, localPeak, modelName) = setup
+            let trainer = session.trainer
+            let loraParameters = session.adapter.trainableParameterCount
             let peakPerRank = try world.allReduce([localPeak], .sum)[0] / Double(world.size)
-            _ = try trainer.step(0)   // warm-up: page faults, OpenBLAS buffers
+            // Warm-up (page faults, OpenBLAS buffers), then the timed steps with their profile.
+            _ = try session.run(TrainingRun(endStep: 1)) { _ in }
             var seconds = 0.0, tokens = 0, syncSeconds = 0.0
             let profile = StepProfile()
-            StepProfile.active = profile
-            for index in 1...steps {
-                let report = try trainer.step(index)
+            trainer.profile = profile
+            _ = try session.run(TrainingRun(startStep: 1, endStep: steps + 1)) { event in
+                guard case .step(let report, _) = event else { return }
                 seconds += report.seconds
                 tokens += report.tokens
                 syncSeconds += report.synchronizationSeconds
             }
-            StepProfile.active = nil
+            trainer.profile = nil
             let rss = try world.allGather([Int64(ProcessMemory.peakResidentBytes())]).map { Int($0) }
             // Seconds per step of each phase, and of the rest ("other"), averaged over the ranks.
             let local = StepProfile.Phase.allCases.map { profile[$0] / Double(steps) } + [(seconds - profile.total) / Double(steps)]

@@ -12,11 +12,11 @@ import Tokenization
 /// Questions are dealt round-robin over the ranks of an mpirun job.
 extension EvalCommand {
     func runFacts(_ file: String) -> Never {
-        MPISession.run { environment in
+        MPISession.run(context: computeOption.context) { environment in
             let world = environment.world
             let start = monotonicSeconds()
             try checkRanksAgree(world)
-            let (generator, questions) = try MPISession.agreed(world) { () throws -> (PromptGenerator, [FactQuestion]) in
+            let (generator, questions) = try world.agreed { () throws -> (PromptGenerator, [FactQuestion]) in
                 let questions = try FactQuestion.read(file)
                 let path = try ModelPath(modelOption.resolved)
                 let tokenizer = try BPETokenizer(path.tokenizerDefinition())

@@ -61,14 +61,13 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        computeOption.apply()
         if let facts { runFacts(facts) }
         let data = self.data ?? ""
-        MPISession.run { environment in
+        MPISession.run(context: computeOption.context) { environment in
             let world = environment.world
             let start = monotonicSeconds()
             try checkRanksAgree(world)
-            let prepared = try MPISession.agreed(world) { try prepare() }
+            let prepared = try world.agreed { try prepare() }
             let examples = prepared.examples
             let totalCounted = examples.reduce(0) { $0 + $1.countedTargets }
             guard totalCounted > 0 else { throw AgreedFailure(message: "\(data): no token is counted (every label is -100)") }

@@ -41,10 +41,9 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        computeOption.apply()
-        MPISession.run { environment in
+        MPISession.run(context: computeOption.context) { environment in
             let world = environment.world
-            let (tokenizer, model, inputs) = try MPISession.agreed(world) { () throws -> (BPETokenizer, Llama, [String]) in
+            let (tokenizer, model, inputs) = try world.agreed { () throws -> (BPETokenizer, Llama, [String]) in
                 let path = try ModelPath(modelOption.resolved)
                 let tokenizer = try BPETokenizer(path.tokenizerDefinition())
                 let inputs = try prompts.map(Self.readPrompts) ?? [prompt ?? ""]

@@ -14,10 +14,8 @@ import Training
 
 extension TrainCommand {
     struct Setup {
-        let trainer: Trainer
-        /// The full adapter (gathered into for saving).
-        let adapter: LoRAAdapter
-        let mesh: ProcessMesh
+        /// Mesh, shards, the loaded slice, the trainer and the full adapter.
+        let session: TrainingSession
         /// Resolved settings; `steps` is set, `epochs` cleared.
         let config: TrainConfig
         let steps: Int
@@ -104,16 +102,6 @@ extension TrainCommand {
         let modelPath = config.model ?? modelOption.resolved
         let path = try ModelPath(modelPath)
         let tokenizer = try BPETokenizer(path.tokenizerDefinition())
-        // Mapped only (nothing expanded): the config and the stored block sizes the plan needs.
-        let stored = try path.load(maxPositions: config.maxSeqLen)
-        // FFN bounds must fall on NF4 blocks (64) and on the stored blocks of the down projection,
-        // whose column slices are cut from the file's rows.
-        let storedBlock = stored.weights.layers.map { $0.down.type?.blockElements ?? 1 }.max() ?? 1
-        let alignment = storedBlock % 64 == 0 ? storedBlock : (64 % storedBlock == 0 ? 64 : 64 * storedBlock)
-        let shards = try ShardPlanner.plan(stored.config, tp: config.tp, columnAlignment: alignment)
-        // Each TP rank maps the file and keeps only its slice (NF4 bytes equal to one rank's).
-        let model = try path.load(maxPositions: config.maxSeqLen, baseQuantization: config.baseQuantization,
-                                  shard: shards[mesh.tpRank], group: mesh.tensorParallel)
         let encoder = ExampleEncoder(tokenizer: tokenizer, template: try templateOption.resolve(for: tokenizer), maskPrompt: config.maskPrompt)
 
         guard let trainPath = config.data.train else { throw TrainConfigError.invalidValue(key: "data.train", detail: "no training data") }
@@ -141,16 +129,17 @@ extension TrainCommand {
         let resumePoint = try checkpointToResume(config: config, steps: steps, configIdentity: configIdentity, modelIdentity: modelIdentity)
         let checkpoint = resumePoint?.checkpoint
 
-        let adapter = try checkpoint.map { try LoRAAdapter.load(from: $0.adapterDirectory, model: model.config) }
-            ?? LoRAAdapter(config: config.loraConfig(baseModel: modelPath), model: model.config, seed: config.seed)
-        let trainer = try Trainer(model: model, shards: shards, mesh: mesh, adapter: adapter, stream: stream,
-                                  options: config.trainerOptions(steps: steps, dataParallel: mesh.shape.dp))
-        if let checkpoint {
-            let names = trainer.optimizer.state().names
-            try trainer.optimizer.restore(try checkpoint.readOptimizer(adapter: trainer.adapter, names: names))
+        var options = config.trainerOptions(steps: steps, dataParallel: mesh.shape.dp)
+        options.compute = computeOption.compute
+        let session = try TrainingSession(source: .weights(path), mesh: mesh, baseQuantization: config.baseQuantization,
+                                          stream: stream, options: options) { model in
+            try checkpoint.map { try LoRAAdapter.load(from: $0.adapterDirectory, model: model) }
+                ?? LoRAAdapter(config: config.loraConfig(baseModel: modelPath), model: model, seed: config.seed)
         }
+        if let checkpoint { try session.restoreOptimizer(from: checkpoint) }
+        let model = session.model
         let summary = "\(model.config.modelType), \(model.config.numHiddenLayers) layers, base \(config.baseQuantization)"
-        return Setup(trainer: trainer, adapter: adapter, mesh: mesh, config: config, steps: steps,
+        return Setup(session: session, config: config, steps: steps,
                      startStep: checkpoint?.state.step ?? 0, resumedFrom: checkpoint?.directory, resumeNote: resumePoint?.note,
                      validSequences: validSequences, validDescription: validDescription, examples: examples.count,
                      truncated: stream.truncatedPerEpoch.first ?? 0,

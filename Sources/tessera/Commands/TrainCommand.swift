@@ -2,6 +2,7 @@ import ArgumentParser
 import CSignals
 import Collectives
 import Foundation
+import ProcessGroups
 import Kernels
 import LlamaModel
 import ModelIO
@@ -104,7 +105,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        computeOption.apply()
         MPISession.run { environment in
             let world = environment.world
             let started = monotonicSeconds()
@@ -112,11 +112,11 @@ struct TrainCommand: ParsableCommand {
             // file on one host ends the job cleanly on every rank.
             try checkRanksAgree(world)
             // From here a signal asks for a stop at the next step boundary (docs/preemption.md).
-            try MPISession.agreed(world) { try GracefulStop.install() }
+            try world.agreed { try GracefulStop.install() }
             // Before the model is loaded, on every rank (hosts differ), refused on one line.
-            let memoryLine = try MPISession.agreed(world) { try checkMemory(world: world) }
-            let setup = try MPISession.agreed(world) { try prepare(world: world) }
-            let (trainer, config) = (setup.trainer, setup.config)
+            let memoryLine = try world.agreed { try checkMemory(world: world) }
+            let setup = try world.agreed { try prepare(world: world) }
+            let config = setup.config
             // Every rank chose its checkpoint itself; on storage that hosts see differently they
             // could disagree, and ranks at different steps would train garbage or hang.
             let startSteps = try world.allReduce([Int64(setup.startStep), -Int64(setup.startStep)], .max)
@@ -124,55 +124,55 @@ struct TrainCommand: ParsableCommand {
                 throw AgreedFailure(message: "the ranks would resume from different steps (\(-startSteps[1]) to \(startSteps[0])): every rank must see the same OUT/checkpoints; use --resume-from PATH on a shared file system")
             }
             if world.isRoot { printSummary(setup, memoryLine: memoryLine, started: started) }
-            var metricsFile = try MPISession.agreed(world) { world.isRoot ? try startOutput(setup) : nil }
+            var metricsFile = try world.agreed { world.isRoot ? try startOutput(setup) : nil }
             let progress = world.isRoot ? TrainProgress(totalSteps: setup.steps, startStep: setup.startStep, logEvery: config.logEvery,
                                                             isTerminal: progress.isTerminal) : nil
             let end = stopAfter.map { min(setup.steps, setup.startStep + $0) } ?? setup.steps
             let fault = FaultInjection.fromEnvironment
-            let nonFinite = NonFiniteSteps(limit: skipNonfinite)
-            // The newest checkpoint of this run (the one resumed from, then each save).
-            var lastSaved: (step: Int, directory: URL)? = setup.resumedFrom.map { (setup.startStep, $0) }
-            for index in setup.startStep..<end {
+            let nonFinite = NonFiniteSteps(limit: skipNonfinite, injected: NonFiniteInjection.fromEnvironment)
+            let policy = CheckpointPolicy(store: CheckpointStore(outputDirectory: URL(fileURLWithPath: config.outputDir)),
+                                          every: config.saveEvery, keepLast: config.keepLast, continueOnFailure: onSaveError == .continue,
+                                          configIdentity: setup.configIdentity, modelIdentity: setup.modelIdentity)
+            let run = TrainingRun(startStep: setup.startStep, endStep: end, evalEvery: config.evalEvery, validation: setup.validSequences,
+                                  checkpoints: policy, resumedFrom: setup.resumedFrom, nonFinite: nonFinite)
+            var signal: Int32 = 0
+            let outcome = try setup.session.run(run, boundary: { index in
                 // Step boundary: stop here, all ranks together, if any rank got a signal.
-                let signal = try GracefulStop.agreedSignal(world)
-                if signal != 0 {
-                    try stopGracefully(after: index, signal: signal, lastSaved: lastSaved, setup: setup, world: world,
-                                       progress: progress)
-                }
-                try fault?.check(rank: world.rank, step: index + 1)
-                let report = try nonFinite.run(index) { try trainer.step(index, injectNonFinite: $0) }
-                let step = index + 1
-                let evaluate = !setup.validSequences.isEmpty
-                    && ((config.evalEvery > 0 && step % config.evalEvery == 0) || step == setup.steps)
-                let evalLoss = evaluate ? try trainer.evaluate(setup.validSequences).loss : nil
-                if world.isRoot, let report {
+                signal = try GracefulStop.agreedSignal(world)
+                if signal == 0 { try fault?.check(rank: world.rank, step: index + 1) }
+                return signal != 0
+            }, events: { event in
+                switch event {
+                case .step(let report, let evalLoss):
+                    guard world.isRoot else { return }
                     if let file = metricsFile {
                         // Metrics are a record, not state: a full disk must not end the run here
                         // (the checkpoint write reports it); say so once and stop writing them.
                         do { try file.write(report, evalLoss: evalLoss) } catch {
-                            Console.error("warning: cannot write \(file.path): \(error.localizedDescription); metrics.jsonl stops at step \(step - 1), training continues")
+                            Console.error("warning: cannot write \(file.path): \(error.localizedDescription); metrics.jsonl stops at step \(report.step - 1), training continues")
                             metricsFile = nil
                         }
                     }
                     progress?.step(report, evalLoss: evalLoss)
-                } else if let note = nonFinite.lastSkipNote {
+                case .skipped(_, let note):
                     progress?.note(note)
-                }
-                if (config.saveEvery > 0 && step % config.saveEvery == 0) || step == end {
-                    do {
-                        let directory = try saveCheckpoint(step: step, setup: setup, world: world)
-                        lastSaved = (step, directory)
-                        progress?.note("checkpoint: \(directory.path)")
-                    } catch let failure as SaveFailure where onSaveError == .continue && step < end {
-                        // Every rank caught the same agreed failure, so all go on together.
-                        let next = config.saveEvery > 0 ? min(end, (step / config.saveEvery + 1) * config.saveEvery) : end
-                        if world.isRoot {
-                            Console.error("warning: \(failure.message); training continues (--on-save-error continue), next save at step \(next)")
-                        }
+                case .saved(_, let directory):
+                    progress?.note("checkpoint: \(directory.path)")
+                case .saveFailed(let message, let next):
+                    if world.isRoot {
+                        Console.error("warning: \(message); training continues (--on-save-error continue), next save at step \(next)")
                     }
                 }
-            }
+            })
             progress?.finish()
+            let lastCheckpoint: URL?
+            switch outcome {
+            case .stopped(let step, let checkpoint):
+                reportStop(after: step, signal: signal, checkpoint: checkpoint, config: config, world: world)
+                throw SessionExit(code: exitCodeOnSignal ? 128 + signal : 0)
+            case .finished(let checkpoint):
+                lastCheckpoint = checkpoint
+            }
             if world.isRoot, let summary = nonFinite.summary { Console.print(summary) }
             guard end == setup.steps else {
                 if world.isRoot {
@@ -180,15 +180,9 @@ struct TrainCommand: ParsableCommand {
                 }
                 return
             }
-            try trainer.gatherAdapter(into: setup.adapter)
             let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
-            do {
-                // Agreed, so a full disk on rank 0 ends every rank with one message.
-                try MPISession.agreed(world) { if world.isRoot { try setup.adapter.save(to: directory) } }
-            } catch let failure as AgreedFailure {
-                let checkpoint = lastSaved.map { "; the same adapter is in the final checkpoint \($0.directory.path)/adapter" } ?? ""
-                throw SaveFailure(message: "adapter not saved: \(failure.message)\(checkpoint)")
-            }
+            // Agreed, so a full disk on rank 0 ends every rank with one message.
+            try setup.session.saveAdapter(to: directory, lastCheckpoint: lastCheckpoint)
             if world.isRoot {
                 Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath(config))")
                 Console.print(String(format: "done in %.1f s, peak RSS %.0f MB on rank 0", monotonicSeconds() - started,
@@ -197,35 +191,24 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// The graceful stop after `step` steps: the step is saved as a normal checkpoint unless it
-    /// is already (the last periodic save, or the checkpoint this run resumed from), rank 0 prints
-    /// one line, and every rank ends the session with exit 0 (128 + signal with
-    /// --exit-code-on-signal).
-    private func stopGracefully(after step: Int, signal: Int32, lastSaved: (step: Int, directory: URL)?, setup: Setup,
-                                world: Communicator, progress: TrainProgress?) throws -> Never {
-        var directory: URL?
-        if let lastSaved, lastSaved.step == step {
-            directory = lastSaved.directory
-        } else if step > 0 {
-            directory = try saveCheckpoint(step: step, setup: setup, world: world)
+    /// Rank 0's line for a graceful stop after `step` steps (the session saved the step as a
+    /// checkpoint unless one held it already); every rank then ends with exit 0 (128 + signal
+    /// with --exit-code-on-signal).
+    private func reportStop(after step: Int, signal: Int32, checkpoint: URL?, config: TrainConfig, world: Communicator) {
+        guard world.isRoot else { return }
+        let since = ts_stop_seconds_since_signal()
+        let received = since >= 0 ? "received \(GracefulStop.name(signal)) " + String(format: "%.1f s ago", since)
+            : "\(GracefulStop.name(signal)) on another rank"
+        if let checkpoint {
+            Console.print("stopped at step \(step), checkpoint \(checkpoint.path) (\(received); continue with: tessera train --resume, same config and --out \(config.outputDir))")
+        } else {
+            Console.print("stopped at step 0, no checkpoint (\(received), before the first step)")
         }
-        progress?.finish()
-        if world.isRoot {
-            let since = ts_stop_seconds_since_signal()
-            let received = since >= 0 ? "received \(GracefulStop.name(signal)) " + String(format: "%.1f s ago", since)
-                : "\(GracefulStop.name(signal)) on another rank"
-            if let directory {
-                Console.print("stopped at step \(step), checkpoint \(directory.path) (\(received); continue with: tessera train --resume, same config and --out \(setup.config.outputDir))")
-            } else {
-                Console.print("stopped at step 0, no checkpoint (\(received), before the first step)")
-            }
-        }
-        throw SessionExit(code: exitCodeOnSignal ? 128 + signal : 0)
     }
 
     private func printSummary(_ setup: Setup, memoryLine: String?, started: Double) {
-        let trainer = setup.trainer
-        Console.print("mesh: \(setup.mesh.shape); this shard: \(trainer.shard)")
+        let trainer = setup.session.trainer
+        Console.print("mesh: \(setup.session.mesh.shape); this shard: \(trainer.shard)")
         Console.print("model: \(setup.modelDescription)")
         Console.print("frozen linears: \(computeOption.description)")
         let truncated = setup.truncated > 0 ? " (\(setup.truncated) truncated)" : ""
@@ -239,7 +222,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let memoryLine { Console.print(memoryLine) }
         Console.print(String(format: "LoRA: %@; memory per rank: activations %.0f MB, peak RSS so far %.0f MB; set-up %.1f s",
-                             setup.adapter.trainableParametersLine(totalBaseParameters: setup.baseParameters),
+                             setup.session.adapter.trainableParametersLine(totalBaseParameters: setup.baseParameters),
                              Double(trainer.workspaceBytes) / 1e6, Double(ProcessMemory.peakResidentBytes()) / 1e6,
                              monotonicSeconds() - started))
     }

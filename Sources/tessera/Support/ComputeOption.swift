@@ -21,8 +21,8 @@ struct ComputeOption: ParsableArguments {
         }
     }
 
-    /// Sets the process-wide precision.
-    func apply() { LinearCompute.precision = compute }
+    /// The context the command's model calls run under (bound by `run`).
+    var context: ComputeContext { ComputeContext(precision: compute) }
 
     /// One line for reports: the precision, its instructions, and whether it was the default.
     var description: String {

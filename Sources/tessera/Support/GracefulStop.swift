@@ -7,6 +7,7 @@
 import CSignals
 import Collectives
 import Foundation
+import ProcessGroups
 
 enum GracefulStop {
     /// Installs the handler; from now on the first SIGTERM / SIGINT / SIGUSR1 asks for a stop.

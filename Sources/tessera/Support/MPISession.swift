@@ -1,14 +1,18 @@
 // Runs a command body inside MPI and turns its outcome into one printed error and one exit code
-// on every rank. Errors that all ranks agreed on (thrown after `agreeOnFailure`) are printed by
+// on every rank. Errors that all ranks agreed on (`AgreedFailure`, ProcessGroup+Agreement) are printed by
 // rank 0 only and every rank exits 1 after MPI_Finalize. An error only this rank knows about
 // cannot be agreed without risking a hang, so it is printed with the rank and the job is
 // aborted (mpirun then ends every rank with a non-zero code).
 import Collectives
 import Foundation
+import ProcessGroups
 import Kernels
+import Training
 
 enum MPISession {
-    static func run(_ body: (MPIEnvironment) throws -> Void) -> Never {
+    /// Runs `body` on this rank with `context` bound (the frozen linears' precision of commands
+    /// that run the model outside a trainer).
+    static func run(context: ComputeContext = ComputeContext(), _ body: (MPIEnvironment) throws -> Void) -> Never {
         let environment: MPIEnvironment
         do {
             environment = try MPIEnvironment(requested: .funneled)
@@ -19,7 +23,7 @@ enum MPISession {
         let world = environment.world
         configureBLASThreads()
         do {
-            try body(environment)
+            try context.bind { try body(environment) }
             try environment.finalize()
             exit(0)
         } catch let requested as SessionExit {
@@ -59,30 +63,4 @@ enum MPISession {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreadCount(max(1, cores / max(localRanks, 1)))
     }
-
-    /// Runs `phase` on every rank and agrees on the outcome: if any rank fails, every rank
-    /// throws `AgreedFailure` with the message of the lowest failing rank.
-    static func agreed<T>(_ world: Communicator, _ phase: () throws -> T) throws -> T {
-        var result: T?
-        var localError: (any Error)?
-        do { result = try phase() } catch { localError = error }
-        do {
-            try world.agreeOnFailure(localError)
-        } catch let remote as CollectivesError {
-            if case .remoteFailure(let rank, let message) = remote {
-                throw AgreedFailure(message: world.size > 1 ? "rank \(rank): \(message)" : message)
-            }
-            throw remote
-        } catch {
-            throw AgreedFailure(message: String(describing: error))
-        }
-        guard let result else { throw AgreedFailure(message: "internal error: phase produced no result") }
-        return result
-    }
-}
-
-/// A failure every rank knows about; printed once by rank 0.
-struct AgreedFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }

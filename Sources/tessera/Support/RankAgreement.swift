@@ -12,6 +12,7 @@
 // when every rank fails alike.
 import Collectives
 import Foundation
+import ProcessGroups
 import Training
 
 enum RankAgreement {
@@ -101,7 +102,7 @@ extension TrainCommand {
     /// failure on one rank there would leave the others waiting in the split.
     func checkRanksAgree(_ world: Communicator) throws {
         let config = try? resolvedConfig()
-        try MPISession.agreed(world) {
+        try world.agreed {
             if world.isRoot, let config { try OutputDirectory.checkWritable(config.outputDir) }
         }
         guard world.size > 1 else { return }

@@ -157,7 +157,6 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         if norm.kind != .rmsNorm { out.append("\(norm.kind.rawValue) norms") }
         if norm.weightOffset != 0 { out.append("RMSNorm weights applied as \(norm.weightOffset)+w") }
         if layerNorms != .preAttentionAndMLP { out.append("four norms per layer (sandwich)") }
-        if qkNorm != .none { out.append("q/k norm") }
         if mlp != .swiGLU { out.append("MLP activation \(mlp.hiddenAct) (GeGLU)") }
         if rope.partialRotaryFactor != 1 { out.append("partial rotary factor \(rope.partialRotaryFactor)") }
         if attentionScale != .inverseSqrtHeadDim { out.append("attention scale query_pre_attn_scalar") }
@@ -224,9 +223,8 @@ extension Architecture {
         }
     }
 
-    /// The tensors of Llama, Mistral and Qwen2 (q/k/v biases named for all; loaded when the
-    /// traits say so). A family with q/k norm adds `qNorm` / `kNorm`
-    /// (`attn_q_norm.weight`, `self_attn.q_norm.weight`).
+    /// The tensors of Llama, Mistral, Qwen2 and Qwen3 (q/k/v biases and q/k norms named for all;
+    /// loaded when the traits say so).
     public static let llamaTensorNames = TensorNames(
         ggufLayerPrefix: "blk.",
         huggingFaceLayerPrefix: "model.layers.",
@@ -235,7 +233,7 @@ extension Architecture {
             .ropeFrequencies: "rope_freqs.weight",
             .attentionNorm: "attn_norm.weight", .q: "attn_q.weight", .k: "attn_k.weight", .v: "attn_v.weight",
             .o: "attn_output.weight", .qBias: "attn_q.bias", .kBias: "attn_k.bias", .vBias: "attn_v.bias",
-            .ffnNorm: "ffn_norm.weight", .gate: "ffn_gate.weight", .up: "ffn_up.weight", .down: "ffn_down.weight",
+            .qNorm: "attn_q_norm.weight", .kNorm: "attn_k_norm.weight", .ffnNorm: "ffn_norm.weight", .gate: "ffn_gate.weight", .up: "ffn_up.weight", .down: "ffn_down.weight",
         ],
         huggingFace: [
             .embedding: "model.embed_tokens.weight", .outputNorm: "model.norm.weight", .output: "lm_head.weight",
@@ -243,7 +241,7 @@ extension Architecture {
             .attentionNorm: "input_layernorm.weight", .q: "self_attn.q_proj.weight", .k: "self_attn.k_proj.weight",
             .v: "self_attn.v_proj.weight", .o: "self_attn.o_proj.weight", .qBias: "self_attn.q_proj.bias",
             .kBias: "self_attn.k_proj.bias", .vBias: "self_attn.v_proj.bias",
-            .ffnNorm: "post_attention_layernorm.weight", .gate: "mlp.gate_proj.weight", .up: "mlp.up_proj.weight",
+            .qNorm: "self_attn.q_norm.weight", .kNorm: "self_attn.k_norm.weight", .ffnNorm: "post_attention_layernorm.weight", .gate: "mlp.gate_proj.weight", .up: "mlp.up_proj.weight",
             .down: "mlp.down_proj.weight",
         ])
 }
@@ -283,8 +281,20 @@ extension Architecture {
         return a
     }()
 
+    /// Qwen3: Qwen2's block without q/k/v biases (unless `attention_bias`), with an RMSNorm over
+    /// each head of q and k before RoPE; `head_dim` set apart from hidden / heads.
+    public static let qwen3: Architecture = {
+        var a = qwen2
+        a.modelType = "qwen3"
+        a.huggingFaceClass = "Qwen3ForCausalLM"
+        a.ggufArchitecture = "qwen3"
+        a.attentionBias = .fromConfig
+        a.qkNorm = .rmsPerHead
+        return a
+    }()
+
     /// Every family Tessera knows, in the order error messages list them.
-    public static let known: [Architecture] = [.llama, .mistral, .qwen2]
+    public static let known: [Architecture] = [.llama, .mistral, .qwen2, .qwen3]
 
     /// The family of a Hugging Face `model_type` (`llama` when the config has none).
     public static func huggingFace(modelType: String?) throws -> Architecture {

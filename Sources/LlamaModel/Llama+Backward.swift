@@ -102,6 +102,13 @@ extension Llama {
         RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
         RoPE.backward(dx: ws.dk.pointer + computed.lowerBound, positions: positions, tokens: n,
                       heads: computed.count / d, rowStride: kvw, table: rope)
+        // q, k = headnorm(qRaw, kRaw) (q/k-norm families)  ⇒  dqRaw, dkRaw in place
+        if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+            headNormBackward(grad: ws.dq.pointer, raw: acts.qRaw.pointer, rstd: acts.qRstd.pointer, weight: qNorm,
+                             tokens: n, heads: hLocal, offset: 0, rowStride: qw)
+            headNormBackward(grad: ws.dk.pointer, raw: acts.kRaw.pointer, rstd: acts.kRstd.pointer, weight: kNorm,
+                             tokens: n, heads: computed.count / d, offset: computed.lowerBound, rowStride: kvw)
+        }
         // q, k, v = xn1 · Wᵀ + b + LoRA  ⇒  dxn1 [N, C] = dq·W_q + dk·W_k + dv·W_v + LoRA (partial)
         try backprop(.qProj, dinp: ws.dNormed, dout: ws.dq, inp: acts.xn1, beta: 0)
         try backprop(.kProj, dinp: ws.dNormed, dout: ws.dk, inp: acts.xn1, beta: 1)

@@ -102,8 +102,7 @@ extension Llama {
     func layerForward(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext, storeOutput: Bool) throws {
         let ws = ctx.workspace, n = ctx.tokens, group = ctx.group
         let c = config.hiddenSize, eps = Float(config.rmsNormEps)
-        let hLocal = ctx.shard.queryHeads.count
-        let qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
+        let kvw = ctx.shard.keyValueWidthLocal, fw = ctx.shard.ffnColumns.count
         let layer = weights.layers[l]
         let x = ctx.residual(l)
         let scratch = ws.weightScratch.pointer, loraInput = ws.loraInput.pointer
@@ -120,17 +119,23 @@ extension Llama {
                                                            scratch: scratch, group: group)
         }
         // k, v first: a KV head shared with another rank goes out (or is awaited) while q runs.
+        // With q/k norm the projections write qRaw / kRaw, normed per head into q / k.
         let (k, v) = ctx.keyValueOutputs(l, acts)
+        let computed = ctx.shard.computedKeyValueRowsLocal
         try TensorParallelMapping.copyToRegion.forward(acts.xn1.pointer, rows: n, columns: c, group: group)
         try postKeyValueReceives(ctx)
-        try project(.kProj, acts.xn1, k)
+        if let kNorm = layer.kNorm {
+            try project(.kProj, acts.xn1, acts.kRaw.pointer)
+            headNormForward(out: k, rstd: acts.kRstd.pointer, raw: acts.kRaw.pointer, weight: kNorm, tokens: n,
+                            heads: computed.count / config.headDim, offset: computed.lowerBound, rowStride: kvw)
+        } else {
+            try project(.kProj, acts.xn1, k)
+        }
         try project(.vProj, acts.xn1, v)
-        let computed = ctx.shard.computedKeyValueRowsLocal
         RoPE.forward(x: k + computed.lowerBound, positions: positions, tokens: n,
                      heads: computed.count / config.headDim, rowStride: kvw, table: rope)
         try sendKeyValues(k: k, v: v, ctx)
-        try project(.qProj, acts.xn1, acts.q.pointer)
-        RoPE.forward(x: acts.q.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
+        try projectQuery(l, acts, ctx)
         try receiveKeyValues(k: k, v: v, ctx)
         attentionForward(l, acts, ctx)
         // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
@@ -223,18 +228,26 @@ extension Llama {
         // xn1 = rmsnorm(x); q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE (column-parallel: no collective)
         RMSNorm.forward(out: acts.xn1.pointer, rstd: acts.rstd1.pointer, inp: ctx.residual(l),
                         weight: weights.layers[l].attentionNorm.pointer, rows: n, channels: c, eps: eps)
-        if !ctx.workspace.keepsQuery { try recomputeQuery(l, acts, ctx) }
+        if !ctx.workspace.keepsQuery { try projectQuery(l, acts, ctx) }
         if ctx.adapts(.oProj, layer: l) { attentionForward(l, acts, ctx) }
     }
 
-    /// q = xn1 · W_qᵀ (+ b) + LoRA, then RoPE, from `acts.xn1`.
-    private func recomputeQuery(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) throws {
+    /// q = xn1 · W_qᵀ (+ b) + LoRA (into qRaw and normed per head with q/k norm), then RoPE,
+    /// from `acts.xn1` (column-parallel: no collective). The forward and the recompute both run it.
+    func projectQuery(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) throws {
         let n = ctx.tokens, ws = ctx.workspace
-        try linear(.qProj, layer: l, ctx).forward(out: acts.q.pointer, inp: acts.xn1.pointer, tokens: n,
-                                                       u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
-                                                       scratch: ws.weightScratch.pointer, group: ctx.group)
-        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n,
-                     heads: ctx.shard.queryHeads.count, rowStride: ctx.shard.queryWidthLocal, table: rope)
+        let heads = ctx.shard.queryHeads.count, qw = ctx.shard.queryWidthLocal
+        let qNorm = weights.layers[l].qNorm
+        try linear(.qProj, layer: l, ctx).forward(out: qNorm == nil ? acts.q.pointer : acts.qRaw.pointer,
+                                                  inp: acts.xn1.pointer, tokens: n,
+                                                  u: acts.bottleneck(.qProj), loraInput: ws.loraInput.pointer,
+                                                  scratch: ws.weightScratch.pointer, group: ctx.group)
+        if let qNorm {
+            headNormForward(out: acts.q.pointer, rstd: acts.qRstd.pointer, raw: acts.qRaw.pointer, weight: qNorm,
+                            tokens: n, heads: heads, offset: 0, rowStride: qw)
+        }
+        RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n, heads: heads, rowStride: qw,
+                     table: rope)
     }
 }
 

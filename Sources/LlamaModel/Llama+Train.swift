@@ -219,6 +219,10 @@ extension Llama {
             try expect(layer.qBias, qw)
             try expect(layer.kBias, kvw)
             try expect(layer.vBias, kvw)
+            guard (layer.qNorm != nil && layer.kNorm != nil) == (config.architecture.qkNorm == .rmsPerHead),
+                  layer.qNorm.map({ $0.count == config.headDim }) ?? true, layer.kNorm.map({ $0.count == config.headDim }) ?? true else {
+                throw LlamaModelError.invalidWeights("the q/k norm weights do not match \(config.modelType): \(config.architecture.qkNorm == .rmsPerHead ? "two [\(config.headDim)] vectors per layer expected" : "the family has none")")
+            }
         }
     }
 }

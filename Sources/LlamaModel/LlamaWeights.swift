@@ -17,6 +17,10 @@ public struct LlamaLayerWeights: @unchecked Sendable {
     public var qBias: FloatBuffer?          // [H·D]
     public var kBias: FloatBuffer?          // [G·D]
     public var vBias: FloatBuffer?          // [G·D]
+    /// RMSNorm weights over each head of q and of k, before RoPE (`Architecture.qkNorm`: Qwen3),
+    /// else nil. The same `[D]` on every head and every tensor-parallel rank.
+    public var qNorm: FloatBuffer?          // [D]
+    public var kNorm: FloatBuffer?          // [D]
     public var ffnNorm: FloatBuffer         // [C]
     public var gate: FrozenMatrix           // [F, C]
     public var up: FrozenMatrix             // [F, C]
@@ -24,9 +28,10 @@ public struct LlamaLayerWeights: @unchecked Sendable {
 
     package init(attentionNorm: FloatBuffer, q: FrozenMatrix, k: FrozenMatrix, v: FrozenMatrix, o: FrozenMatrix,
                  qBias: FloatBuffer?, kBias: FloatBuffer?, vBias: FloatBuffer?, ffnNorm: FloatBuffer,
-                 gate: FrozenMatrix, up: FrozenMatrix, down: FrozenMatrix) {
+                 gate: FrozenMatrix, up: FrozenMatrix, down: FrozenMatrix, qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil) {
         (self.attentionNorm, self.q, self.k, self.v, self.o) = (attentionNorm, q, k, v, o)
         (self.qBias, self.kBias, self.vBias) = (qBias, kBias, vBias)
+        (self.qNorm, self.kNorm) = (qNorm, kNorm)
         (self.ffnNorm, self.gate, self.up, self.down) = (ffnNorm, gate, up, down)
     }
 

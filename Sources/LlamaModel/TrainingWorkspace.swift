@@ -21,6 +21,8 @@ final class LayerActivations: @unchecked Sendable {
     // Recomputable from the others and the layer input (shared by every layer when selective).
     let xn1: FloatBuffer    // [N, C]  rmsnorm(x_in): input of q, k, v
     let q: FloatBuffer      // [N, QL] after RoPE
+    let qRaw: FloatBuffer   // [N, QL] q_proj's output before the q norm (q/k-norm families, else empty)
+    let qRstd: FloatBuffer  // [N, H_local] the q norm's statistics (q/k-norm families)
     let att: FloatBuffer    // [N, QL] attention output: input of o_proj
     let xn2: FloatBuffer    // [N, C]  rmsnorm(xMid): input of gate, up
     let h: FloatBuffer      // [N, FL] silu(gate)·up: input of down_proj
@@ -28,6 +30,8 @@ final class LayerActivations: @unchecked Sendable {
     // GEMM outputs and statistics, always the layer's own.
     let rstd1: FloatBuffer  // [N]
     let k: FloatBuffer      // [N, KL] after RoPE
+    let kRaw: FloatBuffer   // [N, KL] k_proj's output before the k norm (q/k-norm families, else empty)
+    let kRstd: FloatBuffer  // [N, G_local] the k norm's statistics (q/k-norm families)
     let v: FloatBuffer      // [N, KL]
     let xMid: FloatBuffer   // [N, C]  x_in + o_proj(att): input of the MLP half
     let rstd2: FloatBuffer  // [N]
@@ -35,16 +39,21 @@ final class LayerActivations: @unchecked Sendable {
     let u: FloatBuffer      // [7, N, r] LoRA bottleneck drop(x)·Aᵀ of each module (PEFT order)
 
     /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective), all
-    /// but q when `ownQuery`.
+    /// but q (with its pre-norm values and statistics) when `ownQuery`.
     init(_ s: TrainingWorkspace.Sizes, sharing recomputable: LayerActivations? = nil, ownQuery: Bool = false) {
         xn1 = recomputable?.xn1 ?? FloatBuffer(count: s.n * s.c)
-        q = ownQuery ? FloatBuffer(count: s.n * s.queryLocal) : recomputable?.q ?? FloatBuffer(count: s.n * s.queryLocal)
+        let shared = ownQuery ? nil : recomputable
+        q = shared?.q ?? FloatBuffer(count: s.n * s.queryLocal)
+        qRaw = shared?.qRaw ?? FloatBuffer(count: s.qkNorm * s.n * s.queryLocal)
+        qRstd = shared?.qRstd ?? FloatBuffer(count: s.qkNorm * s.n * s.queryHeadsLocal)
         att = recomputable?.att ?? FloatBuffer(count: s.n * s.queryLocal)
         xn2 = recomputable?.xn2 ?? FloatBuffer(count: s.n * s.c)
         h = recomputable?.h ?? FloatBuffer(count: s.n * s.ffnLocal)
         up = recomputable?.up ?? FloatBuffer(count: s.n * s.ffnLocal)
         rstd1 = FloatBuffer(count: s.n)
         k = FloatBuffer(count: s.n * s.keyValueLocal)
+        kRaw = FloatBuffer(count: s.qkNorm * s.n * s.keyValueLocal)
+        kRstd = FloatBuffer(count: s.qkNorm * s.n * s.keyValueHeadsLocal)
         v = FloatBuffer(count: s.n * s.keyValueLocal)
         xMid = FloatBuffer(count: s.n * s.c)
         rstd2 = FloatBuffer(count: s.n)
@@ -52,15 +61,20 @@ final class LayerActivations: @unchecked Sendable {
         u = FloatBuffer(count: LinearModule.allCases.count * s.n * s.rank)
     }
 
-    /// Floats of the recomputable buffers (xn1, q, att, xn2, h, up).
+    /// Floats of the recomputable buffers (xn1, q, att, xn2, h, up; qRaw, qRstd with q/k norm).
     static func recomputableFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
-        s.n * (2 * s.c + 2 * s.queryLocal + 2 * s.ffnLocal)
+        s.n * (2 * s.c + 2 * s.queryLocal + 2 * s.ffnLocal) + queryFloatCount(s) - s.n * s.queryLocal
+    }
+
+    /// Floats of q and what its norm's backward reads (qRaw, qRstd with q/k norm).
+    static func queryFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
+        s.n * (s.queryLocal + s.qkNorm * (s.queryLocal + s.queryHeadsLocal))
     }
 
     /// Floats a layer keeps of its own (everything but the recomputable buffers).
     static func keptFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
         s.n * (s.c + 2 + 2 * s.keyValueLocal + s.ffnLocal
-               + LinearModule.allCases.count * s.rank)
+               + LinearModule.allCases.count * s.rank + s.qkNorm * (s.keyValueLocal + s.keyValueHeadsLocal))
     }
 
     /// The `[N, r]` bottleneck slot of `module`.
@@ -78,6 +92,11 @@ public final class TrainingWorkspace: @unchecked Sendable {
         let transfers, headDim: Int
         /// Width of the LoRA dropout buffers: the widest input, 0 without dropout.
         let dropoutWidth: Int
+        /// 1 when the family normalises each head of q and k (the pre-norm values and statistics
+        /// are kept for the backward), else 0.
+        let qkNorm: Int
+        var queryHeadsLocal: Int { queryLocal / max(headDim, 1) }
+        var keyValueHeadsLocal: Int { keyValueLocal / max(headDim, 1) }
         /// Forward only (evaluation, generation): no gradient buffers, two residual slots.
         let inference: Bool
         /// Keys one query may attend: `n`, or a KV cache's capacity (inference).
@@ -110,6 +129,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
             transfers = shard.keyValueTransfers.count
             headDim = shard.headDim
             dropoutWidth = loraDropout && inferenceKeys == nil ? max(c, queryLocal, ffnLocal) : 0
+            qkNorm = config.architecture.qkNorm == .rmsPerHead ? 1 : 0
             inference = inferenceKeys != nil
             maxKeys = max(inferenceKeys ?? maxTokens, maxTokens)
         }
@@ -136,7 +156,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
             let activations = switch checkpointing {
             case .full: complete
             case .selective: LayerActivations.recomputableFloatCount(self) + layers * LayerActivations.keptFloatCount(self)
-                + (keepsQuery ? max(layers - 1, 0) * n * queryLocal : 0)
+                + (keepsQuery ? max(layers - 1, 0) * LayerActivations.queryFloatCount(self) : 0)
             case .none: layers * complete
             }
             let floats = sharedFloats + activations

@@ -218,6 +218,9 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
         if let b = layer.qBias { try vector(.qBias, l, b.array) }                 // [H·D]
         if let b = layer.kBias { try vector(.kBias, l, b.array) }                 // [G·D]
         if let b = layer.vBias { try vector(.vBias, l, b.array) }                 // [G·D]
+        // q/k norms (qwen3, NEOX RoPE: no q/k permutation) are stored as they are.
+        if let w = layer.qNorm { try vector(.qNorm, l, w.array) }                 // [D]
+        if let w = layer.kNorm { try vector(.kNorm, l, w.array) }                 // [D]
         try vector(.ffnNorm, l, layer.ffnNorm.array)                              // [C]
         try matrix(.gate, l, layer.gate)                                          // [F, C]
         try matrix(.up, l, layer.up)                                              // [F, C]

@@ -124,6 +124,8 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
         if let b = layer.qBias { try vector(.qBias, l, b) }              // [H·D]
         if let b = layer.kBias { try vector(.kBias, l, b) }              // [G·D]
         if let b = layer.vBias { try vector(.vBias, l, b) }              // [G·D]
+        if let w = layer.qNorm { try vector(.qNorm, l, w) }              // [D]
+        if let w = layer.kNorm { try vector(.kNorm, l, w) }              // [D]
         try vector(.ffnNorm, l, layer.ffnNorm)                           // [C]
         try matrix(.gate, l, layer.gate)                                 // [F, C]
         try matrix(.up, l, layer.up)                                     // [F, C]

@@ -48,6 +48,7 @@ extension LlamaWeights {
         let embedding = try matrix(.embedding, nil, v, c)
         var layers: [LlamaLayerWeights] = []
         layers.reserveCapacity(config.numHiddenLayers)
+        let qkNorm = config.architecture.qkNorm == .rmsPerHead
         for l in 0..<config.numHiddenLayers {
             let bias = config.attentionBias
             layers.append(LlamaLayerWeights(
@@ -62,7 +63,9 @@ extension LlamaWeights {
                 ffnNorm: try vector(.ffnNorm, l, c),
                 gate: try matrix(.gate, l, f, c),
                 up: try matrix(.up, l, f, c),
-                down: try matrix(.down, l, c, f)))
+                down: try matrix(.down, l, c, f),
+                qNorm: qkNorm ? try vector(.qNorm, l, config.headDim) : nil,
+                kNorm: qkNorm ? try vector(.kNorm, l, config.headDim) : nil))
         }
         let outputNorm = try vector(.outputNorm, nil, c)
         let output = config.tieWordEmbeddings ? embedding : try matrix(.output, nil, v, c)

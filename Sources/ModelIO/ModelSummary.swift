@@ -90,6 +90,10 @@ public struct ModelSummary: Sendable {
                 try add(.kBias, l, kvw)
                 try add(.vBias, l, kvw)
             }
+            if config.architecture.qkNorm == .rmsPerHead {
+                try add(.qNorm, l, config.headDim)
+                try add(.kNorm, l, config.headDim)
+            }
             try add(.ffnNorm, l, c)
             try add(.gate, l, f * c)
             try add(.up, l, f * c)

@@ -24,9 +24,10 @@ import ModelFormats
         #expect(try Architecture.huggingFace(modelType: "llama") == .llama)
         #expect(try Architecture.huggingFace(modelType: "mistral") == .mistral)
         #expect(try Architecture.huggingFace(modelType: "qwen2") == .qwen2)
+        #expect(try Architecture.huggingFace(modelType: "qwen3") == .qwen3)
         #expect(try Architecture.huggingFace(modelType: nil) == .llama)
         #expect(try decode(hfConfig("")).architecture == .llama)
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2)")) {
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2, qwen3)")) {
             try decode(hfConfig(#""model_type": "gemma3""#))
         }
     }
@@ -34,16 +35,18 @@ import ModelFormats
     @Test func ggufArchitectureLookup() throws {
         #expect(try Architecture.gguf(architecture: "llama") == .llama)
         #expect(try Architecture.gguf(architecture: "qwen2") == .qwen2)
+        #expect(try Architecture.gguf(architecture: "qwen3") == .qwen3)
         #expect(try Architecture.gguf(architecture: nil) == .llama)
         let metadata: [String: GGUFValue] = [
-            "general.architecture": .string("qwen3"), "qwen3.embedding_length": .uint32(64),
+            "general.architecture": .string("gemma3"), "gemma3.embedding_length": .uint32(64),
         ]
-        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'qwen3' is not supported (llama, qwen2)")) {
+        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'gemma3' is not supported (llama, qwen2, qwen3)")) {
             try LlamaConfig(ggufMetadata: metadata, hasOutputWeight: true)
         }
         // llama.cpp writes Mistral as `llama`; such a file loads as the llama family.
         #expect(Architecture.mistral.ggufArchitecture == "llama" && Architecture.mistral.ggufPermutesQK)
         #expect(Architecture.qwen2.ggufArchitecture == "qwen2" && !Architecture.qwen2.ggufPermutesQK)
+        #expect(Architecture.qwen3.ggufArchitecture == "qwen3" && !Architecture.qwen3.ggufPermutesQK)
     }
 
     @Test func traitsDecideTheKeysRead() throws {
@@ -56,6 +59,10 @@ import ModelFormats
         #expect(mistral.architecture == .mistral && mistral.slidingWindow == 32)
         #expect(try decode(hfConfig(#""model_type": "qwen2", "sliding_window": 32"#)).slidingWindow == nil)
         #expect(try decode(hfConfig(#""model_type": "qwen2", "sliding_window": 32, "use_sliding_window": true"#)).slidingWindow == 32)
+        // qwen3: q/k norm, no biases unless attention_bias, head_dim apart from hidden / heads.
+        let qwen3 = try decode(hfConfig(#""model_type": "qwen3", "head_dim": 32"#))
+        #expect(qwen3.architecture.qkNorm == .rmsPerHead && !qwen3.attentionBias && qwen3.queryWidth == 128)
+        #expect(try decode(hfConfig(#""model_type": "qwen3", "attention_bias": true"#)).attentionBias)
         #expect(throws: LlamaModelError.invalidConfig("hidden_act 'gelu_pytorch_tanh' is not supported (silu)")) {
             try decode(hfConfig(#""hidden_act": "gelu_pytorch_tanh""#))
         }
@@ -81,6 +88,8 @@ import ModelFormats
             (.qBias, 3, "blk.3.attn_q.bias", "model.layers.3.self_attn.q_proj.bias"),
             (.kBias, 3, "blk.3.attn_k.bias", "model.layers.3.self_attn.k_proj.bias"),
             (.vBias, 3, "blk.3.attn_v.bias", "model.layers.3.self_attn.v_proj.bias"),
+            (.qNorm, 3, "blk.3.attn_q_norm.weight", "model.layers.3.self_attn.q_norm.weight"),
+            (.kNorm, 3, "blk.3.attn_k_norm.weight", "model.layers.3.self_attn.k_norm.weight"),
             (.ffnNorm, 3, "blk.3.ffn_norm.weight", "model.layers.3.post_attention_layernorm.weight"),
             (.gate, 3, "blk.3.ffn_gate.weight", "model.layers.3.mlp.gate_proj.weight"),
             (.up, 3, "blk.3.ffn_up.weight", "model.layers.3.mlp.up_proj.weight"),
@@ -90,9 +99,10 @@ import ModelFormats
             #expect(try names.name(role, layer: layer, format: .gguf) == gguf)
             #expect(try names.name(role, layer: layer, format: .huggingFace) == hf)
         }
-        // Roles no family loads yet have no name: asking is an error, not a guess.
-        #expect(throws: LlamaModelError.invalidConfig("no GGUF tensor name for qNorm")) {
-            try names.name(.qNorm, layer: 0, format: .gguf)
+        #expect(Set(expected.map(\.0)) == Set(Architecture.TensorRole.allCases), "every role has its names")
+        // A per-layer name needs its layer: asking without one is an error, not a guess.
+        #expect(throws: LlamaModelError.invalidConfig("tensor qNorm needs a layer index")) {
+            try names.name(.qNorm, format: .gguf)
         }
         for family in Architecture.known {
             #expect(family.tensorNames == names && family.unsupportedTraits.isEmpty, "\(family)")
@@ -100,13 +110,12 @@ import ModelFormats
     }
 
     @Test func unsupportedTraitsAreRefusedAtValidation() throws {
-        var qwen3 = Architecture.qwen2
-        qwen3.modelType = "qwen3"
-        qwen3.attentionBias = .none
-        qwen3.qkNorm = .rmsPerHead
-        var config = LlamaConfig(architecture: qwen3, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
+        var geglu = Architecture.qwen3
+        geglu.modelType = "qwen3-geglu"
+        geglu.mlp = .geGLU
+        var config = LlamaConfig(architecture: geglu, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
                                  numAttentionHeads: 4, vocabSize: 10)
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3' needs q/k norm, not supported yet")) {
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3-geglu' needs MLP activation gelu_pytorch_tanh (GeGLU), not supported yet")) {
             try config.validate()
         }
         var gemma = Architecture.llama
@@ -123,7 +132,7 @@ import ModelFormats
         gemma.slidingWindow = .interleaved
         config.architecture = gemma
         #expect(throws: LlamaModelError.invalidConfig(
-            "model_type 'gemma3' needs RMSNorm weights applied as 1.0+w, four norms per layer (sandwich), q/k norm, "
+            "model_type 'gemma3' needs RMSNorm weights applied as 1.0+w, four norms per layer (sandwich), "
             + "MLP activation gelu_pytorch_tanh (GeGLU), partial rotary factor 0.5, attention scale query_pre_attn_scalar, "
             + "embedding scale √hidden_size, attention logit soft-capping, final logit soft-capping, "
             + "interleaved sliding-window layers, not supported yet")) {
@@ -131,7 +140,7 @@ import ModelFormats
         }
         // A model cannot be built around such a config either.
         let weights = try tinyLlama().weights
-        config.architecture = qwen3
+        config.architecture = geglu
         #expect(throws: LlamaModelError.self) { try Llama(config: config, weights: weights) }
     }
 }

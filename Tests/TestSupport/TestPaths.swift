@@ -36,6 +36,12 @@ public enum TestPaths {
     /// The reason a model-level test reports when it is skipped.
     public static let needsDefaultModel: Comment = "needs the default model: run scripts/setup.sh"
 
+    /// The reference of a model family's tiny random-weight model (`qwen3-tiny`, made by
+    /// `scripts/reference/make_family_reference.py`): its `model/`, `adapter/`, `reference.json`.
+    public static func familyReference(_ name: String) -> URL {
+        repositoryRoot.appendingPathComponent("Tests/Fixtures/reference").appendingPathComponent(name)
+    }
+
     /// Parses a JSON file of the reference directory.
     public static func referenceJSON(_ name: String) throws -> Any {
         let data = try Data(contentsOf: reference.appendingPathComponent(name))

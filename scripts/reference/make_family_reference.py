@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Writes a tiny random-weight model of one architecture family, saved by transformers itself,
+and its reference numbers from transformers + PEFT: what Tessera's per-family tests hold its
+own loader, forward pass and LoRA gradients to (Tests/Fixtures/reference/<family>-tiny).
+
+No download: the model is built in code from the family's transformers config class, its
+weights are overwritten from a seeded generator (large enough that hidden states are not tiny,
+and every norm weight away from 1 so that the norms really matter), and the input is a seeded
+sequence of ids. Everything runs on the CPU in float32 with one torch thread and eager
+attention, so a rerun with the same versions gives the same bits.
+
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \\
+        /path/to/venv/bin/python scripts/reference/make_family_reference.py \\
+        --family qwen3 --out Tests/Fixtures/reference/qwen3-tiny
+
+The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors and numpy.
+Families are entries of FAMILIES (a config builder, the model class, the norm weights that
+qk_norm_effect resets); only qwen3 exists so far.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import shutil
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import torch
+
+import peft
+import safetensors
+import safetensors.torch
+import transformers
+from peft import LoraConfig, get_peft_model
+
+WEIGHT_SEED = 0
+IDS_SEED = 42
+LORA_SEED = 1234
+WEIGHT_STD = 0.05
+NORM_STD = 0.2
+LORA_INIT_STD = 0.05
+N_IDS = 40
+FIRST_ID = 3  # ids 0, 1, 2 are bos, eos, pad
+LORA_R = 8
+LORA_ALPHA = 16
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Families. Each entry builds a small config with the family's real traits (here: Qwen3's
+# per-head q/k RMSNorm, head_dim independent of hidden_size / heads, GQA, tied embeddings).
+
+
+def qwen3_config():
+    return transformers.Qwen3Config(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,  # q width 4 × 32 = 128 ≠ hidden 64
+        hidden_act="silu",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        tie_word_embeddings=True,
+        attention_bias=False,
+        use_sliding_window=False,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
+
+
+FAMILIES = {
+    "qwen3": {
+        "config": qwen3_config,
+        "model_class": lambda: transformers.Qwen3ForCausalLM,
+        "hub_name": "tessera/qwen3-tiny",
+        # Norm weights that qk_norm_effect sets to ones (suffixes of parameter names).
+        "qk_norms": ("self_attn.q_norm.weight", "self_attn.k_norm.weight"),
+        "provenance": "transformers.Qwen3Config + Qwen3ForCausalLM, built in code",
+    },
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers.
+
+
+def versions():
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "safetensors": safetensors.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def write_json(path, value, **kw):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=kw.get("indent", 1), ensure_ascii=False, sort_keys=kw.get("sort_keys", False))
+        f.write("\n")
+
+
+def floats(t):
+    return [float(x) for x in t.detach().reshape(-1).tolist()]
+
+
+def last3(logits):
+    n = logits.shape[1]
+    return {str(p): floats(logits[0, p, :20]) for p in range(n - 3, n)}
+
+
+def loss_and_logits(model, ids):
+    """Mean next-token cross-entropy (transformers shifts the labels: N-1 predictions)."""
+    out = model(input_ids=ids, labels=ids)
+    return out.loss, out.logits
+
+
+def is_norm(name):
+    return name.endswith("norm.weight")
+
+
+def randomize_weights(model):
+    """Linear and embedding weights randn × WEIGHT_STD, norm weights 1 + NORM_STD × randn, in
+    named_parameters() order from one generator (a tied lm_head is the embedding: visited once)."""
+    g = torch.Generator().manual_seed(WEIGHT_SEED)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g, dtype=torch.float32)
+            if is_norm(name):
+                assert p.dim() == 1, name
+                p.copy_(1.0 + NORM_STD * noise)
+            else:
+                assert p.dim() == 2 and name.endswith("weight"), f"unexpected parameter {name} {tuple(p.shape)}"
+                p.copy_(WEIGHT_STD * noise)
+
+
+def load_model(family, model_dir):
+    cls = family["model_class"]()
+    model = cls.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    return model
+
+
+def adapter_key(name):
+    return name.replace(".default", "")  # PEFT saves parameters without the adapter name
+
+
+def lora_parameters(model):
+    return [(adapter_key(n), p) for n, p in model.named_parameters() if "lora_" in n]
+
+
+def safetensors_shapes(path):
+    with safetensors.safe_open(path, framework="pt") as f:
+        return {k: list(f.get_slice(k).get_shape()) for k in sorted(f.keys())}
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts of the fixture.
+
+
+def make_model(family, out):
+    torch.manual_seed(WEIGHT_SEED)  # construction's own init; every parameter is overwritten below
+    config = family["config"]()
+    config._attn_implementation = "eager"
+    model = family["model_class"]()(config).to(torch.float32)
+    randomize_weights(model)
+    model.eval()
+    model_dir = f"{out}/model"
+    model.save_pretrained(model_dir, safe_serialization=True)
+    gen = f"{model_dir}/generation_config.json"
+    if os.path.exists(gen):
+        os.remove(gen)  # not part of the fixture: config.json + model.safetensors only
+    return model, model_dir
+
+
+def make_ids(vocab_size):
+    g = torch.Generator().manual_seed(IDS_SEED)
+    return torch.randint(FIRST_ID, vocab_size, (1, N_IDS), generator=g, dtype=torch.long)
+
+
+def qk_norm_effect(family, model, ids):
+    twin = copy.deepcopy(model)
+    reset = []
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            if name.endswith(family["qk_norms"]):
+                p.fill_(1.0)
+                reset.append(name)
+        loss, _ = loss_and_logits(twin, ids)
+    return float(loss), reset
+
+
+def make_adapter(family, model_dir, ids, out):
+    model = load_model(family, model_dir)
+    config = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS, lora_dropout=0.0,
+                        bias="none", task_type="CAUSAL_LM")
+    wrapped = get_peft_model(model, config)
+    g = torch.Generator().manual_seed(LORA_SEED)
+    with torch.no_grad():
+        for _, p in lora_parameters(wrapped):  # named_parameters order: layer 0 q A, q B, k A, ...
+            p.copy_(torch.randn(p.shape, generator=g) * LORA_INIT_STD)
+    wrapped.peft_config["default"].base_model_name_or_path = family["hub_name"]
+    adapter_dir = f"{out}/adapter"
+    wrapped.save_pretrained(adapter_dir)
+    readme = f"{adapter_dir}/README.md"
+    if os.path.exists(readme):
+        os.remove(readme)  # PEFT's model-card template: no data
+    # PEFT writes target_modules from a set, in hash order; sort it so that reruns are identical.
+    config_path = f"{adapter_dir}/adapter_config.json"
+    saved = json.load(open(config_path, encoding="utf-8"))
+    saved["target_modules"] = sorted(saved["target_modules"])
+    with open(config_path, "w", encoding="utf-8") as f:
+        json.dump(saved, f, indent=2, sort_keys=True)  # as PEFT writes it
+
+    wrapped.train()  # dropout is 0: train mode only matters for autograd bookkeeping
+    loss, logits = loss_and_logits(wrapped, ids)
+    loss.backward()
+    params = lora_parameters(wrapped)
+    grads = {k: p.grad.detach().clone().contiguous() for k, p in params}
+    safetensors.torch.save_file(grads, f"{out}/lora_grads.safetensors", metadata={"format": "pt"})
+    norms = {k: float(p.grad.norm().item()) for k, p in params}
+    total = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for _, p in params))
+
+    # The saved adapter holds exactly the tensors the gradients are keyed by, with the same shapes.
+    saved_shapes = safetensors_shapes(f"{adapter_dir}/adapter_model.safetensors")
+    grad_shapes = {k: list(v.shape) for k, v in sorted(grads.items())}
+    assert saved_shapes == grad_shapes, "adapter_model.safetensors and lora_grads keys/shapes differ"
+    scaling = wrapped.base_model.model.model.layers[0].self_attn.q_proj.scaling["default"]
+    lora_cfg = {"r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": float(scaling),
+                "target_modules": sorted(LORA_TARGETS), "dropout": 0.0, "bias": "none",
+                "init": f"every A and B = randn(shape, one generator seeded {LORA_SEED}) × {LORA_INIT_STD}, "
+                        "in named_parameters() order"}
+    return float(loss.detach()), logits.detach(), norms, total, lora_cfg, grad_shapes
+
+
+README = """\
+# Golden reference: a tiny random-weight {family} model in transformers + PEFT
+
+What Tessera's {family} tests hold its loader, forward pass and LoRA gradients to. Every file
+here is written by `scripts/reference/make_family_reference.py`:
+
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \\
+        /path/to/venv/bin/python scripts/reference/make_family_reference.py \\
+        --family {family} --out Tests/Fixtures/reference/{family}-tiny
+
+The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors and numpy
+(versions used: `versions.json`). No network is used.
+
+**Provenance.** {provenance}, no download (see `qwen3_config()` in the
+generator): vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, head_dim 32 (q width 128 ≠
+hidden 64), RMSNorm eps 1e-6, rope_theta 1e6, tied embeddings, no biases, no sliding window.
+After construction every linear and embedding weight is set to randn × {wstd} and every norm
+weight (input_layernorm, post_attention_layernorm, self_attn.q_norm, self_attn.k_norm,
+model.norm) to 1 + {nstd} × randn, from one generator seeded {wseed} in named_parameters()
+order; the model is saved by `save_pretrained` in float32. The {n} input ids are drawn from a
+generator seeded {iseed} in [{first}, 128). Everything runs on the CPU in float32, one torch
+thread, eager attention; a rerun with the same versions reproduces every file bit for bit.
+
+| file | what |
+|---|---|
+| `model/config.json`, `model/model.safetensors` | the model as transformers saves it ({n_tensors} tensors; {lm_head}) |
+| `reference.json` | ids; base loss and first 20 logits at the last 3 positions; the same with the adapter; per-tensor and total gradient L2 norms; the LoRA config; `qk_norm_effect`; the safetensors names and shapes |
+| `adapter/` | a PEFT adapter saved by PEFT (adapter_config.json, adapter_model.safetensors): r {r}, alpha {alpha}, all seven linears, A and B seeded randn × {lstd} (seed {lseed}) so that B ≠ 0 |
+| `lora_grads.safetensors` | d(mean loss)/d(every LoRA tensor), float32, keyed as in `adapter/adapter_model.safetensors` |
+| `versions.json` | Python and package versions |
+
+**Numbers.** base loss {base:.6f}; with the adapter {lora:.6f}; with q_norm/k_norm weights reset
+to ones (on a copy) {qk:.6f}, so the q/k norm weights do change the loss.
+
+**Tolerances tests should use.** Losses 2e-4 absolute, logits 1e-3 absolute, gradients 1e-3
+relative per tensor (‖g − g_ref‖ / ‖g_ref‖) and on the total gradient norm.
+
+**Notes.** Qwen3 applies q_norm/k_norm per head, over head_dim, after the q/k projection is
+reshaped to heads and before RoPE. No file here names a local path; the adapter's
+`base_model_name_or_path` is `{hub}`.
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--family", required=True, choices=sorted(FAMILIES))
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    family = FAMILIES[args.family]
+    out = args.out
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    for sub in ("model", "adapter"):
+        shutil.rmtree(f"{out}/{sub}", ignore_errors=True)
+    os.makedirs(out, exist_ok=True)
+
+    model, model_dir = make_model(family, out)
+    ids = make_ids(model.config.vocab_size)
+
+    # The reference numbers come from the model as loaded back from disk; it must agree exactly
+    # with the one in memory.
+    loaded = load_model(family, model_dir)
+    with torch.no_grad():
+        base_loss, base_logits = loss_and_logits(loaded, ids)
+        mem_loss, mem_logits = loss_and_logits(model, ids)
+    assert torch.equal(base_logits, mem_logits) and float(base_loss) == float(mem_loss), "reload changed the model"
+    n_pred = ids.shape[1] - 1
+    check = torch.nn.functional.cross_entropy(base_logits[0, :-1], ids[0, 1:])
+    assert abs(float(check) - float(base_loss)) < 1e-6, "loss is not the mean over N-1 predictions"
+
+    qk_loss, reset = qk_norm_effect(family, loaded, ids)
+
+    tensors = safetensors_shapes(f"{model_dir}/model.safetensors")
+    lm_head_stored = "lm_head.weight" in tensors
+    if model.config.tie_word_embeddings:
+        assert not lm_head_stored, "tied lm_head.weight was written to model.safetensors"
+
+    lora_loss, lora_logits, norms, total, lora_cfg, grad_shapes = make_adapter(family, model_dir, ids, out)
+
+    vers = versions()
+    write_json(f"{out}/versions.json", {"generator": "scripts/reference/make_family_reference.py", "versions": vers})
+    write_json(f"{out}/reference.json", {
+        "family": args.family,
+        "ids": [int(x) for x in ids[0]],
+        "n_predictions": n_pred,
+        "base_loss": float(base_loss),
+        "base_logits_last3_first20": last3(base_logits),
+        "qk_norm_effect": {
+            "loss_with_qk_norm_weights_ones": qk_loss,
+            "base_loss": float(base_loss),
+            "difference": qk_loss - float(base_loss),
+            "reset_parameters": reset,
+        },
+        "lora_loss": lora_loss,
+        "lora_logits_last3_first20": last3(lora_logits),
+        "grad_l2_norm": norms,
+        "grad_total_l2_norm": total,
+        "config": lora_cfg,
+        "model_tensors": tensors,
+        "lm_head_weight_stored": lm_head_stored,
+        "adapter_tensors": grad_shapes,
+        "attn_implementation": "eager",
+        "torch_threads": torch.get_num_threads(),
+        "versions": vers,
+        "note": "loss = mean over t = 0..N-2 of cross_entropy(logits[t], ids[t+1]) in float32 "
+                "(labels = ids; transformers shifts them). Logit keys are 0-based positions in ids. "
+                "With the adapter each targeted linear computes W x + scaling * B (A x), "
+                "scaling = lora_alpha / r. grad_l2_norm: per PEFT tensor name (as in "
+                "adapter_model.safetensors), float32 norm of d(loss)/d(tensor); grad_total_l2_norm: "
+                "sqrt of the float64 sum of every squared gradient element. qk_norm_effect: the base "
+                "loss of a copy whose self_attn.q_norm/k_norm weights are all ones.",
+    })
+    with open(f"{out}/README.md", "w", encoding="utf-8") as f:
+        f.write(README.format(
+            family=args.family, provenance=family["provenance"], wstd=WEIGHT_STD, nstd=NORM_STD,
+            wseed=WEIGHT_SEED, n=N_IDS, iseed=IDS_SEED, first=FIRST_ID, n_tensors=len(tensors),
+            lm_head="lm_head.weight is stored" if lm_head_stored else "the tied lm_head.weight is not stored",
+            r=LORA_R, alpha=LORA_ALPHA, lstd=LORA_INIT_STD, lseed=LORA_SEED, base=float(base_loss),
+            lora=lora_loss, qk=qk_loss, hub=family["hub_name"]))
+
+    print(f"model.safetensors ({len(tensors)} tensors, lm_head.weight stored: {lm_head_stored}):")
+    for k, shape in tensors.items():
+        print(f"  {k:50s} {shape}")
+    print(f"base loss {float(base_loss):.8f}  lora loss {lora_loss:.8f}  "
+          f"qk_norm_effect {qk_loss:.8f}  grad total {total:.8f}")
+
+
+if __name__ == "__main__":
+    main()

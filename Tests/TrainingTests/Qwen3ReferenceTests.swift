@@ -1,15 +1,15 @@
 // Qwen3 against transformers + PEFT in fp32, on the tiny random-weight Qwen3 that transformers
 // saved (Tests/Fixtures/reference/qwen3-tiny: head_dim 32 apart from hidden 64 / 4 heads, 2 KV
-// heads, tied embeddings, random q/k norm weights): the base loss, and with the all-linear PEFT
-// adapter the loss and every gradient, under each activation-checkpointing mode (each recomputes
-// the q/k norm differently); then whole training steps through the session at tp 1 and tp 2 (two
-// threads), whose first-step loss and gradient norm are PEFT's; and the adapter merged and the
-// model written as GGUF and as Hugging Face safetensors, read back with the q/k norms and the
-// same loss. Tolerances as the SmolLM2 reference (the fixture's README): losses 2e-4,
-// gradients 1e-3 relative.
+// heads, tied embeddings, random q/k norm weights): the base loss and logits; generation's
+// KV-cache steps against one pass; with the all-linear PEFT adapter the loss and every gradient
+// under each activation-checkpointing mode (each recomputes the q/k norm differently); whole
+// training steps through the session at tp 1 and tp 2 (two threads), whose first-step loss and
+// gradient norm are PEFT's; and the adapter merged and the model written as GGUF and as Hugging
+// Face safetensors, read back with the q/k norms and the same loss. Tolerances as the SmolLM2
+// reference (the fixture's README): losses 2e-4, logits 1e-3, gradients 1e-3 relative.
 
 import Foundation
-import LlamaModel
+@testable import LlamaModel
 import LoRA
 import ModelFormats
 import ModelIO
@@ -25,6 +25,7 @@ private let fixture = TestPaths.familyReference("qwen3-tiny")
 private struct Reference {
     let ids: [Int]
     let baseLoss: Double
+    let baseLogits: [String: [Double]]
     let loraLoss: Double
     let gradNorm: Double
 
@@ -33,6 +34,7 @@ private struct Reference {
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         ids = try #require(json["ids"] as? [Int])
         baseLoss = try #require(json["base_loss"] as? Double)
+        baseLogits = try #require(json["base_logits_last3_first20"] as? [String: [Double]])
         loraLoss = try #require(json["lora_loss"] as? Double)
         gradNorm = try #require(json["grad_total_l2_norm"] as? Double)
     }
@@ -50,16 +52,44 @@ private func loadModel() throws -> Llama {
         #expect(model.weights.layers.allSatisfy { $0.qNorm?.count == 32 && $0.kNorm?.count == 32 && $0.qBias == nil })
     }
 
-    @Test func baseLossMatchesTransformers() throws {
+    @Test func baseLossAndLogitsMatchTransformers() throws {
         let reference = try Reference()
         let model = try loadModel()
         let ids = reference.ids
-        let ws = TrainingWorkspace(inferenceFor: model, shard: .whole(model.config), maxTokens: ids.count)
-        let result = try model.evaluateLoss(ids: ids, labels: ids, segments: [0..<ids.count], shard: .whole(model.config),
-                                            group: SingleRankGroup(), adapters: nil, workspace: ws)
-        let loss = result.lossSum / Double(result.counted)
-        #expect(result.counted == ids.count - 1)
-        #expect(abs(loss - reference.baseLoss) <= 2e-4, "base loss \(loss) vs transformers \(reference.baseLoss)")
+        let rows = Array((ids.count - 3)..<ids.count)
+        let result = try model.evaluate(sequences: [ids], logitRows: rows)
+        #expect(result.countedTargets == ids.count - 1)
+        #expect(abs(result.loss - reference.baseLoss) <= 2e-4, "base loss \(result.loss) vs transformers \(reference.baseLoss)")
+        for (slot, row) in rows.enumerated() {
+            let expected = try #require(reference.baseLogits[String(row)])
+            for i in 0..<20 {
+                #expect(abs(Double(result.logits[slot][i]) - expected[i]) <= 1e-3, "row \(row) logit \(i)")
+            }
+        }
+    }
+
+    /// Generation's path: a prompt, then one token at a time through the KV cache (k normed
+    /// before it is cached), gives the logits of one full pass.
+    @Test func kvCacheStepsEqualOneFullPass() throws {
+        let model = try loadModel()
+        let ids = Array(try Reference().ids.prefix(10))
+        let full = try model.evaluate(sequences: [ids], logitRows: Array(0..<ids.count))
+        let cache = KVCache(model: model, capacity: ids.count)
+        let ws = LlamaWorkspace(model: model, maxTokens: 4, maxKeys: ids.count)
+        var start = 0
+        for chunk in [4, 1, 1, 1, 1, 1, 1] {
+            let part = Array(ids[start..<(start + chunk)])
+            for i in 0..<chunk { ws.positions[i] = start + i }
+            try part.withUnsafeBufferPointer {
+                try model.forwardHidden(ids: $0.baseAddress!, tokens: chunk, segments: [0..<chunk], cache: cache, workspace: ws)
+            }
+            for i in 0..<chunk {
+                try model.headLogits(start: i, count: 1, into: ws.logits.pointer, workspace: ws)
+                let got = Array(UnsafeBufferPointer(start: ws.logits.pointer, count: model.config.vocabSize))
+                #expect(got.indices.allSatisfy { abs(got[$0] - full.logits[start + i][$0]) <= 1e-4 }, "position \(start + i)")
+            }
+            start += chunk
+        }
     }
 
     @Test(arguments: ActivationCheckpointing.allCases)

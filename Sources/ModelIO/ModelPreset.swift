@@ -1,4 +1,4 @@
-// Published shapes of common Llama-family models, so `tessera info`, `plan` and `bench train` can
+// Published shapes of common Llama-family and Qwen3 models, so `tessera info`, `plan` and `bench train` can
 // work on a model that is not on disk (ModelSource.swift). Every value is the one in the model's
 // Hugging Face `config.json` (hidden_size, intermediate_size, num_hidden_layers,
 // num_attention_heads, num_key_value_heads, vocab_size, tie_word_embeddings, rope_theta,
@@ -71,7 +71,25 @@ public struct ModelPreset: Sendable, Equatable {
             hiddenSize: 3072, intermediateSize: 8192, numHiddenLayers: 28, numAttentionHeads: 24, numKeyValueHeads: 8,
             headDim: 128, ropeTheta: 500_000, ropeScaling: llama3Scaling(factor: 32), vocabSize: 128_256,
             maxPositionEmbeddings: 131_072, tieWordEmbeddings: true, bosTokenId: 128_000, eosTokenIds: [128_001])),
+        // Qwen3-0.6B: C 1024, F 3072, L 28, H 16, G 8, head dim 128 (q width 2048 ≠ C), V 151936, tied, θ 1e6.
+        ModelPreset(name: "qwen3-0.6b", huggingFaceID: "Qwen/Qwen3-0.6B", config: qwen3(
+            hiddenSize: 1024, intermediateSize: 3072, numHiddenLayers: 28, numAttentionHeads: 16, tied: true)),
+        // Qwen3-4B: C 2560, F 9728, L 36, H 32, G 8, head dim 128, V 151936, tied.
+        ModelPreset(name: "qwen3-4b", huggingFaceID: "Qwen/Qwen3-4B", config: qwen3(
+            hiddenSize: 2560, intermediateSize: 9728, numHiddenLayers: 36, numAttentionHeads: 32, tied: true)),
+        // Qwen3-8B: C 4096, F 12288, L 36, H 32, G 8, head dim 128, V 151936, untied.
+        ModelPreset(name: "qwen3-8b", huggingFaceID: "Qwen/Qwen3-8B", config: qwen3(
+            hiddenSize: 4096, intermediateSize: 12288, numHiddenLayers: 36, numAttentionHeads: 32, tied: false)),
     ]
+
+    /// A Qwen3 shape: 8 KV heads of 128, vocabulary 151936, θ 1e6, eps 1e-6, 40960 positions.
+    static func qwen3(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+                      tied: Bool) -> LlamaConfig {
+        LlamaConfig(architecture: .qwen3, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+                    numHiddenLayers: numHiddenLayers, numAttentionHeads: numAttentionHeads, numKeyValueHeads: 8,
+                    headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1_000_000, vocabSize: 151_936,
+                    maxPositionEmbeddings: 40_960, tieWordEmbeddings: tied, bosTokenId: 151_643, eosTokenIds: [151_645])
+    }
 
     public init(name: String, huggingFaceID: String, config: LlamaConfig, embeddingBytesPerParameter: Double = 2) {
         self.name = name

@@ -23,6 +23,9 @@ import TestSupport
         ("llama3.1-70b", 70_553_706_496),
         ("llama3.2-1b", 1_235_814_400),
         ("llama3.2-3b", 3_212_749_824),
+        ("qwen3-0.6b", 596_049_920),
+        ("qwen3-4b", 4_022_468_096),
+        ("qwen3-8b", 8_190_735_360),
     ]
 
     @Test(arguments: published)
@@ -35,12 +38,15 @@ import TestSupport
         #expect(Set(ModelPreset.names) == Set(Self.published.map(\.0)))
     }
 
-    /// Llama 3.1 and 3.2 carry their rope_scaling; 3.2 and SmolLM2 tie the head.
+    /// Llama 3.1 and 3.2 carry their rope_scaling; 3.2, SmolLM2 and the small Qwen3 tie the head;
+    /// the Qwen3 presets are the qwen3 family (q/k norm) with head dim 128.
     @Test func ropeScalingAndTiedEmbeddings() throws {
         let scaled = ["llama3.1-8b": 8.0, "llama3.1-70b": 8.0, "llama3.2-1b": 32.0, "llama3.2-3b": 32.0]
         for preset in ModelPreset.all {
             #expect(preset.config.ropeScaling?.factor == scaled[preset.name], "\(preset.name)")
-            #expect(preset.config.tieWordEmbeddings == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b"].contains(preset.name))
+            #expect(preset.config.tieWordEmbeddings
+                    == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b", "qwen3-0.6b", "qwen3-4b"].contains(preset.name))
+            #expect((preset.config.architecture == .qwen3) == preset.name.hasPrefix("qwen3"), "\(preset.name)")
             try preset.config.validate()
         }
     }

@@ -1,7 +1,9 @@
 // Causal grouped-query attention of one sequence, as matrix products per head:
 // scores = scale · Q_h · K_gᵀ, causal softmax, out_h = P · V_g, with g = h / (H / G).
 // Legend: T = new (query) tokens, S = past + T keys, H = query heads, G = key/value heads,
-// D = head dim. Query t sits at position past + t and sees keys 0...past + t.
+// D = head dim. Query t sits at position past + t and sees keys 0...past + t, or with a sliding
+// window W the last W of them (keys past + t - W < j ≤ past + t, as transformers masks Mistral).
+// Keys outside the window get probability 0; their products still run (the window is a mask).
 // Queries go in blocks of `queryBlock` rows so the masked upper triangle is mostly skipped.
 // Packed sequences: call once per document with q/k/v pointers at its first token (and, in the
 // backward, dq/dk/dv pointers at the same token).
@@ -47,6 +49,7 @@ public enum Attention {
     ///   - k: `[S, kvStride]`, RoPE applied; keys of positions `0..<S` (cache + new).
     ///   - v: `[S, kvStride]`.
     ///   - scale: usually `1 / sqrt(D)`.
+    ///   - window: keys a query sees at most, itself included (sliding-window attention); nil: all.
     @inlinable
     public static func forward(
         out: UnsafeMutablePointer<Float>,   // [T, qStride]
@@ -57,9 +60,10 @@ public enum Attention {
         queries: Int, past: Int,
         heads: Int, kvHeads: Int, headDim: Int,
         qStride: Int, kvStride: Int,
-        scale: Float
+        scale: Float, window: Int? = nil
     ) {
         precondition(queries >= 0 && past >= 0, "Attention: negative length")
+        precondition((window ?? 1) >= 1, "Attention: window must be positive")
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "Attention: heads must be a multiple of kvHeads")
         precondition(qStride >= heads * headDim && kvStride >= kvHeads * headDim, "Attention: stride too small")
         let t = queries
@@ -82,8 +86,9 @@ public enum Attention {
                         beta: 0, c: block, ldc: s)
                 for r in 0..<rows {
                     let row = block + r * s
-                    let visible = past + t0 + r + 1
-                    Softmax.row(out: row, inp: row, length: visible)
+                    let visible = past + t0 + r + 1, first = firstKey(visible: visible, window: window)
+                    Softmax.row(out: row + first, inp: row + first, length: visible - first)
+                    row.update(repeating: 0, count: first)
                     (row + visible).update(repeating: 0, count: s - visible)
                 }
                 // out [rows, D] = P [rows, keys] · V [keys, D]
@@ -93,6 +98,13 @@ public enum Attention {
                 t0 += rows
             }
         }
+    }
+
+    /// The first key a query that sees keys `0 ..< visible` attends to under `window`.
+    @inlinable @inline(__always)
+    static func firstKey(visible: Int, window: Int?) -> Int {
+        guard let window else { return 0 }
+        return max(0, visible - window)
     }
 
     /// Scratch elements `backward` needs: two tiles `[min(T, queryBlock), S]`.
@@ -134,10 +146,11 @@ public enum Attention {
         queries: Int, past: Int,
         heads: Int, kvHeads: Int, headDim: Int,
         qStride: Int, kvStride: Int,
-        scale: Float,
+        scale: Float, window: Int? = nil,
         accumulateKeyValue: Bool = false
     ) {
         precondition(queries >= 0 && past >= 0, "Attention: negative length")
+        precondition((window ?? 1) >= 1, "Attention: window must be positive")
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "Attention: heads must be a multiple of kvHeads")
         precondition(qStride >= heads * headDim && kvStride >= kvHeads * headDim, "Attention: stride too small")
         let t = queries
@@ -171,8 +184,9 @@ public enum Attention {
                         beta: 0, c: p, ldc: s)
                 for r in 0..<rows {
                     let row = p + r * s
-                    let visible = past + t0 + r + 1
-                    Softmax.row(out: row, inp: row, length: visible)
+                    let visible = past + t0 + r + 1, first = firstKey(visible: visible, window: window)
+                    Softmax.row(out: row + first, inp: row + first, length: visible - first)
+                    row.update(repeating: 0, count: first)
                     (row + visible).update(repeating: 0, count: keys - visible)
                 }
                 // out [rows, D] = P [rows, keys] · V [keys, D]
@@ -187,9 +201,11 @@ public enum Attention {
                 // Softmax.row(out: row, inp: row, length: visible)  ⇒  dS = P ⊙ (dP - rowsum(dP ⊙ P));
                 // masked keys had P = 0, so their dS is 0.
                 for r in 0..<rows {
-                    let visible = past + t0 + r + 1
-                    Softmax.rowBackward(dinp: dp + r * s, dout: dp + r * s, out: p + r * s, length: visible)
-                    (dp + r * s + visible).update(repeating: 0, count: keys - visible)
+                    let visible = past + t0 + r + 1, first = firstKey(visible: visible, window: window)
+                    let row = dp + r * s
+                    Softmax.rowBackward(dinp: row + first, dout: row + first, out: p + r * s + first, length: visible - first)
+                    row.update(repeating: 0, count: first)
+                    (row + visible).update(repeating: 0, count: keys - visible)
                 }
                 // scores [rows, keys] = scale · Q [rows, D] · Kᵀ [D, keys]
                 //   ⇒ dQ [rows, D] = scale · dS [rows, keys] · K [keys, D]

@@ -135,9 +135,10 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         case tanh
     }
 
-    /// Sliding-window attention. Attention is full-causal; a supported window is read from
-    /// `config.json` and inputs longer than it are refused (where full and windowed attention
-    /// would differ).
+    /// Sliding-window attention: each query sees the last `sliding_window` keys, itself included.
+    /// Applied on every layer (`allLayers`, Mistral); a window on some layers only
+    /// (`allLayersWhenEnabled`, Qwen2/3 from `max_window_layers` on) is read, and inputs longer
+    /// than it are refused (where full and windowed attention would differ).
     public enum SlidingWindow: Sendable, Equatable {
         /// No window (`sliding_window` is ignored).
         case none

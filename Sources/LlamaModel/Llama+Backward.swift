@@ -89,7 +89,8 @@ extension Llama {
                         q: acts.q.pointer + t * qw + head * d, k: acts.k.pointer + t * kvw + kv,
                         v: acts.v.pointer + t * kvw + kv,
                         queries: segment.count, past: 0, heads: 1, kvHeads: 1, headDim: d,
-                        qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot(), accumulateKeyValue: true)
+                        qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot(), window: config.attentionWindow,
+                        accumulateKeyValue: true)
                 }
             }
         }

@@ -43,8 +43,8 @@ extension Llama {
         guard longest <= maxPositions else {
             throw LlamaModelError.invalidInput("a sequence of \(longest) tokens exceeds the model's \(maxPositions) positions")
         }
-        if let window = config.slidingWindow, longest > window {
-            throw LlamaModelError.invalidInput("a sequence of \(longest) tokens exceeds sliding_window \(window), which is not implemented")
+        if let window = config.unappliedWindow, longest > window {
+            throw LlamaModelError.invalidInput("a sequence of \(longest) tokens exceeds sliding_window \(window), which this family applies only to some layers (not implemented)")
         }
         for s in sequences { try validate(ids: s) }
         let ws: LlamaWorkspace

@@ -192,7 +192,7 @@ extension Llama {
                             q: acts.q.pointer + token * qw + head * d,
                             k: keys + kvHead * d, v: values + kvHead * d,
                             queries: rows, past: past + t0, heads: 1, kvHeads: 1, headDim: d,
-                            qStride: qw, kvStride: kvw, scale: scale)
+                            qStride: qw, kvStride: kvw, scale: scale, window: config.attentionWindow)
                         t0 += rows
                     }
                 }

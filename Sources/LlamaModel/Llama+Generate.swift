@@ -21,8 +21,8 @@ extension Llama {
         guard capacity <= maxPositions else {
             throw LlamaModelError.invalidInput("prompt (\(prompt.count)) + new tokens (\(maxNewTokens)) exceed the model's \(maxPositions) positions")
         }
-        if let window = config.slidingWindow, capacity > window {
-            throw LlamaModelError.invalidInput("\(capacity) positions exceed sliding_window \(window), which is not implemented")
+        if let window = config.unappliedWindow, capacity > window {
+            throw LlamaModelError.invalidInput("\(capacity) positions exceed sliding_window \(window), which this family applies only to some layers (not implemented)")
         }
         var sampler = try Sampler(parameters: sampling, vocabSize: config.vocabSize)
         sampler.record(prompt)

@@ -143,8 +143,8 @@ extension Llama {
             guard segment.lowerBound == next, !segment.isEmpty else {
                 throw LlamaModelError.invalidInput("segments must be non-empty, consecutive and start at 0; got \(segments)")
             }
-            if let window = config.slidingWindow, segment.count > window {
-                throw LlamaModelError.invalidInput("a segment of \(segment.count) tokens exceeds sliding_window \(window), which is not implemented")
+            if let window = config.unappliedWindow, segment.count > window {
+                throw LlamaModelError.invalidInput("a segment of \(segment.count) tokens exceeds sliding_window \(window), which this family applies only to some layers (not implemented)")
             }
             next = segment.upperBound
         }

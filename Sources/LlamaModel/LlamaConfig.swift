@@ -38,9 +38,16 @@ public struct LlamaConfig: Sendable, Equatable {
     /// q/k/v projections carry a bias (`architecture.attentionBias`: always for qwen2,
     /// `attention_bias` for llama and mistral).
     public var attentionBias: Bool
-    /// Sliding-window size when the family has one and it is enabled (`architecture.slidingWindow`);
-    /// longer inputs are refused (not implemented).
+    /// Sliding-window size when the family has one and it is enabled (`architecture.slidingWindow`).
     public var slidingWindow: Int?
+
+    /// The window attention applies (`Attention.forward(window:)`): Mistral's, on every layer.
+    public var attentionWindow: Int? { architecture.slidingWindow == .allLayers ? slidingWindow : nil }
+
+    /// A window the config declares that attention does not apply (Qwen2/Qwen3 with
+    /// `use_sliding_window`, where transformers windows only the layers from `max_window_layers`
+    /// on): inputs longer than it are refused, where the two would differ.
+    public var unappliedWindow: Int? { attentionWindow == nil ? slidingWindow : nil }
 
     /// HF `model_type` of the family (`llama`, `mistral`, `qwen2`), for display.
     public var modelType: String { architecture.modelType }

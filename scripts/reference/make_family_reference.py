@@ -14,8 +14,9 @@ attention, so a rerun with the same versions gives the same bits.
         --family qwen3 --out Tests/Fixtures/reference/qwen3-tiny
 
 The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors and numpy.
-Families are entries of FAMILIES (a config builder, the model class, the norm weights that
-qk_norm_effect resets); only qwen3 exists so far.
+Families are entries of FAMILIES: a config builder, the model class, the family's own extra
+check (an "effect": a named loss of a modified copy that shows a family trait matters, e.g.
+qwen3's qk_norm_effect, mistral's window_effect) and the family-specific README text.
 """
 import argparse
 import copy
@@ -51,8 +52,9 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 # ---------------------------------------------------------------------------------------------
-# Families. Each entry builds a small config with the family's real traits (here: Qwen3's
-# per-head q/k RMSNorm, head_dim independent of hidden_size / heads, GQA, tied embeddings).
+# Families. Each entry builds a small config with the family's real traits (Qwen3: per-head q/k
+# RMSNorm, head_dim independent of hidden_size / heads, GQA, tied embeddings; Mistral: sliding-
+# window attention with a window much shorter than the input, GQA, untied lm_head).
 
 
 def qwen3_config():
@@ -77,6 +79,90 @@ def qwen3_config():
     )
 
 
+MISTRAL_WINDOW = 8  # keys per query (itself included); the 40-token input is 5× longer
+
+
+def mistral_config():
+    return transformers.MistralConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,  # = hidden / heads
+        hidden_act="silu",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        tie_word_embeddings=False,
+        sliding_window=MISTRAL_WINDOW,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
+
+
+# Family effects: effect(family, model, ids, base_loss) -> (loss, the reference.json record).
+# Each runs on the model as loaded back from disk and changes only a deep copy of it.
+
+
+def qk_norm_effect(family, model, ids, base_loss):
+    """The base loss of a copy whose q_norm/k_norm weights are all ones."""
+    twin = copy.deepcopy(model)
+    reset = []
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            if name.endswith(family["qk_norms"]):
+                p.fill_(1.0)
+                reset.append(name)
+        loss, _ = loss_and_logits(twin, ids)
+    loss = float(loss)
+    return loss, {
+        "loss_with_qk_norm_weights_ones": loss,
+        "base_loss": base_loss,
+        "difference": loss - base_loss,
+        "reset_parameters": reset,
+    }
+
+
+def visible_keys(model, ids, layer=0):
+    """Per query position, the key positions with nonzero attention probability (any head) in
+    `layer`, from the eager attention weights."""
+    with torch.no_grad():
+        out = model(input_ids=ids, output_attentions=True)
+    probs = out.attentions[layer][0]  # [heads, queries, keys]
+    nonzero = (probs != 0).any(dim=0)
+    return [[int(j) for j in torch.nonzero(row).reshape(-1)] for row in nonzero]
+
+
+def window_effect(family, model, ids, base_loss):
+    """The base loss of a copy with config.sliding_window = None (full causal attention), and
+    the visible keys of the windowed model read off layer 0's attention probabilities."""
+    w = model.config.sliding_window
+    seen = visible_keys(model, ids)
+    for i, keys in enumerate(seen):  # transformers' rule: key j visible to query i iff i - w < j <= i
+        assert keys == list(range(max(0, i - w + 1), i + 1)), f"query {i} sees keys {keys}"
+    twin = copy.deepcopy(model)
+    twin.config.sliding_window = None  # the copy's layers share this config object
+    with torch.no_grad():
+        loss, _ = loss_and_logits(twin, ids)
+    full = visible_keys(twin, ids)
+    assert all(keys == list(range(i + 1)) for i, keys in enumerate(full)), "copy is not full causal"
+    loss = float(loss)
+    q = 20
+    return loss, {
+        "loss_full_causal": loss,
+        "base_loss": base_loss,
+        "difference": loss - base_loss,
+        "sliding_window": w,
+        "rule": "key j is visible to query i iff i - sliding_window < j <= i "
+                "(sliding_window keys, the query's own position included)",
+        "layer0_visible_keys_query20": [seen[q][0], seen[q][-1]],
+        "rule_checked": "every query of layer 0's eager attention probabilities, windowed and full",
+    }
+
+
 FAMILIES = {
     "qwen3": {
         "config": qwen3_config,
@@ -85,6 +171,50 @@ FAMILIES = {
         # Norm weights that qk_norm_effect sets to ones (suffixes of parameter names).
         "qk_norms": ("self_attn.q_norm.weight", "self_attn.k_norm.weight"),
         "provenance": "transformers.Qwen3Config + Qwen3ForCausalLM, built in code",
+        "effect": ("qk_norm_effect", qk_norm_effect),
+        "effect_note": "qk_norm_effect: the base loss of a copy whose self_attn.q_norm/k_norm weights are all ones.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, "
+                     "head_dim 32 (q width 128 ≠\nhidden 64), RMSNorm eps 1e-6, rope_theta 1e6, tied embeddings, "
+                     "no biases, no sliding window.",
+            "norms": "input_layernorm, post_attention_layernorm, self_attn.q_norm, self_attn.k_norm,\nmodel.norm",
+            "effect": "with q_norm/k_norm weights reset\nto ones (on a copy) {effect:.6f}, so the q/k norm "
+                      "weights do change the loss.",
+            "notes": "Qwen3 applies q_norm/k_norm per head, over head_dim, after the q/k projection is\n"
+                     "reshaped to heads and before RoPE.",
+            "extra": "",
+        },
+    },
+    "mistral": {
+        "config": mistral_config,
+        "model_class": lambda: transformers.MistralForCausalLM,
+        "hub_name": "tessera/mistral-tiny",
+        "provenance": "transformers.MistralConfig + MistralForCausalLM, built in code",
+        "effect": ("window_effect", window_effect),
+        "effect_note": "window_effect: the base loss of a copy with config.sliding_window = None (full causal "
+                       "attention); layer0_visible_keys_query20: first and last key position with nonzero "
+                       "attention probability for query 20 in layer 0 of the windowed model.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, "
+                     "head_dim 16\n(= hidden / heads), RMSNorm eps 1e-5, rope_theta 1e4, untied embeddings (lm_head.weight is "
+                     "stored), no biases,\n**sliding_window 8** in every layer (the input is 40 tokens).",
+            "norms": "input_layernorm, post_attention_layernorm, model.norm",
+            "effect": "with full causal attention\n(a copy with `config.sliding_window = None`) {effect:.6f}, "
+                      "so the window does change the loss.",
+            "notes": "Mistral has no q/k norms; at this size its only departure from Llama is the\n"
+                     "sliding window (and the untied lm_head).",
+            "extra": """
+**Sliding window (verified for transformers 5.24.0, eager attention).** Query position i sees
+key position j iff `i - W < j <= i`: W = {record[sliding_window]} keys, the query's own position included (not W + 1).
+`masking_utils.py`: `causal_mask_function` returns `kv_idx <= q_idx`, `sliding_window_overlay`
+returns `kv_idx > q_idx - sliding_window`, and `sliding_window_causal_mask_function` is
+`and_masks(sliding_window_overlay(sliding_window), causal_mask_function)`. The generator also
+reads layer 0's attention probabilities (`output_attentions=True`) and asserts this rule for
+every query: query 20 has nonzero probability on keys {record[layer0_visible_keys_query20][0]}…{record[layer0_visible_keys_query20][1]} only (recorded in
+`reference.json` → `window_effect.layer0_visible_keys_query20`); with the window removed every
+query sees keys 0…i. Positions are 0-based; with no cache, key position = query position index.
+""",
+        },
     },
 }
 
@@ -188,18 +318,6 @@ def make_ids(vocab_size):
     return torch.randint(FIRST_ID, vocab_size, (1, N_IDS), generator=g, dtype=torch.long)
 
 
-def qk_norm_effect(family, model, ids):
-    twin = copy.deepcopy(model)
-    reset = []
-    with torch.no_grad():
-        for name, p in twin.named_parameters():
-            if name.endswith(family["qk_norms"]):
-                p.fill_(1.0)
-                reset.append(name)
-        loss, _ = loss_and_logits(twin, ids)
-    return float(loss), reset
-
-
 def make_adapter(family, model_dir, ids, out):
     model = load_model(family, model_dir)
     config = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS, lora_dropout=0.0,
@@ -256,12 +374,10 @@ here is written by `scripts/reference/make_family_reference.py`:
 The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors and numpy
 (versions used: `versions.json`). No network is used.
 
-**Provenance.** {provenance}, no download (see `qwen3_config()` in the
-generator): vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, head_dim 32 (q width 128 ≠
-hidden 64), RMSNorm eps 1e-6, rope_theta 1e6, tied embeddings, no biases, no sliding window.
+**Provenance.** {provenance}, no download (see `{config_fn}()` in the
+generator): {shape}
 After construction every linear and embedding weight is set to randn × {wstd} and every norm
-weight (input_layernorm, post_attention_layernorm, self_attn.q_norm, self_attn.k_norm,
-model.norm) to 1 + {nstd} × randn, from one generator seeded {wseed} in named_parameters()
+weight ({norms}) to 1 + {nstd} × randn, from one generator seeded {wseed} in named_parameters()
 order; the model is saved by `save_pretrained` in float32. The {n} input ids are drawn from a
 generator seeded {iseed} in [{first}, 128). Everything runs on the CPU in float32, one torch
 thread, eager attention; a rerun with the same versions reproduces every file bit for bit.
@@ -269,21 +385,19 @@ thread, eager attention; a rerun with the same versions reproduces every file bi
 | file | what |
 |---|---|
 | `model/config.json`, `model/model.safetensors` | the model as transformers saves it ({n_tensors} tensors; {lm_head}) |
-| `reference.json` | ids; base loss and first 20 logits at the last 3 positions; the same with the adapter; per-tensor and total gradient L2 norms; the LoRA config; `qk_norm_effect`; the safetensors names and shapes |
+| `reference.json` | ids; base loss and first 20 logits at the last 3 positions; the same with the adapter; per-tensor and total gradient L2 norms; the LoRA config; `{effect_name}`; the safetensors names and shapes |
 | `adapter/` | a PEFT adapter saved by PEFT (adapter_config.json, adapter_model.safetensors): r {r}, alpha {alpha}, all seven linears, A and B seeded randn × {lstd} (seed {lseed}) so that B ≠ 0 |
 | `lora_grads.safetensors` | d(mean loss)/d(every LoRA tensor), float32, keyed as in `adapter/adapter_model.safetensors` |
 | `versions.json` | Python and package versions |
 
-**Numbers.** base loss {base:.6f}; with the adapter {lora:.6f}; with q_norm/k_norm weights reset
-to ones (on a copy) {qk:.6f}, so the q/k norm weights do change the loss.
+**Numbers.** base loss {base:.6f}; with the adapter {lora:.6f}; {effect_text}
 
 **Tolerances tests should use.** Losses 2e-4 absolute, logits 1e-3 absolute, gradients 1e-3
 relative per tensor (‖g − g_ref‖ / ‖g_ref‖) and on the total gradient norm.
 
-**Notes.** Qwen3 applies q_norm/k_norm per head, over head_dim, after the q/k projection is
-reshaped to heads and before RoPE. No file here names a local path; the adapter's
+**Notes.** {notes} No file here names a local path; the adapter's
 `base_model_name_or_path` is `{hub}`.
-"""
+{extra}"""
 
 
 def main():
@@ -314,7 +428,8 @@ def main():
     check = torch.nn.functional.cross_entropy(base_logits[0, :-1], ids[0, 1:])
     assert abs(float(check) - float(base_loss)) < 1e-6, "loss is not the mean over N-1 predictions"
 
-    qk_loss, reset = qk_norm_effect(family, loaded, ids)
+    effect_name, effect = family["effect"]
+    effect_loss, effect_record = effect(family, loaded, ids, float(base_loss))
 
     tensors = safetensors_shapes(f"{model_dir}/model.safetensors")
     lm_head_stored = "lm_head.weight" in tensors
@@ -331,12 +446,7 @@ def main():
         "n_predictions": n_pred,
         "base_loss": float(base_loss),
         "base_logits_last3_first20": last3(base_logits),
-        "qk_norm_effect": {
-            "loss_with_qk_norm_weights_ones": qk_loss,
-            "base_loss": float(base_loss),
-            "difference": qk_loss - float(base_loss),
-            "reset_parameters": reset,
-        },
+        effect_name: effect_record,
         "lora_loss": lora_loss,
         "lora_logits_last3_first20": last3(lora_logits),
         "grad_l2_norm": norms,
@@ -353,22 +463,26 @@ def main():
                 "With the adapter each targeted linear computes W x + scaling * B (A x), "
                 "scaling = lora_alpha / r. grad_l2_norm: per PEFT tensor name (as in "
                 "adapter_model.safetensors), float32 norm of d(loss)/d(tensor); grad_total_l2_norm: "
-                "sqrt of the float64 sum of every squared gradient element. qk_norm_effect: the base "
-                "loss of a copy whose self_attn.q_norm/k_norm weights are all ones.",
+                "sqrt of the float64 sum of every squared gradient element. " + family["effect_note"],
     })
+    text = family["readme"]
+    extra = text["extra"].format(record=effect_record)
     with open(f"{out}/README.md", "w", encoding="utf-8") as f:
         f.write(README.format(
-            family=args.family, provenance=family["provenance"], wstd=WEIGHT_STD, nstd=NORM_STD,
+            family=args.family, provenance=family["provenance"], config_fn=family["config"].__name__,
+            shape=text["shape"], norms=text["norms"], effect_name=effect_name,
+            effect_text=text["effect"].format(effect=effect_loss), notes=text["notes"], extra=extra,
+            wstd=WEIGHT_STD, nstd=NORM_STD,
             wseed=WEIGHT_SEED, n=N_IDS, iseed=IDS_SEED, first=FIRST_ID, n_tensors=len(tensors),
             lm_head="lm_head.weight is stored" if lm_head_stored else "the tied lm_head.weight is not stored",
             r=LORA_R, alpha=LORA_ALPHA, lstd=LORA_INIT_STD, lseed=LORA_SEED, base=float(base_loss),
-            lora=lora_loss, qk=qk_loss, hub=family["hub_name"]))
+            lora=lora_loss, hub=family["hub_name"]))
 
     print(f"model.safetensors ({len(tensors)} tensors, lm_head.weight stored: {lm_head_stored}):")
     for k, shape in tensors.items():
         print(f"  {k:50s} {shape}")
     print(f"base loss {float(base_loss):.8f}  lora loss {lora_loss:.8f}  "
-          f"qk_norm_effect {qk_loss:.8f}  grad total {total:.8f}")
+          f"{effect_name} {effect_loss:.8f}  grad total {total:.8f}")
 
 
 if __name__ == "__main__":

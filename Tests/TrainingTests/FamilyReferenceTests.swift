@@ -1,12 +1,14 @@
-// Qwen3 against transformers + PEFT in fp32, on the tiny random-weight Qwen3 that transformers
-// saved (Tests/Fixtures/reference/qwen3-tiny: head_dim 32 apart from hidden 64 / 4 heads, 2 KV
-// heads, tied embeddings, random q/k norm weights): the base loss and logits; generation's
-// KV-cache steps against one pass; with the all-linear PEFT adapter the loss and every gradient
-// under each activation-checkpointing mode (each recomputes the q/k norm differently); whole
-// training steps through the session at tp 1 and tp 2 (two threads), whose first-step loss and
-// gradient norm are PEFT's; and the adapter merged and the model written as GGUF and as Hugging
-// Face safetensors, read back with the q/k norms and the same loss. Tolerances as the SmolLM2
-// reference (the fixture's README): losses 2e-4, logits 1e-3, gradients 1e-3 relative.
+// Model families against transformers + PEFT in fp32, each on a tiny random-weight model that
+// transformers saved (Tests/Fixtures/reference/<family>-tiny, scripts/reference/make_family_reference.py):
+// qwen3 (head_dim 32 apart from hidden 64 / 4 heads, tied embeddings, random q/k norm weights)
+// and mistral (sliding window 8 over 40 tokens, untied head). For each: the base loss and
+// logits; generation's KV-cache steps against one pass; with the all-linear PEFT adapter the
+// loss and every gradient under each activation-checkpointing mode; whole training steps through
+// the session at tp 1 and tp 2 (two threads), whose first-step loss and gradient norm are PEFT's;
+// the adapter merged and the model written as Hugging Face safetensors (and GGUF where llama.cpp
+// reads the family), read back with the same loss. Then what each family adds: qwen3's q/k norm
+// weights, mistral's window against transformers' full-causal loss. Tolerances as the SmolLM2
+// reference (the fixtures' READMEs): losses 2e-4, logits 1e-3, gradients 1e-3 relative.
 
 import Foundation
 @testable import LlamaModel
@@ -20,41 +22,48 @@ import TestSupport
 import Tokenization
 import Training
 
-private let fixture = TestPaths.familyReference("qwen3-tiny")
+private let families = ["qwen3-tiny", "mistral-tiny"]
 
 private struct Reference {
+    let fixture: URL
+    let json: [String: Any]
     let ids: [Int]
     let baseLoss: Double
     let baseLogits: [String: [Double]]
     let loraLoss: Double
     let gradNorm: Double
 
-    init() throws {
+    init(_ family: String) throws {
+        fixture = TestPaths.familyReference(family)
         let data = try Data(contentsOf: fixture.appendingPathComponent("reference.json"))
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         ids = try #require(json["ids"] as? [Int])
         baseLoss = try #require(json["base_loss"] as? Double)
         baseLogits = try #require(json["base_logits_last3_first20"] as? [String: [Double]])
         loraLoss = try #require(json["lora_loss"] as? Double)
         gradNorm = try #require(json["grad_total_l2_norm"] as? Double)
     }
+
+    var modelPath: String { fixture.appendingPathComponent("model").path }
+    var adapterDirectory: URL { fixture.appendingPathComponent("adapter") }
+
+    func loadModel() throws -> Llama {
+        try ModelPath(modelPath).load(baseQuantization: .none)
+    }
 }
 
-private func loadModel() throws -> Llama {
-    try ModelPath(fixture.appendingPathComponent("model").path).load(baseQuantization: .none)
-}
-
-@Suite struct Qwen3ReferenceTests {
-    @Test func configIsQwen3WithItsOwnHeadDim() throws {
-        let model = try loadModel()
+@Suite struct FamilyReferenceTests {
+    @Test func qwen3HasItsOwnHeadDimAndQKNorms() throws {
+        let model = try Reference("qwen3-tiny").loadModel()
         #expect(model.config.architecture == .qwen3)
         #expect(model.config.headDim == 32 && model.config.queryWidth == 128 && model.config.hiddenSize == 64)
         #expect(model.weights.layers.allSatisfy { $0.qNorm?.count == 32 && $0.kNorm?.count == 32 && $0.qBias == nil })
     }
 
-    @Test func baseLossAndLogitsMatchTransformers() throws {
-        let reference = try Reference()
-        let model = try loadModel()
+    @Test(arguments: families)
+    func baseLossAndLogitsMatchTransformers(family: String) throws {
+        let reference = try Reference(family)
+        let model = try reference.loadModel()
         let ids = reference.ids
         let rows = Array((ids.count - 3)..<ids.count)
         let result = try model.evaluate(sequences: [ids], logitRows: rows)
@@ -70,14 +79,16 @@ private func loadModel() throws -> Llama {
 
     /// Generation's path: a prompt, then one token at a time through the KV cache (k normed
     /// before it is cached), gives the logits of one full pass.
-    @Test func kvCacheStepsEqualOneFullPass() throws {
-        let model = try loadModel()
-        let ids = Array(try Reference().ids.prefix(10))
+    @Test(arguments: families)
+    func kvCacheStepsEqualOneFullPass(family: String) throws {
+        let reference = try Reference(family)
+        let model = try reference.loadModel()
+        let ids = Array(reference.ids.prefix(14))
         let full = try model.evaluate(sequences: [ids], logitRows: Array(0..<ids.count))
         let cache = KVCache(model: model, capacity: ids.count)
         let ws = LlamaWorkspace(model: model, maxTokens: 4, maxKeys: ids.count)
         var start = 0
-        for chunk in [4, 1, 1, 1, 1, 1, 1] {
+        for chunk in [4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] {
             let part = Array(ids[start..<(start + chunk)])
             for i in 0..<chunk { ws.positions[i] = start + i }
             try part.withUnsafeBufferPointer {
@@ -92,12 +103,12 @@ private func loadModel() throws -> Llama {
         }
     }
 
-    @Test(arguments: ActivationCheckpointing.allCases)
-    func adapterLossAndEveryGradientMatchPEFT(checkpointing: ActivationCheckpointing) throws {
-        let reference = try Reference()
-        let model = try loadModel()
+    @Test(arguments: families, ActivationCheckpointing.allCases)
+    func adapterLossAndEveryGradientMatchPEFT(family: String, checkpointing: ActivationCheckpointing) throws {
+        let reference = try Reference(family)
+        let model = try reference.loadModel()
         let ids = reference.ids
-        let adapter = try LoRAAdapter.load(from: fixture.appendingPathComponent("adapter"), model: model.config)
+        let adapter = try LoRAAdapter.load(from: reference.adapterDirectory, model: model.config)
         #expect(adapter.factors.count == 7 * model.config.numHiddenLayers)
         let ws = TrainingWorkspace(model: model, shard: .whole(model.config), maxTokens: ids.count, maxLoRARank: adapter.rank,
                                    checkpointing: checkpointing)
@@ -105,8 +116,8 @@ private func loadModel() throws -> Llama {
                                          group: SingleRankGroup(), adapters: adapter,
                                          lossScale: 1 / Float(ids.count - 1), workspace: ws)
         let loss = result.lossSum / Double(result.counted)
-        #expect(abs(loss - reference.loraLoss) <= 2e-4, "\(checkpointing): loss \(loss) vs PEFT \(reference.loraLoss)")
-        let grads = try SafeTensorsFile(path: fixture.appendingPathComponent("lora_grads.safetensors").path)
+        #expect(abs(loss - reference.loraLoss) <= 2e-4, "\(family) \(checkpointing): loss \(loss) vs PEFT \(reference.loraLoss)")
+        let grads = try SafeTensorsFile(path: reference.fixture.appendingPathComponent("lora_grads.safetensors").path)
         var squares = 0.0
         for f in adapter.factors {
             for (name, grad) in [(f.target.loraAName, f.gradA), (f.target.loraBName, f.gradB)] {
@@ -119,19 +130,20 @@ private func loadModel() throws -> Llama {
                     squares += Double(g) * Double(g)
                 }
                 let relative = (diff / max(norm, 1e-30)).squareRoot()
-                #expect(relative <= 1e-3, "\(checkpointing): \(name) relative error \(relative)")
+                #expect(relative <= 1e-3, "\(family) \(checkpointing): \(name) relative error \(relative)")
             }
         }
         #expect(abs(squares.squareRoot() - reference.gradNorm) <= 1e-3 * reference.gradNorm)
     }
 
-    /// Merged with the PEFT adapter (its loss is PEFT's), then exported as F32 GGUF (`qwen3`)
-    /// and as Hugging Face safetensors: both read back as Qwen3 with the q/k norm weights and the
-    /// merged model's loss, bit for bit.
-    @Test func mergedModelSurvivesGGUFAndHuggingFaceExport() throws {
-        let reference = try Reference()
-        let model = try loadModel()
-        let adapter = try LoRAAdapter.load(from: fixture.appendingPathComponent("adapter"), model: model.config)
+    /// Merged with the PEFT adapter (its loss is PEFT's), then exported as Hugging Face
+    /// safetensors and, where llama.cpp reads the family, F32 GGUF: each reads back as the same
+    /// family (head dim, window, tied head, q/k norm weights) with the merged model's loss, bit for bit.
+    @Test(arguments: families)
+    func mergedModelSurvivesExport(family: String) throws {
+        let reference = try Reference(family)
+        let model = try reference.loadModel()
+        let adapter = try LoRAAdapter.load(from: reference.adapterDirectory, model: model.config)
         let merged = try Llama(config: model.config, weights: try adapter.merged(into: model.weights))
         let ids = [reference.ids]
         let loss = try merged.evaluate(sequences: ids).loss
@@ -143,19 +155,25 @@ private func loadModel() throws -> Llama {
                                           TokenizerDefinition.TokenType.control)
         let tokenizer = TokenizerDefinition(tokens: tokens, merges: [], tokenTypes: types, preTokenizer: .smollm,
                                             bosTokenID: 0, eosTokenID: 1, addBOS: false, chatTemplate: nil)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-qwen3-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(family)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let gguf = root.appendingPathComponent("merged.gguf").path
-        try exportGGUF(model: merged, tokenizer: GGUFTokenizerMetadata(tokenizer), to: gguf, dtype: .f32)
-        let file = try GGUFFile(path: gguf)
-        #expect(file["general.architecture"]?.string == "qwen3" && file["qwen3.attention.key_length"]?.int == 32)
-        #expect(file.tensor(named: "blk.1.attn_k_norm.weight") != nil)
         let hf = root.appendingPathComponent("hf").path
         try exportHuggingFace(model: merged, tokenizer: tokenizer, to: hf, dtype: .f32)
-        for path in [gguf, hf] {
+        var paths = [hf]
+        // llama.cpp reads Mistral as llama, without its window: no GGUF round trip for it.
+        if model.config.architecture.readsGGUF {
+            let gguf = root.appendingPathComponent("merged.gguf").path
+            try exportGGUF(model: merged, tokenizer: GGUFTokenizerMetadata(tokenizer), to: gguf, dtype: .f32)
+            let file = try GGUFFile(path: gguf)
+            #expect(file["general.architecture"]?.string == model.config.architecture.ggufArchitecture)
+            paths.append(gguf)
+        }
+        for path in paths {
             let reloaded = try ModelPath(path).load()
-            #expect(reloaded.config.architecture == .qwen3 && reloaded.config.headDim == 32, "\(path)")
+            let (a, b) = (reloaded.config, merged.config)
+            #expect(a.architecture == b.architecture && a.headDim == b.headDim && a.slidingWindow == b.slidingWindow
+                    && a.tieWordEmbeddings == b.tieWordEmbeddings, "\(path)")
             #expect(zip(reloaded.weights.layers, merged.weights.layers).allSatisfy {
                 $0.qNorm?.array == $1.qNorm?.array && $0.kNorm?.array == $1.kNorm?.array
             }, "\(path): q/k norm weights")
@@ -165,10 +183,11 @@ private func loadModel() throws -> Llama {
 
     /// One training step through the session on a mesh of `tp` threads: its loss and gradient
     /// norm (before clipping) are PEFT's for the same adapter, and the ranks agree.
-    @Test(arguments: [1, 2])
-    func sessionStepMatchesPEFTUnderTensorParallelism(tp: Int) throws {
-        let reference = try Reference()
+    @Test(arguments: families, [1, 2])
+    func sessionStepMatchesPEFTUnderTensorParallelism(family: String, tp: Int) throws {
+        let reference = try Reference(family)
         let ids = reference.ids
+        let (modelPath, adapterDirectory) = (reference.modelPath, reference.adapterDirectory)
         let threaded = ThreadedMesh(tp: tp, dp: 1)
         let results = runOnThreads(tp) { w -> StepReport in
             let g = threaded.groups[w]
@@ -177,17 +196,33 @@ private func loadModel() throws -> Llama {
                                             packing: false, seed: 0)
             let options = TrainerOptions(steps: 1, globalBatchSize: 1, maxSeqLen: ids.count, packing: false, maxGradNorm: nil,
                                          activationCheckpointing: .selective)
-            let session = try TrainingSession(source: .weights(try ModelPath(fixture.appendingPathComponent("model").path)),
+            let session = try TrainingSession(source: .weights(try ModelPath(modelPath)),
                                               mesh: mesh, baseQuantization: .none, stream: stream, options: options) { model in
-                try LoRAAdapter.load(from: fixture.appendingPathComponent("adapter"), model: model)
+                try LoRAAdapter.load(from: adapterDirectory, model: model)
             }
             return try session.trainer.step(0)
         }
         for (w, result) in results.enumerated() {
             let report = try result.get()
-            #expect(abs(report.loss - reference.loraLoss) <= 2e-4, "tp \(tp) rank \(w): loss \(report.loss) vs PEFT \(reference.loraLoss)")
+            #expect(abs(report.loss - reference.loraLoss) <= 2e-4, "\(family) tp \(tp) rank \(w): loss \(report.loss) vs PEFT \(reference.loraLoss)")
             #expect(abs(report.gradNorm - reference.gradNorm) <= 1e-3 * reference.gradNorm,
-                    "tp \(tp) rank \(w): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
+                    "\(family) tp \(tp) rank \(w): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
         }
+    }
+
+    /// Mistral's window is applied: with it the loss is transformers' windowed one (above), and
+    /// with the window removed it is transformers' full-causal one (`window_effect`).
+    @Test func mistralWindowIsAppliedAndMatters() throws {
+        let reference = try Reference("mistral-tiny")
+        let model = try reference.loadModel()
+        #expect(model.config.architecture == .mistral && model.config.attentionWindow == 8)
+        let effect = try #require(reference.json["window_effect"] as? [String: Any])
+        let fullCausal = try #require(effect["loss_full_causal"] as? Double)
+        var config = model.config
+        config.slidingWindow = nil
+        let unwindowed = try Llama(config: config, weights: model.weights)
+        let loss = try unwindowed.evaluate(sequences: [reference.ids]).loss
+        #expect(abs(loss - fullCausal) <= 2e-4, "without the window \(loss) vs transformers' full causal \(fullCausal)")
+        #expect(abs(loss - reference.baseLoss) > 1e-2, "the window must change the loss")
     }
 }

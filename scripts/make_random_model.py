@@ -7,7 +7,7 @@ train` trains on random token ids.
   python3 scripts/make_random_model.py OUT [--hidden 768] [--ffn 2048] [--layers 12]
                                            [--heads 12] [--kv-heads 4] [--vocab 32000] [--seed 0]
       one model.safetensors, fp32, tied embeddings.
-  python3 scripts/make_random_model.py OUT --preset llama3.1-8b [--max-shard-gb 5] [--seed 0]
+  python3 scripts/make_random_model.py OUT --preset llama3.1-8b|qwen3-8b|... [--max-shard-gb 5] [--seed 0]
       the preset's config.json (the values of tessera's ModelPreset.swift, i.e. the published
       config) and bf16 safetensors shards with model.safetensors.index.json, as published
       checkpoints are laid out. Written tensor by tensor in chunks of at most 16 M values, so
@@ -22,7 +22,11 @@ import numpy as np
 
 LLAMA3_SCALING = dict(rope_type="llama3", low_freq_factor=1.0, high_freq_factor=4.0,
                       original_max_position_embeddings=8192)
-# Mirrors Sources/LlamaModel/ModelPreset.swift (hidden, FFN, layers, heads, KV heads, vocab, extra keys).
+# Qwen3: q/k norm per head (q_norm, k_norm of head_dim), head_dim 128 whatever hidden / heads.
+QWEN3 = dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], head_dim=128, rope_theta=1000000.0,
+             rms_norm_eps=1e-6, max_position_embeddings=40960, attention_bias=False, bos_token_id=151643,
+             eos_token_id=151645)
+# Mirrors Sources/ModelIO/ModelPreset.swift (hidden, FFN, layers, heads, KV heads, vocab, extra keys).
 PRESETS = {
     "smollm2-135m": (576, 1536, 30, 9, 3, 49152, dict(rope_theta=100000.0, max_position_embeddings=8192,
                                                        tie_word_embeddings=True, bos_token_id=0, eos_token_id=0)),
@@ -45,12 +49,15 @@ PRESETS = {
     "llama3.2-3b": (3072, 8192, 28, 24, 8, 128256, dict(
         head_dim=128, rope_theta=500000.0, rope_scaling=dict(LLAMA3_SCALING, factor=32.0),
         max_position_embeddings=131072, tie_word_embeddings=True, bos_token_id=128000, eos_token_id=128001)),
+    "qwen3-0.6b": (1024, 3072, 28, 16, 8, 151936, dict(QWEN3, tie_word_embeddings=True)),
+    "qwen3-4b": (2560, 9728, 36, 32, 8, 151936, dict(QWEN3, tie_word_embeddings=True)),
+    "qwen3-8b": (4096, 12288, 36, 32, 8, 151936, dict(QWEN3, tie_word_embeddings=False)),
 }
 CHUNK = 1 << 24   # values generated at once (64 MB of fp32)
 
 
-def tensor_shapes(c, f, layers, h, g, v, d, tied):
-    """HF tensor names and shapes in checkpoint order."""
+def tensor_shapes(c, f, layers, h, g, v, d, tied, qk_norm=False):
+    """HF tensor names and shapes in checkpoint order (with q_norm/k_norm for qwen3)."""
     shapes = {"model.embed_tokens.weight": (v, c)}
     for layer in range(layers):
         prefix = f"model.layers.{layer}."
@@ -60,6 +67,8 @@ def tensor_shapes(c, f, layers, h, g, v, d, tied):
             prefix + "self_attn.v_proj.weight": (g * d, c), prefix + "self_attn.o_proj.weight": (c, h * d),
             prefix + "mlp.gate_proj.weight": (f, c), prefix + "mlp.up_proj.weight": (f, c),
             prefix + "mlp.down_proj.weight": (c, f)})
+        if qk_norm:
+            shapes.update({prefix + "self_attn.q_norm.weight": (d,), prefix + "self_attn.k_norm.weight": (d,)})
     shapes["model.norm.weight"] = (c,)
     if not tied:
         shapes["lm_head.weight"] = (v, c)
@@ -130,7 +139,7 @@ def main():
     with open(os.path.join(a.out, "config.json"), "w") as fh:
         json.dump(config, fh, indent=1)
 
-    shapes = tensor_shapes(c, f, layers, h, g, v, d, tied)
+    shapes = tensor_shapes(c, f, layers, h, g, v, d, tied, qk_norm=config["model_type"] == "qwen3")
     rng = np.random.default_rng(a.seed)
     if not a.preset:
         write_shard(os.path.join(a.out, "model.safetensors"), list(shapes), shapes, dtype, rng)

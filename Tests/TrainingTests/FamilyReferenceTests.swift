@@ -1,14 +1,15 @@
 // Model families against transformers + PEFT in fp32, each on a tiny random-weight model that
-// transformers saved (Tests/Fixtures/reference/<family>-tiny, scripts/reference/make_family_reference.py):
-// qwen3 (head_dim 32 apart from hidden 64 / 4 heads, tied embeddings, random q/k norm weights)
-// and mistral (sliding window 8 over 40 tokens, untied head). For each: the base loss and
-// logits; generation's KV-cache steps against one pass; with the all-linear PEFT adapter the
-// loss and every gradient under each activation-checkpointing mode; whole training steps through
-// the session at tp 1 and tp 2 (two threads), whose first-step loss and gradient norm are PEFT's;
-// the adapter merged and the model written as Hugging Face safetensors (and GGUF where llama.cpp
-// reads the family), read back with the same loss. Then what each family adds: qwen3's q/k norm
-// weights, mistral's window against transformers' full-causal loss. Tolerances as the SmolLM2
-// reference (the fixtures' READMEs): losses 2e-4, logits 1e-3, gradients 1e-3 relative.
+// transformers saved (Tests/Fixtures/reference/<family>-tiny, made by
+// scripts/reference/make_family_reference.py): qwen3 (head_dim 32 apart from hidden 64 / 4 heads,
+// tied embeddings, random q/k norm weights) and mistral (sliding window 8 over 40 tokens, untied
+// head). For each: the base loss and logits; generation's KV-cache steps against one pass; with
+// the all-linear PEFT adapter the loss and every gradient under each activation-checkpointing
+// mode; one training step through the session on (tp, dp) = (1,1), (2,1), (1,2), (2,2) (threads),
+// whose loss and gradient norm are PEFT's; the adapter merged and the model written as Hugging
+// Face safetensors (and GGUF where llama.cpp reads the family), read back with the same loss.
+// Then what each family adds: qwen3's q/k norm weights, mistral's window against transformers'
+// full-causal loss. Tolerances as the SmolLM2 reference (the fixtures' READMEs): losses 2e-4,
+// logits 1e-3, gradients 1e-3 relative.
 
 import Foundation
 @testable import LlamaModel
@@ -181,21 +182,23 @@ private struct Reference {
         }
     }
 
-    /// One training step through the session on a mesh of `tp` threads: its loss and gradient
-    /// norm (before clipping) are PEFT's for the same adapter, and the ranks agree.
-    @Test(arguments: families, [1, 2])
-    func sessionStepMatchesPEFTUnderTensorParallelism(family: String, tp: Int) throws {
+    /// One training step through the session on a (tp, dp) mesh of threads, the batch two copies
+    /// of the reference ids: its loss and gradient norm (before clipping) are PEFT's for the same
+    /// adapter on every rank, so every mesh equals (1, 1) too.
+    @Test(arguments: families, [[1, 1], [2, 1], [1, 2], [2, 2]])
+    func sessionStepMatchesPEFTOnEveryMesh(family: String, mesh shape: [Int]) throws {
         let reference = try Reference(family)
         let ids = reference.ids
         let (modelPath, adapterDirectory) = (reference.modelPath, reference.adapterDirectory)
-        let threaded = ThreadedMesh(tp: tp, dp: 1)
-        let results = runOnThreads(tp) { w -> StepReport in
+        let (tp, dp) = (shape[0], shape[1])
+        let threaded = ThreadedMesh(tp: tp, dp: dp)
+        let results = runOnThreads(tp * dp) { w -> StepReport in
             let g = threaded.groups[w]
             let mesh = try ProcessMesh(world: g.world, tensorParallel: g.tensorParallel, dataParallel: g.dataParallel)
-            let stream = try TrainingStream(examples: [TokenizedExample(inputIDs: ids, labels: ids)], maxSeqLen: ids.count,
-                                            packing: false, seed: 0)
-            let options = TrainerOptions(steps: 1, globalBatchSize: 1, maxSeqLen: ids.count, packing: false, maxGradNorm: nil,
-                                         activationCheckpointing: .selective)
+            let example = TokenizedExample(inputIDs: ids, labels: ids)
+            let stream = try TrainingStream(examples: [example, example], maxSeqLen: ids.count, packing: false, seed: 0)
+            let options = TrainerOptions(steps: 1, globalBatchSize: 2, microBatchSize: 1, maxSeqLen: ids.count,
+                                         packing: false, maxGradNorm: nil, activationCheckpointing: .selective)
             let session = try TrainingSession(source: .weights(try ModelPath(modelPath)),
                                               mesh: mesh, baseQuantization: .none, stream: stream, options: options) { model in
                 try LoRAAdapter.load(from: adapterDirectory, model: model)
@@ -204,9 +207,11 @@ private struct Reference {
         }
         for (w, result) in results.enumerated() {
             let report = try result.get()
-            #expect(abs(report.loss - reference.loraLoss) <= 2e-4, "\(family) tp \(tp) rank \(w): loss \(report.loss) vs PEFT \(reference.loraLoss)")
+            let label = "\(family) tp \(tp) dp \(dp) rank \(w)"
+            #expect(report.countedTargets == 2 * (ids.count - 1), "\(label)")
+            #expect(abs(report.loss - reference.loraLoss) <= 2e-4, "\(label): loss \(report.loss) vs PEFT \(reference.loraLoss)")
             #expect(abs(report.gradNorm - reference.gradNorm) <= 1e-3 * reference.gradNorm,
-                    "\(family) tp \(tp) rank \(w): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
+                    "\(label): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
         }
     }
 

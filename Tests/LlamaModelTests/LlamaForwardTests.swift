@@ -4,10 +4,11 @@ import Testing
 @testable import LlamaModel
 @testable import ModelIO
 
-/// The whole forward on a tiny random model: against a naive fp64 transformer, with a KV cache,
-/// with several sequences in one batch, with masked labels.
+/// The whole forward on a tiny random model: against a naive fp64 transformer (full causal and
+/// with a sliding window), with a KV cache, with several sequences in one batch, with masked labels.
 @Suite struct LlamaForwardTests {
-    /// Naive fp64 Llama forward of one sequence: logits [T][V].
+    /// Naive fp64 Llama forward of one sequence: logits [T][V]. With `config.attentionWindow` W,
+    /// query t attends to keys t − W < j ≤ t.
     private func referenceLogits(_ model: Llama, _ ids: [Int]) throws -> [[Double]] {
         let cfg = model.config, w = model.weights
         let c = cfg.hiddenSize, d = cfg.headDim, h = cfg.numAttentionHeads, g = cfg.numKeyValueHeads
@@ -47,13 +48,14 @@ import Testing
                 var att = [Double](repeating: 0, count: h * d)
                 for hh in 0..<h {
                     let kv = hh / (h / g)
-                    let scores = (0...t).map { j in
+                    let first = cfg.attentionWindow.map { max(0, t + 1 - $0) } ?? 0
+                    let scores = (first...t).map { j in
                         (0..<d).reduce(0.0) { $0 + qs[t][hh * d + $1] * ks[j][kv * d + $1] } / Double(d).squareRoot()
                     }
                     let m = scores.max() ?? 0
                     let e = scores.map { Foundation.exp($0 - m) }
                     let s = e.reduce(0, +)
-                    for i in 0..<d { att[hh * d + i] = (0...t).reduce(0.0) { $0 + e[$1] / s * vs[$1][kv * d + i] } }
+                    for i in 0..<d { att[hh * d + i] = (first...t).reduce(0.0) { $0 + e[$1 - first] / s * vs[$1][kv * d + i] } }
                 }
                 xs[t] = zip(xs[t], linear(att, wo, nil)).map { $0 + $1 }
             }
@@ -90,8 +92,16 @@ import Testing
     }
 
     /// Sequences longer than one attention query block (64) and a cache continuing past one.
-    @Test func longSequenceMatchesFp64AcrossQueryBlocks() throws {
-        let model = try tinyLlama()
+    /// 150 tokens over three query blocks of 64, full causal and with a Mistral window of 37.
+    @Test(arguments: [nil, 37] as [Int?])
+    func longSequenceMatchesFp64AcrossQueryBlocks(window: Int?) throws {
+        var model = try tinyLlama()
+        if let window {
+            var config = model.config
+            (config.architecture, config.slidingWindow) = (.mistral, window)
+            model = try Llama(config: config, weights: model.weights)
+            #expect(model.config.attentionWindow == window)
+        }
         var rng = RandomFloats(state: 3)
         let long = (0..<150).map { _ in Int((rng.next() + 1) * 18) % model.config.vocabSize }
         let expected = try referenceLogits(model, long)

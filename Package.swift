@@ -31,17 +31,19 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Quantization", dependencies: ["CKernels"]),
         .target(name: "ModelFormats", dependencies: ["Quantization"]),
-        .target(name: "Tokenization", dependencies: []),
+        // A Jinja engine for the chat templates models ship (no dependencies).
+        .target(name: "Jinja"),
+        .target(name: "Tokenization", dependencies: ["Jinja"]),
         .target(name: "LlamaModel", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization"]),
         // Model I/O: paths, weight sources, loaders, presets, summaries, HF and GGUF export.
-        .target(name: "ModelIO", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel"]),
+        .target(name: "ModelIO", dependencies: ["ProcessGroups", "Kernels", "Quantization", "ModelFormats", "Jinja", "Tokenization", "LlamaModel"]),
         .target(name: "LoRA", dependencies: ["Kernels", "ModelFormats", "LlamaModel"]),
         .target(name: "Parallelism", dependencies: ["ProcessGroups", "Collectives", "LlamaModel", "LoRA"]),
-        .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "LoRA", "Parallelism"]),
+        .target(name: "Training", dependencies: ["ProcessGroups", "Kernels", "Jinja", "Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "LoRA", "Parallelism"]),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "CSignals", "ProcessGroups", "Collectives", "Kernels", "Quantization", "ModelFormats", "Tokenization", "LlamaModel", "ModelIO", "LoRA", "Parallelism", "Training",
+                "CSignals", "ProcessGroups", "Collectives", "Kernels", "Quantization", "ModelFormats", "Jinja", "Tokenization", "LlamaModel", "ModelIO", "LoRA", "Parallelism", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -54,10 +56,11 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "CKernels", "TestSupport"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Quantization", "TestSupport"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats", "LlamaModel", "ModelIO", "TestSupport"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "Jinja", "ModelFormats", "LlamaModel", "ModelIO", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "ProcessGroups", "LlamaModel", "ModelIO", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "ParallelismTests", dependencies: ["Parallelism", "ProcessGroups", "LlamaModel", "ModelIO", "LoRA", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Parallelism", "ProcessGroups", "LoRA", "Tokenization", "LlamaModel", "ModelIO", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Parallelism", "ProcessGroups", "LoRA", "Jinja", "Tokenization", "LlamaModel", "ModelIO", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaModelTests", dependencies: ["LlamaModel", "ModelIO", "ProcessGroups", "ModelFormats", "Quantization", "Tokenization", "Kernels", "TestSupport"]),
     ]
 )

@@ -49,7 +49,12 @@ public enum ModelPath: Sendable, Equatable {
                 throw LlamaModelError.invalidConfig("\(tokenizerURL.path): cannot read the tokenizer")
             }
             let configData = try? Data(contentsOf: base.appendingPathComponent("tokenizer_config.json"))
-            return try TokenizerDefinition.fromTokenizerJSON(data: data, tokenizerConfig: configData)
+            var definition = try TokenizerDefinition.fromTokenizerJSON(data: data, tokenizerConfig: configData)
+            // transformers 4.47+ saves the template beside the config, as chat_template.jinja.
+            if let template = try? String(contentsOf: base.appendingPathComponent("chat_template.jinja"), encoding: .utf8) {
+                definition.chatTemplate = template
+            }
+            return definition
         }
     }
 }

@@ -165,6 +165,12 @@ public struct BPETokenizer: Sendable {
         self.chatTemplate = definition.chatTemplate
     }
 
+    /// The texts of the control tokens (`<|im_end|>`, `</s>`, `<end_of_turn>`), as rendered chat
+    /// text spells them.
+    public var specialTokenTexts: [String] {
+        tokens.indices.filter { isControl[$0] }.map { String(decoding: tokenBytes[$0], as: UTF8.self) }
+    }
+
     /// The token string of `id`, or nil outside the vocabulary.
     public func token(for id: Int) -> String? {
         tokens.indices.contains(id) ? tokens[id] : nil

@@ -1,21 +1,16 @@
-import Foundation
-
-/// One message of a conversation.
-public struct ChatMessage: Sendable, Equatable, Codable {
-    /// `system`, `user`, `assistant` or `tool`.
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
+// A model's chat template, rendered by the Jinja engine as transformers' `apply_chat_template`
+// renders it, with the loss mask taken from the rendering itself:
+//   - a template with `{% generation %}` blocks marks the assistant's text with them;
+//   - otherwise each assistant message's text is what the template printed while its loop
+//     iteration ran, minus the generation prompt it starts with (the header the model is given at
+//     inference) and minus what follows the last special token in it (the newline after the
+//     end-of-turn token). The assistant's content, tool calls and end-of-turn token are trained.
+import Jinja
 
 /// A piece of rendered chat text, and whether the trainer computes loss on it.
 public struct ChatSegment: Sendable, Equatable {
     public var text: String
-    /// True for assistant content and the end-of-turn token that closes it.
+    /// True for the assistant's turns (content, tool calls and the end-of-turn token).
     public var trainable: Bool
 
     public init(text: String, trainable: Bool) {
@@ -24,151 +19,147 @@ public struct ChatSegment: Sendable, Equatable {
     }
 }
 
-/// Renders conversations the way a model's Jinja chat template does, for the template families
-/// Tessera supports, without a Jinja interpreter: the family is recognised from its marker tokens
-/// and rendered by hand.
-public struct ChatTemplate: Sendable, Equatable {
-    /// The supported template families.
-    public enum Family: String, Sendable, CaseIterable {
-        /// `<|im_start|>role\ncontent<|im_end|>\n` (SmolLM2, Qwen2).
-        case chatml
-        /// `<|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>` (Llama 3).
-        case llama3
-    }
+public struct ChatTemplate: Sendable {
+    /// The Jinja source.
+    public let source: String
+    /// Where the template came from, for messages (`the model's tokenizer.chat_template`, a file, a name).
+    public let origin: String
+    let template: JinjaTemplate
+    /// `bos_token`, `eos_token`, … and any extra variables (`enable_thinking`).
+    public let variables: [String: JinjaValue]
+    /// Texts of the tokenizer's special tokens: a turn's trainable text ends after the last one.
+    let specialTokens: [String]
+    /// What `strftime_now` formats (seconds since 1970); nil: the current time.
+    public var now: Double?
 
-    public static let roles: Set<String> = ["system", "user", "assistant", "tool"]
-
-    public let family: Family
-    /// The system message the template inserts when a conversation does not start with one.
-    public let defaultSystemPrompt: String?
-
-    public init(family: Family, defaultSystemPrompt: String? = nil) {
-        self.family = family
-        self.defaultSystemPrompt = defaultSystemPrompt
-    }
-
-    /// Recognises the family of a Jinja chat template (GGUF `tokenizer.chat_template`,
-    /// `tokenizer_config.json` `chat_template`) and reads its default system prompt, if any.
-    public init(template: String) throws {
-        if template.contains("<|im_start|>") {
-            self.init(family: .chatml, defaultSystemPrompt: Self.chatMLDefaultSystemPrompt(in: template))
-        } else if template.contains("<|start_header_id|>") {
-            self.init(family: .llama3)
-        } else {
-            throw TokenizationError.unsupportedChatTemplate(
-                "the template has neither ChatML (<|im_start|>) nor Llama-3 (<|start_header_id|>) markers; "
-                    + "supported families: \(Self.familyNames); choose one by name to override")
+    /// Parses a template. `specialTokens` are the texts of the tokenizer's special tokens.
+    public init(source: String, origin: String, variables: [String: JinjaValue] = [:], specialTokens: [String] = []) throws(TokenizationError) {
+        do {
+            template = try JinjaTemplate(source)
+        } catch {
+            throw TokenizationError.unsupportedChatTemplate("\(origin): \(error)")
         }
+        self.source = source
+        self.origin = origin
+        self.variables = variables
+        self.specialTokens = specialTokens.filter { !$0.isEmpty }
     }
 
-    /// Picks a family by name (`chatml`, `llama3`), overriding what a model's template says.
-    public init(named name: String, defaultSystemPrompt: String? = nil) throws {
-        guard let family = Family(rawValue: name.lowercased()) else {
-            throw TokenizationError.unsupportedChatTemplate("'\(name)' is not a template family; supported families: \(Self.familyNames)")
+    /// The model's own template, with the tokenizer's special tokens as variables.
+    public init(tokenizer: BPETokenizer, source: String, origin: String, extraVariables: [String: JinjaValue] = [:]) throws(TokenizationError) {
+        var variables: [String: JinjaValue] = [:]
+        for (name, id) in [("bos_token", tokenizer.bosTokenID), ("eos_token", tokenizer.eosTokenID),
+                           ("pad_token", tokenizer.padTokenID), ("unk_token", tokenizer.unknownTokenID)] {
+            if let id, let text = tokenizer.token(for: id) { variables[name] = .string(text) }
         }
-        self.init(family: family, defaultSystemPrompt: defaultSystemPrompt)
+        variables.merge(extraVariables) { _, new in new }
+        try self.init(source: source, origin: origin, variables: variables, specialTokens: tokenizer.specialTokenTexts)
     }
 
-    /// The conversation as one string, exactly as the model's template renders it.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try renderSegments(messages, addGenerationPrompt: addGenerationPrompt).map(\.text).joined()
+    /// Built-in templates for models that ship none, by name.
+    public static let builtIn: [String: String] = [
+        "chatml": "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+        "llama3": "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+            + "message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+            + "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
+            + "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+    ]
+
+    /// The conversation as one string, exactly as the template renders it.
+    public func render(_ conversation: ChatConversation, addGenerationPrompt: Bool) throws(TokenizationError) -> String {
+        try rendering(conversation.messages, tools: conversation.tools, addGenerationPrompt: addGenerationPrompt).text
     }
 
-    /// The conversation as consecutive segments whose texts join into `render`'s string; assistant
-    /// content and its end-of-turn token are marked trainable, everything else is not.
-    public func renderSegments(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> [ChatSegment] {
-        guard !messages.isEmpty else { throw TokenizationError.invalidConversation("the conversation has no messages") }
-        for (index, message) in messages.enumerated() where !Self.roles.contains(message.role) {
-            throw TokenizationError.invalidConversation(
-                "message \(index) has role '\(message.role)'; expected one of \(Self.roles.sorted().joined(separator: ", "))")
-        }
-        var conversation = messages
-        if let defaultSystemPrompt, messages[0].role != "system" {
-            conversation.insert(ChatMessage(role: "system", content: defaultSystemPrompt), at: 0)
-        }
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws(TokenizationError) -> String {
+        try render(ChatConversation(messages: messages), addGenerationPrompt: addGenerationPrompt)
+    }
 
+    /// The conversation as consecutive segments whose texts join into `render`'s string; the
+    /// assistant's turns are marked trainable.
+    public func renderSegments(_ conversation: ChatConversation, addGenerationPrompt: Bool) throws(TokenizationError) -> [ChatSegment] {
+        let full = try rendering(conversation.messages, tools: conversation.tools, addGenerationPrompt: addGenerationPrompt)
+        let bytes = Array(full.text.utf8)
+        let trainable = template.hasGenerationBlocks ? full.generationSpans : try assistantSpans(full, bytes, conversation)
         var segments: [ChatSegment] = []
-        switch family {
-        case .chatml:
-            for message in conversation {
-                let header = "<|im_start|>\(message.role)\n"
-                if message.role == "assistant" {
-                    segments.append(ChatSegment(text: header, trainable: false))
-                    segments.append(ChatSegment(text: message.content + "<|im_end|>", trainable: true))
-                    segments.append(ChatSegment(text: "\n", trainable: false))
-                } else {
-                    segments.append(ChatSegment(text: header + message.content + "<|im_end|>\n", trainable: false))
-                }
-            }
-            if addGenerationPrompt { segments.append(ChatSegment(text: "<|im_start|>assistant\n", trainable: false)) }
-        case .llama3:
-            segments.append(ChatSegment(text: "<|begin_of_text|>", trainable: false))
-            for message in conversation {
-                let header = "<|start_header_id|>\(message.role)<|end_header_id|>\n\n"
-                // The Llama-3 template trims every message (`message['content'] | trim`).
-                let content = message.content.trimmingCharacters(in: .whitespacesAndNewlines)
-                if message.role == "assistant" {
-                    segments.append(ChatSegment(text: header, trainable: false))
-                    segments.append(ChatSegment(text: content + "<|eot_id|>", trainable: true))
-                } else {
-                    segments.append(ChatSegment(text: header + content + "<|eot_id|>", trainable: false))
-                }
-            }
-            if addGenerationPrompt {
-                segments.append(ChatSegment(text: "<|start_header_id|>assistant<|end_header_id|>\n\n", trainable: false))
-            }
+        var position = 0
+        func append(_ range: Range<Int>, _ flag: Bool) {
+            guard !range.isEmpty else { return }
+            segments.append(ChatSegment(text: String(decoding: bytes[range], as: UTF8.self), trainable: flag))
         }
+        for span in trainable.sorted(by: { $0.lowerBound < $1.lowerBound }) where span.lowerBound >= position {
+            append(position..<span.lowerBound, false)
+            append(span, true)
+            position = span.upperBound
+        }
+        append(position..<bytes.count, false)
         return segments
     }
 
-    private static var familyNames: String { Family.allCases.map(\.rawValue).joined(separator: ", ") }
-
-    /// The literal system message a ChatML template writes when the conversation has none:
-    /// the text of a string literal `'<|im_start|>system\n…<|im_end|>'`. Occurrences built from
-    /// expressions (`'<|im_start|>system\n' + messages[0]['content']`) are skipped.
-    static func chatMLDefaultSystemPrompt(in template: String) -> String? {
-        let marker = "<|im_start|>system"
-        var searchStart = template.startIndex
-        while let found = template.range(of: marker, range: searchStart..<template.endIndex) {
-            searchStart = found.upperBound
-            var rest = template[found.upperBound...]
-            // The newline is written either literally or as the Jinja escape `\n`.
-            if rest.hasPrefix("\n") {
-                rest = rest.dropFirst()
-            } else if rest.hasPrefix("\\n") {
-                rest = rest.dropFirst(2)
-            } else {
-                continue
-            }
-            guard let end = rest.range(of: "<|im_end|>") else { continue }
-            let literal = rest[..<end.lowerBound]
-            guard let text = unescapeJinjaLiteral(literal), !text.isEmpty else { continue }
-            return text
-        }
-        return nil
+    public func renderSegments(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws(TokenizationError) -> [ChatSegment] {
+        try renderSegments(ChatConversation(messages: messages), addGenerationPrompt: addGenerationPrompt)
     }
 
-    /// The text of the inside of a Jinja string literal, or nil when it is not a plain literal
-    /// (it holds an unescaped quote or a template tag, so it is built from an expression).
-    private static func unescapeJinjaLiteral(_ literal: Substring) -> String? {
-        var text = ""
-        var escaped = false
-        for character in literal {
-            if escaped {
-                switch character {
-                case "n": text.append("\n")
-                case "t": text.append("\t")
-                default: text.append(character)
+    /// Byte ranges of the assistant turns (see the file comment).
+    private func assistantSpans(_ full: JinjaRendering, _ bytes: [UInt8], _ conversation: ChatConversation) throws(TokenizationError) -> [Range<Int>] {
+        var spans: [Range<Int>] = []
+        for (index, message) in conversation.messages.enumerated() where message.role == "assistant" {
+            let runs = full.messageSpans.filter { $0.messageIndex == index }
+            guard let first = runs.first, let last = runs.last else { continue }
+            var start = first.bytes.lowerBound
+            var end = last.bytes.upperBound
+            let prompt = Array(generationPrompt(before: index, conversation).utf8)
+            let region = bytes[start..<end]
+            start += zip(region, prompt).prefix { $0 == $1 }.count
+            if let special = lastSpecialTokenEnd(in: bytes, start..<end) { end = special }
+            if start < end { spans.append(start..<end) }
+        }
+        return spans
+    }
+
+    /// What `add_generation_prompt` adds after the messages before `index`: the header that opens
+    /// an assistant turn. Empty when the template has no generation prompt or cannot render the
+    /// shorter conversation.
+    private func generationPrompt(before index: Int, _ conversation: ChatConversation) -> String {
+        let earlier = Array(conversation.messages[..<index])
+        guard let with = try? rendering(earlier, tools: conversation.tools, addGenerationPrompt: true).text,
+              let without = try? rendering(earlier, tools: conversation.tools, addGenerationPrompt: false).text,
+              with.utf8.starts(with: without.utf8) else { return "" }
+        return String(decoding: with.utf8.dropFirst(without.utf8.count), as: UTF8.self)
+    }
+
+    /// The end of the last special token written in `bytes[range]`, if any.
+    private func lastSpecialTokenEnd(in bytes: [UInt8], _ range: Range<Int>) -> Int? {
+        var best: Int?
+        for token in specialTokens {
+            let needle = Array(token.utf8)
+            guard needle.count <= range.count else { continue }
+            var position = range.upperBound - needle.count
+            while position >= range.lowerBound {
+                if bytes[position] == needle[0], Array(bytes[position..<position + needle.count]) == needle {
+                    best = max(best ?? 0, position + needle.count)
+                    break
                 }
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else if character == "'" || character == "\"" || character == "{" || character == "}" {
-                return nil
-            } else {
-                text.append(character)
+                position -= 1
             }
         }
-        return escaped ? nil : text
+        return best
+    }
+
+    private func rendering(_ messages: [ChatMessage], tools: [JinjaValue]?, addGenerationPrompt: Bool) throws(TokenizationError) -> JinjaRendering {
+        var context = variables
+        context["messages"] = .array(messages.enumerated().map { index, message in
+            var object = message.fields
+            object.messageIndex = index
+            return .object(object)
+        })
+        context["tools"] = tools.map { .array($0) } ?? JinjaValue.none
+        context["documents"] = JinjaValue.none
+        context["add_generation_prompt"] = .bool(addGenerationPrompt)
+        do {
+            return try template.render(context, now: now)
+        } catch {
+            throw TokenizationError.invalidConversation("the chat template (\(origin)) says: \(error)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Jinja
 import TestSupport
 import Testing
 import Tokenization
@@ -13,59 +14,66 @@ import Tokenization
         ' }}{% endif %}
         """
 
-    @Test func chatMLWithDefaultSystemPromptFromTheTemplate() throws {
-        let template = try ChatTemplate(template: Self.smolLMTemplate)
-        #expect(template.family == .chatml)
-        #expect(template.defaultSystemPrompt == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
-        let text = try template.render([ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: true)
+    static let chatMLTokens = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+
+    static func chatML(_ source: String = smolLMTemplate) throws -> ChatTemplate {
+        try ChatTemplate(source: source, origin: "test", specialTokens: chatMLTokens)
+    }
+
+    @Test func theTemplateWritesItsDefaultSystemPrompt() throws {
+        let text = try Self.chatML().render([ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: true)
         #expect(text == "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
             + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     }
 
     @Test func explicitSystemMessageReplacesTheDefault() throws {
-        let template = try ChatTemplate(template: Self.smolLMTemplate)
-        let text = try template.render(
+        let text = try Self.chatML().render(
             [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: false)
         #expect(text == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
     }
 
-    @Test func escapedDefaultSystemPromptIsRead() throws {
-        // Qwen2.5 style: the newline is the Jinja escape `\n`, and the first occurrence is an expression.
-        let template = #"{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}{%- else %}{{- '<|im_start|>system\nYou are Qwen, a helpful assistant.<|im_end|>\n' }}{%- endif %}"#
-        #expect(try ChatTemplate(template: template).defaultSystemPrompt == "You are Qwen, a helpful assistant.")
-        #expect(try ChatTemplate(template: "{{'<|im_start|>' + message['role'] + '\n'}}").defaultSystemPrompt == nil)
-    }
-
-    @Test func segmentsMarkAssistantContentAndEndToken() throws {
-        let template = try ChatTemplate(named: "chatml")
-        let messages = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: "Hello!")]
+    @Test func segmentsMarkAssistantTurnsThroughTheEndToken() throws {
+        let template = try Self.chatML()
+        let messages = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: "Hello!"),
+                        ChatMessage(role: "user", content: "And?"), ChatMessage(role: "assistant", content: "Bye.")]
         let segments = try template.renderSegments(messages, addGenerationPrompt: false)
         #expect(segments.map(\.text).joined() == (try template.render(messages, addGenerationPrompt: false)))
-        #expect(segments.filter(\.trainable).map(\.text) == ["Hello!<|im_end|>"])
+        // The header is the generation prompt (given at inference); the newline after <|im_end|> is not trained.
+        #expect(segments.filter(\.trainable).map(\.text) == ["Hello!<|im_end|>", "Bye.<|im_end|>"])
     }
 
-    @Test func llama3() throws {
-        let template = try ChatTemplate(template: "{{ bos_token }}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}")
-        #expect(template.family == .llama3)
+    @Test func generationBlocksMarkTheTrainedText() throws {
+        let source = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' }}{% if m.role == 'assistant' %}"
+            + "{% generation %}{{ m.content + '<|im_end|>' }}{% endgeneration %}{% else %}{{ m.content + '<|im_end|>' }}{% endif %}"
+            + "{{ '\\n' }}{% endfor %}"
+        let template = try Self.chatML(source)
+        let messages = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: "Hello!")]
+        #expect(try template.renderSegments(messages, addGenerationPrompt: false).filter(\.trainable).map(\.text) == ["Hello!<|im_end|>"])
+    }
+
+    @Test func builtInLlama3TrimsAndWritesBOS() throws {
+        let template = try ChatTemplate(source: try #require(ChatTemplate.builtIn["llama3"]), origin: "llama3",
+                                        variables: ["bos_token": .string("<|begin_of_text|>")],
+                                        specialTokens: ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"])
         let messages = [ChatMessage(role: "user", content: " Hi \n"), ChatMessage(role: "assistant", content: "Hello!")]
         #expect(try template.render(messages, addGenerationPrompt: false)
             == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
             + "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>")
-        let segments = try template.renderSegments(Array(messages.prefix(1)), addGenerationPrompt: true)
-        #expect(segments.last == ChatSegment(text: "<|start_header_id|>assistant<|end_header_id|>\n\n", trainable: false))
-        #expect(segments.filter(\.trainable).isEmpty)
+        #expect(try template.renderSegments(messages, addGenerationPrompt: false).filter(\.trainable).map(\.text) == ["Hello!<|eot_id|>"])
+        let prompt = try template.renderSegments(Array(messages.prefix(1)), addGenerationPrompt: true)
+        #expect(prompt.last?.text.hasSuffix("<|start_header_id|>assistant<|end_header_id|>\n\n") == true)
+        #expect(prompt.filter(\.trainable).isEmpty)
     }
 
-    @Test func unsupportedTemplatesAndConversations() throws {
-        #expect(throws: TokenizationError.self) { try ChatTemplate(template: "[INST] {{ message['content'] }} [/INST]") }
-        #expect(throws: TokenizationError.unsupportedChatTemplate("'mistral' is not a template family; supported families: chatml, llama3")) {
-            try ChatTemplate(named: "mistral")
+    @Test func errorsSayWhatIsWrong() throws {
+        #expect(throws: TokenizationError.self) { try ChatTemplate(source: "{% if %}", origin: "broken") }
+        let strict = try ChatTemplate(source: "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user turn') }}{% endif %}ok",
+                                      origin: "strict")
+        #expect(throws: TokenizationError.invalidConversation("the chat template (strict) says: Conversations must start with a user turn")) {
+            try strict.render([ChatMessage(role: "assistant", content: "x")], addGenerationPrompt: false)
         }
-        let template = try ChatTemplate(named: "chatml")
-        #expect(throws: TokenizationError.invalidConversation("the conversation has no messages")) {
-            try template.render([], addGenerationPrompt: true)
-        }
-        #expect(throws: TokenizationError.self) { try template.render([ChatMessage(role: "robot", content: "x")], addGenerationPrompt: false) }
+        #expect(throws: TokenizationError.self) { try ChatMessage(json: .object(JinjaObject([("role", .string("robot")), ("content", .string("x"))])), index: 0) }
+        #expect(throws: TokenizationError.self) { try ChatMessage(json: .object(JinjaObject([("role", .string("user"))])), index: 0) }
     }
 }
 
@@ -81,17 +89,18 @@ struct ReferenceChatTests {
         let templateString = try #require(tokenizer.chatTemplate)
         #expect(templateString == reference["chat_template"] as? String)
 
-        let template = try ChatTemplate(template: templateString)
+        let template = try ChatTemplate(tokenizer: tokenizer, source: templateString, origin: "SmolLM2")
         let text = try template.render(messages, addGenerationPrompt: false)
         #expect(text == reference["text"] as? String)
         let ids = tokenizer.encode(text)
         #expect(ids.count == 91)
         #expect(ids == reference["input_ids"] as? [Int])
 
-        // Encoding segment by segment gives the same ids, so loss masks line up with them.
+        // The segments encode to the same ids in one pass, each id flagged by where it starts.
         let segments = try template.renderSegments(messages, addGenerationPrompt: false)
-        #expect(segments.flatMap { tokenizer.encode($0.text) } == ids)
-        let trainable = segments.filter(\.trainable).flatMap { tokenizer.encode($0.text) }
+        let encoded = tokenizer.encode(segments)
+        #expect(encoded.ids == ids)
+        let trainable = zip(encoded.ids, encoded.trainable).filter(\.1).map(\.0)
         #expect(trainable.last == tokenizer.eosTokenID)
         // "LoRA freezes ... storage.<|im_end|>": ids 46..<90 of the reference.
         #expect(trainable == Array(ids[46..<90]))

@@ -10,7 +10,7 @@ import Tokenization
         #expect(try parse(#"{"text": "hi"}"#) == .text("hi"))
         #expect(try parse(#"{"prompt": "a", "completion": "b"}"#) == .promptCompletion(prompt: "a", completion: "b"))
         #expect(try parse(#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}"#)
-            == .chat([ChatMessage(role: "user", content: "q"), ChatMessage(role: "assistant", content: "a")]))
+            == .chat(ChatConversation(messages: [ChatMessage(role: "user", content: "q"), ChatMessage(role: "assistant", content: "a")])))
         #expect(try parse(#"{"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}"#) == .tokens(inputIDs: [1, 2, 3], labels: [-100, 2, 3]))
         #expect(try parse(#"{"input_ids": [5, 6]}"#) == .tokens(inputIDs: [5, 6], labels: nil))
     }

@@ -1,14 +1,16 @@
 // One row of a JSONL data file, in any of the accepted shapes:
 //   {"messages": [{"role": "user", "content": "..."}, ...]}   chat, rendered with the model's template
+//   {"messages": [...], "tools": [...]}                       chat with tool calls (tool_calls, role "tool")
 //   {"prompt": "...", "completion": "..."}                    prompt/completion pair
 //   {"text": "..."}                                           plain text
 //   {"input_ids": [..], "labels": [..]}                       pre-tokenized; labels optional, -100 = not counted
 import Foundation
+import Jinja
 import Tokenization
 
 /// A parsed data row, before tokenization.
 public enum DataRow: Sendable, Equatable {
-    case chat([ChatMessage])
+    case chat(ChatConversation)
     case promptCompletion(prompt: String, completion: String)
     case text(String)
     case tokens(inputIDs: [Int], labels: [Int]?)
@@ -27,8 +29,16 @@ public enum DataRow: Sendable, Equatable {
         guard let row = object as? [String: Any] else {
             throw DataRowError("the line is JSON but not an object; expected {\"messages\"}, {\"prompt\", \"completion\"}, {\"text\"} or {\"input_ids\"}")
         }
-        if let messages = row["messages"] {
-            return .chat(try parseMessages(messages))
+        if row["messages"] != nil {
+            // Read again keeping key order: tool schemas and arguments are printed as written.
+            guard case .object(let ordered) = try? JinjaValue.parseJSON(text) else {
+                throw DataRowError("the line is not valid JSON")
+            }
+            do {
+                return .chat(try ChatConversation(json: ordered))
+            } catch {
+                throw DataRowError(error.description.replacingOccurrences(of: "invalid conversation: ", with: ""))
+            }
         }
         if row["prompt"] != nil || row["completion"] != nil {
             guard let prompt = row["prompt"] as? String, let completion = row["completion"] as? String else {
@@ -55,22 +65,6 @@ public enum DataRow: Sendable, Equatable {
         }
         let keys = row.keys.sorted().joined(separator: ", ")
         throw DataRowError("no usable field (found: \(keys.isEmpty ? "none" : keys)); expected \"messages\", \"prompt\"+\"completion\", \"text\" or \"input_ids\"")
-    }
-
-    private static func parseMessages(_ value: Any) throws(DataRowError) -> [ChatMessage] {
-        guard let list = value as? [Any], !list.isEmpty else {
-            throw DataRowError("\"messages\" must be a non-empty array")
-        }
-        var messages: [ChatMessage] = []
-        for (index, item) in list.enumerated() {
-            guard let message = item as? [String: Any],
-                  let role = message["role"] as? String,
-                  let content = message["content"] as? String else {
-                throw DataRowError("messages[\(index)] needs string \"role\" and \"content\"")
-            }
-            messages.append(ChatMessage(role: role, content: content))
-        }
-        return messages
     }
 
     private static func integers(_ value: Any, field: String) throws(DataRowError) -> [Int] {

@@ -49,22 +49,21 @@ public struct ExampleEncoder: Sendable {
             trainable.append(false)
         }
         switch row {
-        case .chat(let messages):
+        case .chat(let conversation):
             guard let template else {
-                throw DataRowError("a chat row needs a chat template, and the model has none; pass --chat-template chatml|llama3")
+                throw DataRowError("a chat row needs a chat template, and the model has none; pass --chat-template FILE or a built-in name (chatml, llama3)")
             }
             let segments: [ChatSegment]
             do {
-                segments = try template.renderSegments(messages, addGenerationPrompt: false)
+                segments = try template.renderSegments(conversation, addGenerationPrompt: false)
             } catch {
-                throw DataRowError(String(describing: error))
+                throw DataRowError(error.description)
             }
-            // Llama-3 renders its own <|begin_of_text|>; don't put a second BOS in front.
-            if template.family == .llama3, tokenizer.addBOS, ids.count == 1 {
-                ids.removeAll()
-                trainable.removeAll()
-            }
-            for segment in segments { append(segment.text, counted: segment.trainable || !maskPrompt) }
+            // As transformers' apply_chat_template: the template writes any BOS itself, and the
+            // rendered text is encoded in one pass with its special tokens split off.
+            let encoded = tokenizer.encode(segments)
+            ids = encoded.ids
+            trainable = encoded.trainable.map { $0 || !maskPrompt }
         case .promptCompletion(let prompt, let completion):
             append(prompt, counted: !maskPrompt)
             append(completion, counted: true)

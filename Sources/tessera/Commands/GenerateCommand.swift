@@ -116,7 +116,7 @@ struct GenerateCommand: ParsableCommand {
         var template: ChatTemplate?
         if chat {
             guard let resolved = try templateOption.resolve(for: tokenizer) else {
-                throw ValidationError("the model has no chat template; pass --chat-template chatml|llama3")
+                throw ValidationError("the model has no chat template; pass --chat-template FILE or a built-in name (chatml, llama3)")
             }
             template = resolved
         }

@@ -31,7 +31,7 @@ struct PromptGenerator {
             var messages = [ChatMessage(role: "user", content: prompt)]
             if let system { messages.insert(ChatMessage(role: "system", content: system), at: 0) }
             rendered = try template.render(messages, addGenerationPrompt: true)
-            for marker in ["<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>"] {
+            for marker in ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "<end_of_turn>", "<|end|>"] {
                 if let id = tokenizer.id(for: marker) { stopTokens.insert(id) }
             }
         } else {

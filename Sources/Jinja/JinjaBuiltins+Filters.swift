@@ -24,8 +24,12 @@ extension JinjaBuiltins {
         case "tojson":
             var indent: Int?
             if case .int(let width)? = arguments.value(0, "indent") { indent = width }
-            let sortKeys = arguments.value(2, "sort_keys")?.isTruthy ?? false
-            return .string(try value.json(indent: indent, sortKeys: sortKeys))
+            let sortKeys = arguments.value(3, "sort_keys")?.isTruthy ?? false
+            var separators: (item: String, key: String)?
+            if case .array(let pair)? = arguments.value(2, "separators"), pair.count == 2 { separators = (pair[0].text, pair[1].text) }
+            return .string(try value.json(indent: indent, sortKeys: sortKeys, separators: separators))
+        case "format":
+            return .string(try printf(value.text, arguments.positional))
         case "string": return .string(value.text)
         case "upper": return .string(value.text.uppercased())
         case "lower": return .string(value.text.lowercased())
@@ -153,7 +157,12 @@ extension JinjaBuiltins {
             var digits = 0
             if case .int(let precision)? = arguments.value(0, "precision") { digits = precision }
             let scale = pow(10, Double(digits))
-            return .double((number * scale).rounded(.toNearestOrEven) / scale)
+            let rule: FloatingPointRoundingRule = switch arguments.value(1, "method")?.text {
+            case "ceil": .up
+            case "floor": .down
+            default: .toNearestOrEven
+            }
+            return .double((number * scale).rounded(rule) / scale)
         case "indent":
             var width = 4
             if case .int(let spaces)? = arguments.value(0, "width") { width = spaces }

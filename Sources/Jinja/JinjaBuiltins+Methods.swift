@@ -1,3 +1,5 @@
+import Foundation
+
 // Python methods templates call on strings, dicts and lists (`content.strip()`,
 // `message.get('tool_calls')`, `text.split('</think>')`). Strings are handled as sequences of
 // Unicode scalars, as Python's `str` is, so offsets and matches agree with transformers.
@@ -25,6 +27,9 @@ extension JinjaBuiltins {
                 return object[key] ?? arguments.value(1, "default") ?? .none
             default: break
             }
+        case .int(let index) where name == "loop.cycle":
+            guard !arguments.positional.isEmpty else { throw JinjaError.type("loop.cycle() needs at least one value") }
+            return arguments.positional[index % arguments.positional.count]
         case .array(let values):
             guard let needle = arguments.positional.first else { break }
             switch name {
@@ -42,7 +47,7 @@ extension JinjaBuiltins {
     private static func stringMethod(_ name: String, _ text: String, _ arguments: JinjaCallArguments) throws(JinjaError) -> JinjaValue {
         func stringArgument(_ position: Int, _ keyword: String) throws(JinjaError) -> String? {
             switch arguments.value(position, keyword) {
-            case nil, .none?: return nil
+            case nil, .some(JinjaValue.none): return nil
             case .string(let value)?: return value
             case let other?: throw JinjaError.type("\(name)() argument must be a string, not \(other.typeName)")
             }
@@ -220,5 +225,57 @@ extension JinjaBuiltins {
             index = text.index(after: close)
         }
         return out
+    }
+}
+
+extension JinjaBuiltins {
+    /// Python's `format % values` (and Jinja's `format` filter): `%s %r %d %i %f %e %g %x %o %c %%`
+    /// with flags, width and precision.
+    static func printf(_ format: String, _ values: [JinjaValue]) throws(JinjaError) -> String {
+        var out = ""
+        var next = 0
+        var scalars = Array(format.unicodeScalars)[...]
+        func take() throws(JinjaError) -> JinjaValue {
+            guard next < values.count else { throw JinjaError.type("not enough arguments for format string") }
+            next += 1
+            return values[next - 1]
+        }
+        while let scalar = scalars.popFirst() {
+            guard scalar == "%" else { out.unicodeScalars.append(scalar); continue }
+            var spec = "%"
+            while let flag = scalars.first, "-+ #0".unicodeScalars.contains(flag) { spec.unicodeScalars.append(flag); scalars.removeFirst() }
+            while let digit = scalars.first, ("0"..."9").contains(digit) || digit == "." { spec.unicodeScalars.append(digit); scalars.removeFirst() }
+            guard let type = scalars.popFirst() else { throw JinjaError.type("incomplete format") }
+            switch type {
+            case "%": out += "%"
+            case "s", "r":
+                let value = try take()
+                let text = type == "s" ? value.text : value.repr
+                out += pad(text, spec)
+            case "d", "i", "x", "X", "o", "c":
+                let value = try take()
+                guard let number = value.number else { throw JinjaError.type("%\(type) format: a number is required, not \(value.typeName)") }
+                if type == "c" {
+                    out += String(Character(Unicode.Scalar(UInt32(number)) ?? " "))
+                } else {
+                    out += String(format: spec + "l" + (type == "i" ? "d" : String(type)), Int(number))
+                }
+            case "f", "F", "e", "E", "g", "G":
+                let value = try take()
+                guard let number = value.number else { throw JinjaError.type("%\(type) format: a number is required, not \(value.typeName)") }
+                out += String(format: spec + String(type), number)
+            default:
+                throw JinjaError.type("unsupported format character '\(type)'")
+            }
+        }
+        return out
+    }
+
+    /// `%10s` / `%-10s`: the text padded to the width in the spec.
+    private static func pad(_ text: String, _ spec: String) -> String {
+        let digits = spec.drop { !("1"..."9").contains($0) }.prefix { ("0"..."9").contains($0) }
+        guard let width = Int(digits), width > text.unicodeScalars.count else { return text }
+        let padding = String(repeating: " ", count: width - text.unicodeScalars.count)
+        return spec.contains("-") ? text + padding : padding + text
     }
 }

@@ -82,7 +82,7 @@ enum JinjaBuiltins {
             }
         case "number":
             switch value {
-            case .int, .double: return true
+            case .int, .double, .bool: return true
             default: return false
             }
         case "integer": if case .int = value { return true } else { return false }
@@ -122,6 +122,11 @@ enum JinjaBuiltins {
         case "in": return .bool(try contains(right, left))
         case "not in": return .bool(!(try contains(right, left)))
         case "~": return .string(left.text + right.text)
+        case "%":
+            if case .string(let format) = left {
+                let values: [JinjaValue] = if case .array(let items) = right { items } else { [right] }
+                return .string(try printf(format, values))
+            }
         case "+":
             switch (left, right) {
             case (.string(let a), .string(let b)): return .string(a + b)

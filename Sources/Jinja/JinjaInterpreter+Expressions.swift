@@ -124,7 +124,7 @@ extension JinjaInterpreter {
     func slice(_ base: JinjaValue, _ start: JinjaValue?, _ stop: JinjaValue?, _ step: JinjaValue?) throws(JinjaError) -> JinjaValue {
         func integer(_ value: JinjaValue?) throws(JinjaError) -> Int? {
             switch value {
-            case nil, .none?: return nil
+            case nil, .some(JinjaValue.none): return nil
             case .int(let number)?: return number
             default: throw JinjaError.type("slice indices must be integers or None")
             }

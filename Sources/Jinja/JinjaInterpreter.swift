@@ -42,6 +42,8 @@ final class JinjaInterpreter {
     let now: Double?
     /// Guards against runaway recursion in macros.
     var callDepth = 0
+    /// The body of a `{% call %}` block, handed to the macro it calls as `caller`.
+    var pendingCaller: JinjaValue?
 
     init(globals: [String: JinjaValue], now: Double?) {
         scopes = [globals]
@@ -119,6 +121,10 @@ final class JinjaInterpreter {
                 guard case .namespace(let id) = lookup(object) else {
                     throw JinjaError.type("cannot assign attribute '\(attribute)' on '\(object)', which is not a namespace")
                 }
+                // transformers' sandbox refuses these; so does the engine, with its words.
+                guard !attribute.hasPrefix("_") else {
+                    throw JinjaError.type("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(attribute)'. Please rename the attribute.")
+                }
                 namespaces[id][attribute] = value
             }
         case .blockAssignment(let name, let body, let filters):
@@ -140,6 +146,11 @@ final class JinjaInterpreter {
             var value = JinjaValue.string(try capture { () throws(JinjaError) in _ = try execute(body) })
             for filter in filters { value = try applyFilter(filter, to: value) }
             emit(value.text)
+        case .callBlock(let call, let body):
+            macros.append(JinjaMacro(name: "caller", parameters: [], body: body))
+            pendingCaller = .callable(.macro(macros.count - 1))
+            defer { pendingCaller = nil }
+            emit(try evaluate(call).text)
         case .breakLoop: return .breakLoop
         case .continueLoop: return .continueLoop
         case .evaluate(let expression): _ = try evaluate(expression)
@@ -184,6 +195,7 @@ final class JinjaInterpreter {
                 ("length", .int(items.count)), ("depth", .int(1)), ("depth0", .int(0)),
                 ("previtem", index > 0 ? items[index - 1] : .undefined("loop.previtem")),
                 ("nextitem", index + 1 < items.count ? items[index + 1] : .undefined("loop.nextitem")),
+                ("cycle", .callable(.method(receiver: .int(index), name: "loop.cycle"))),
             ])))
             if case .object(let object) = item { messageStack.append(object.messageIndex) } else { messageStack.append(nil) }
             let flow = try execute(body)
@@ -201,6 +213,10 @@ final class JinjaInterpreter {
             throw JinjaError.type("macro '\(macro.name)' takes \(macro.parameters.count) arguments, \(positional.count) given")
         }
         var locals: [String: JinjaValue] = [:]
+        if let caller = pendingCaller {
+            locals["caller"] = caller
+            pendingCaller = nil
+        }
         let saved = scopes
         scopes = [scopes[0]]
         defer {

@@ -136,6 +136,11 @@ struct JinjaParser {
             let (body, end) = try block(until: ["endfilter"])
             guard end != nil else { throw JinjaError.syntax("'filter' is never closed", line: line) }
             return .filterBlock(filters, body: body)
+        case "call":
+            let call = try parser.parseAll()
+            let (body, end) = try block(until: ["endcall"])
+            guard end != nil else { throw JinjaError.syntax("'call' is never closed", line: line) }
+            return .callBlock(call, body: body)
         case "break":
             try parser.end()
             return .breakLoop

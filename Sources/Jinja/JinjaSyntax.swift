@@ -17,6 +17,8 @@ indirect enum JinjaNode {
     case generation([JinjaNode])
     /// `{% filter name %}…{% endfilter %}`.
     case filterBlock([JinjaFilterCall], body: [JinjaNode])
+    /// `{% call macro(…) %}…{% endcall %}`: the body is the macro's `caller()`.
+    case callBlock(JinjaExpression, body: [JinjaNode])
     case breakLoop
     case continueLoop
     /// `{% do expression %}`: evaluated for its effect.

@@ -10,6 +10,11 @@ public struct JinjaRendering: Sendable, Equatable {
     public struct MessageSpan: Sendable, Equatable {
         public var messageIndex: Int
         public var bytes: Range<Int>
+
+        public init(messageIndex: Int, bytes: Range<Int>) {
+            self.messageIndex = messageIndex
+            self.bytes = bytes
+        }
     }
 
     public var text: String
@@ -45,7 +50,7 @@ public struct JinjaTemplate: Sendable {
             case .conditional(let branches, let otherwise):
                 return branches.contains { containsGeneration($0.body) } || containsGeneration(otherwise)
             case .loop(_, _, _, let body, let otherwise): return containsGeneration(body) || containsGeneration(otherwise)
-            case .blockAssignment(_, let body, _), .filterBlock(_, let body): return containsGeneration(body)
+            case .blockAssignment(_, let body, _), .filterBlock(_, let body), .callBlock(_, let body): return containsGeneration(body)
             case .macro(let macro): return containsGeneration(macro.body)
             default: return false
             }

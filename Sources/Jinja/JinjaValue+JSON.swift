@@ -13,18 +13,20 @@ extension JinjaValue {
     }
 
     /// `json.dumps(self, ensure_ascii=False, indent=indent, sort_keys=sortKeys)`.
-    public func json(indent: Int? = nil, sortKeys: Bool = false) throws(JinjaError) -> String {
+    public func json(indent: Int? = nil, sortKeys: Bool = false, separators: (item: String, key: String)? = nil) throws(JinjaError) -> String {
         var out = ""
-        try writeJSON(into: &out, indent: indent, depth: 0, sortKeys: sortKeys)
+        let separators = separators ?? (indent == nil ? ", " : ",", ": ")
+        try writeJSON(into: &out, indent: indent, depth: 0, sortKeys: sortKeys, separators: separators)
         return out
     }
 
-    private func writeJSON(into out: inout String, indent: Int?, depth: Int, sortKeys: Bool) throws(JinjaError) {
+    private func writeJSON(into out: inout String, indent: Int?, depth: Int, sortKeys: Bool,
+                           separators: (item: String, key: String)) throws(JinjaError) {
         func newline(_ level: Int) {
             guard let indent else { return }
             out += "\n" + String(repeating: " ", count: indent * level)
         }
-        let itemSeparator = indent == nil ? ", " : ","
+        let itemSeparator = separators.item
         switch self {
         case .none: out += "null"
         case .bool(let value): out += value ? "true" : "false"
@@ -38,7 +40,7 @@ extension JinjaValue {
             for (index, value) in values.enumerated() {
                 if index > 0 { out += itemSeparator }
                 newline(depth + 1)
-                try value.writeJSON(into: &out, indent: indent, depth: depth + 1, sortKeys: sortKeys)
+                try value.writeJSON(into: &out, indent: indent, depth: depth + 1, sortKeys: sortKeys, separators: separators)
             }
             newline(depth)
             out += "]"
@@ -49,8 +51,8 @@ extension JinjaValue {
                 if index > 0 { out += itemSeparator }
                 newline(depth + 1)
                 Self.writeJSONString(key, into: &out)
-                out += ": "
-                try (object[key] ?? .none).writeJSON(into: &out, indent: indent, depth: depth + 1, sortKeys: sortKeys)
+                out += separators.key
+                try (object[key] ?? .none).writeJSON(into: &out, indent: indent, depth: depth + 1, sortKeys: sortKeys, separators: separators)
             }
             newline(depth)
             out += "}"

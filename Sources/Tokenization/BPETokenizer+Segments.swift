@@ -1,10 +1,11 @@
 // Encoding a rendered chat whose parts differ in whether they are trained. The text is encoded in
 // one pass, so the ids are exactly `encode(text)` (what transformers' `apply_chat_template` gives:
 // a SentencePiece tokenizer would add a word-start marker to every separately encoded part), and
-// each token takes the flag of the part its first byte lies in.
+// a token is trainable when any of its bytes lies in a trainable part, as transformers'
+// `return_assistant_tokens_mask` marks every token a character of the assistant's text maps to.
 
 extension BPETokenizer {
-    /// The ids of the joined segments, and for each id whether it starts in a trainable segment.
+    /// The ids of the joined segments, and for each id whether it covers part of a trainable segment.
     public func encode(_ segments: [ChatSegment]) -> (ids: [Int], trainable: [Bool]) {
         var text = ""
         var trainableBytes: [Range<Int>] = []
@@ -16,17 +17,18 @@ extension BPETokenizer {
             length += count
         }
         let ids = encode(text)
-        let offsets = byteOffsets(of: ids, in: Array(text.utf8))
-        let trainable = offsets.map { offset in trainableBytes.contains { $0.contains(offset) } }
+        let ranges = byteRanges(of: ids, in: Array(text.utf8))
+        let trainable = ranges.map { range in trainableBytes.contains { $0.overlaps(range) } }
         return (ids, trainable)
     }
 
-    /// Where in `text` each token of `ids = encode(text)` starts, found by walking the bytes each
-    /// token spells along the text. A space the tokenizer inserted (SentencePiece's word-start
-    /// marker before the first word of a stretch) is not in the text and is stepped over.
-    func byteOffsets(of ids: [Int], in text: [UInt8]) -> [Int] {
-        var offsets: [Int] = []
-        offsets.reserveCapacity(ids.count)
+    /// The bytes of `text` each token of `ids = encode(text)` spells, found by walking the bytes
+    /// each token spells along the text. A space the tokenizer inserted (SentencePiece's word-start
+    /// marker before the first word of a stretch) is not in the text and is stepped over; a token
+    /// that spells only such a space gets an empty range where it stands.
+    func byteRanges(of ids: [Int], in text: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(ids.count)
         var position = 0
         for id in ids {
             let spelled = tokenBytes.indices.contains(id) ? tokenBytes[id] : []
@@ -43,8 +45,8 @@ extension BPETokenizer {
                     break
                 }
             }
-            offsets.append(start ?? min(position, max(text.count - 1, 0)))
+            ranges.append((start ?? position)..<position)
         }
-        return offsets
+        return ranges
     }
 }

@@ -25,7 +25,7 @@ public struct ChatMessage: Sendable, Equatable {
         }
         switch object["content"] {
         case .string?: break
-        case .none?, nil:
+        case .some(JinjaValue.none), nil:
             guard object["tool_calls"] != nil else {
                 throw TokenizationError.invalidConversation("messages[\(index)] needs a string \"content\" (or \"tool_calls\")")
             }
@@ -67,7 +67,7 @@ public struct ChatConversation: Sendable, Equatable {
         for (index, item) in list.enumerated() { messages.append(try ChatMessage(json: item, index: index)) }
         var tools: [JinjaValue]?
         switch row["tools"] {
-        case nil, .none?: tools = nil
+        case nil, .some(JinjaValue.none): tools = nil
         case .array(let list)?: tools = list
         default: throw TokenizationError.invalidConversation("\"tools\" must be a list of JSON schemas")
         }

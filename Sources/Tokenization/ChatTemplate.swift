@@ -146,10 +146,20 @@ public struct ChatTemplate: Sendable {
         return best
     }
 
+    /// A message as transformers hands it to the template (`_normalize_chat_messages`): keys whose
+    /// value is null are dropped, and the reasoning field is offered under each name templates use.
+    static func normalized(_ message: JinjaObject) -> JinjaObject {
+        var object = message
+        for key in object.keys where object[key] == JinjaValue.none { object[key] = nil }
+        if let reasoning = object["reasoning_content"], object["thinking"] == nil { object["thinking"] = reasoning }
+        if object["reasoning_content"] == nil, let reasoning = object["thinking"] ?? object["reasoning"] { object["reasoning_content"] = reasoning }
+        return object
+    }
+
     private func rendering(_ messages: [ChatMessage], tools: [JinjaValue]?, addGenerationPrompt: Bool) throws(TokenizationError) -> JinjaRendering {
         var context = variables
         context["messages"] = .array(messages.enumerated().map { index, message in
-            var object = message.fields
+            var object = Self.normalized(message.fields)
             object.messageIndex = index
             return .object(object)
         })

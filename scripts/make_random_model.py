@@ -12,11 +12,17 @@ train` trains on random token ids.
       config) and bf16 safetensors shards with model.safetensors.index.json, as published
       checkpoints are laid out. Written tensor by tensor in chunks of at most 16 M values, so
       memory stays small whatever the model (llama3.1-8b is 16 GB on disk).
+  python3 scripts/make_random_model.py OUT ... --model-type mistral --sliding-window 16 \
+          --tokenizer DIR --chat-template FILE
+      a Mistral config (sliding window), with DIR's tokenizer.json and tokenizer_config.json
+      copied beside it and FILE as chat_template.jinja, so that train / eval / generate run on
+      it end to end (scripts/test_sentencepiece_model.sh).
   tessera bench train --model OUT ...
 """
 import argparse
 import json
 import os
+import shutil
 
 import numpy as np
 
@@ -117,6 +123,10 @@ def main():
     p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model-type", choices=["llama", "mistral"], default="llama", help="without --preset")
+    p.add_argument("--sliding-window", type=int, help="Mistral's attention window (with --model-type mistral)")
+    p.add_argument("--tokenizer", help="a directory whose tokenizer.json and tokenizer_config.json are copied")
+    p.add_argument("--chat-template", help="a Jinja file written as chat_template.jinja")
     a = p.parse_args()
     if a.preset:
         c, f, layers, h, g, v, extra = PRESETS[a.preset]
@@ -125,6 +135,8 @@ def main():
         c, f, layers, h, g, v = a.hidden, a.ffn, a.layers, a.heads, a.kv_heads, a.vocab
         extra = dict(rope_theta=10000.0, max_position_embeddings=4096, tie_word_embeddings=True,
                      bos_token_id=1, eos_token_id=2)
+        if a.model_type == "mistral":
+            extra.update(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=a.sliding_window)
         dtype = "F32"
     if c % h or h % g:
         p.error("hidden must be a multiple of heads, and heads a multiple of kv-heads")
@@ -138,6 +150,11 @@ def main():
     config.update(extra)
     with open(os.path.join(a.out, "config.json"), "w") as fh:
         json.dump(config, fh, indent=1)
+    if a.tokenizer:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(os.path.join(a.tokenizer, name), os.path.join(a.out, name))
+    if a.chat_template:
+        shutil.copyfile(a.chat_template, os.path.join(a.out, "chat_template.jinja"))
 
     shapes = tensor_shapes(c, f, layers, h, g, v, d, tied, qk_norm=config["model_type"] == "qwen3")
     rng = np.random.default_rng(a.seed)

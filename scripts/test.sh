@@ -467,6 +467,9 @@ section "memory guard" scripts/test_memory_guard.sh
 # the held-out eval loss within 0.5% (scripts/check_bf16_accuracy.sh; 50 steps by default; skipped
 # on CPUs with neither AMX nor AVX512-BF16).
 section "bf16 accuracy" scripts/check_bf16_accuracy.sh --steps 10
+# 13. A Mistral-style model with the real SentencePiece tokenizer and [INST] template, end to end:
+# tokenize --chat, train, eval, generate, tp 2 = one rank, merge to HF (scripts/test_sentencepiece_model.sh).
+section "SentencePiece model end to end" scripts/test_sentencepiece_model.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -60,13 +60,17 @@ public enum HFExportFiles {
 /// Memory: `SafeTensorsWriter` holds every converted tensor until it writes, so the peak is the
 /// size of `model.safetensors` (about 540 MB for a 135M model in F32) plus one dequantized tensor.
 ///
+/// `tokenizerFiles` (from `ModelPath.ownTokenizerFiles()`): a Hugging Face source's tokenizer
+/// files, copied instead of writing `tokenizer.json` and `tokenizer_config.json` from `tokenizer`.
+///
 /// - Returns: the files written, with their sizes.
 /// - Throws: `ModelFormatsError.io` naming the path for file-system problems;
 ///   `LlamaModelError.invalidWeights` for a model config.json cannot describe (GGUF
 ///   `rope_freqs.weight` without `rope_scaling`).
 @discardableResult
 public func exportHuggingFace(model: Llama, tokenizer: TokenizerDefinition, to directory: String,
-                              dtype: HFExportDType = .f32, overwrite: Bool = false) throws -> [HFExportedFile] {
+                              dtype: HFExportDType = .f32, overwrite: Bool = false,
+                              tokenizerFiles: [String: Data]? = nil) throws -> [HFExportedFile] {
     let config = model.config
     if model.weights.ropeFrequencyFactors != nil && config.ropeScaling == nil {
         // Llama 3.1 GGUFs bake the scaling into rope_freqs.weight; config.json can only say
@@ -91,8 +95,14 @@ public func exportHuggingFace(model: Llama, tokenizer: TokenizerDefinition, to d
     let weightsPath = path(HFExportFiles.weights)
     try huggingFaceSafeTensors(model: model, dtype: dtype).write(to: weightsPath)
     written.append(HFExportedFile(path: weightsPath, bytes: try fileSize(weightsPath)))
-    try writeJSON(tokenizer.tokenizerJSON(), HFExportFiles.tokenizer)
-    try writeJSON(tokenizer.tokenizerConfigJSON(modelMaxLength: config.maxPositionEmbeddings), HFExportFiles.tokenizerConfig)
+    if let tokenizerFiles {
+        // A Hugging Face source's own tokenizer files, byte for byte (SentencePiece tokenizers
+        // included, which Tessera does not write itself).
+        for name in tokenizerFiles.keys.sorted() { try writeJSON(tokenizerFiles[name]!, name) }
+    } else {
+        try writeJSON(tokenizer.tokenizerJSON(), HFExportFiles.tokenizer)
+        try writeJSON(tokenizer.tokenizerConfigJSON(modelMaxLength: config.maxPositionEmbeddings), HFExportFiles.tokenizerConfig)
+    }
     try writeJSON(generationConfigJSON(config: config, tokenizer: tokenizer), HFExportFiles.generationConfig)
     return written
 }

@@ -60,6 +60,18 @@ public enum ModelPath: Sendable, Equatable {
 }
 
 extension ModelPath {
+    /// The tokenizer files of a Hugging Face directory (`tokenizer.json`, `tokenizer_config.json`,
+    /// `special_tokens_map.json`, `chat_template.jinja`, those present), for an export to copy
+    /// unchanged; nil for a GGUF file.
+    public func ownTokenizerFiles() -> [String: Data]? {
+        guard case .huggingFace(let directory) = self else { return nil }
+        var files: [String: Data] = [:]
+        for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"] {
+            if let data = try? Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name)) { files[name] = data }
+        }
+        return files["tokenizer.json"] == nil ? nil : files
+    }
+
     /// Opens the model for running: config, mapped weights in their stored formats and RoPE
     /// tables. Export and exact comparisons use this; training and commands pass a
     /// `baseQuantization`.

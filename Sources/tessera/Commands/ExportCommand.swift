@@ -59,7 +59,8 @@ struct ExportCommand: ParsableCommand {
             return
         }
         let tokenizer = try path.tokenizerDefinition()
-        let files = try exportHuggingFace(model: model, tokenizer: tokenizer, to: out, dtype: dtype, overwrite: overwrite)
+        let files = try exportHuggingFace(model: model, tokenizer: tokenizer, to: out, dtype: dtype, overwrite: overwrite,
+                                          tokenizerFiles: path.ownTokenizerFiles())
         Console.print("exported \(path.path) as a Hugging Face directory (\(dtype.torchName)) to \(out)")
         Console.print(Self.fileTable(files.map { ($0.path, $0.bytes) }))
     }

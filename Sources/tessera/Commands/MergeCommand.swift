@@ -69,7 +69,7 @@ struct MergeCommand: ParsableCommand {
         case .hf:
             let type = dtype ?? .f32
             let files = try exportHuggingFace(model: merged, tokenizer: path.tokenizerDefinition(), to: out,
-                                              dtype: type, overwrite: overwrite)
+                                              dtype: type, overwrite: overwrite, tokenizerFiles: path.ownTokenizerFiles())
             Console.print("merged \(description) into a Hugging Face directory (\(type.torchName)) at \(out)")
             Console.print(ExportCommand.fileTable(files.map { ($0.path, $0.bytes) }))
         case .gguf:

@@ -63,7 +63,9 @@ extension JinjaValue {
         }
     }
 
-    private static func writeJSONString(_ value: String, into out: inout String) {
+    /// Appends `value` as a JSON string literal: quotes, backslashes and control characters
+    /// escaped as Python's `json.dumps` escapes them, everything else as UTF-8.
+    public static func writeJSONString(_ value: String, into out: inout String) {
         out += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -1,4 +1,5 @@
 import Foundation
+import Jinja
 
 // Writing a definition as a Hugging Face `tokenizer.json` plus `tokenizer_config.json`, in the
 // exact forms the `tokenizers` library serializes (key names and nesting checked against
@@ -258,23 +259,9 @@ private enum JSONWriterValue {
         }
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest UTF-8.
+    /// A JSON string literal (the Jinja engine's writer, Python's escapes).
     private static func quote(_ string: String, into out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JinjaValue.writeJSONString(string, into: &out)
     }
 }
 

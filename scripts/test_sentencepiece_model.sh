@@ -4,7 +4,9 @@
 # real [INST] chat template (Tests/Fixtures/reference/chat-templates), written by
 # scripts/make_random_model.py. Checks: `tokenize --chat` renders and masks as transformers
 # would; `train` lowers the loss; `eval` with the adapter; `generate --chat`; tensor parallel
-# (np 2) equals one rank; `merge --format hf` copies the tokenizer and keeps the loss. Prints
+# (np 2) equals one rank; `merge --format hf` copies the tokenizer and keeps the loss. Also the
+# Llama 2 / TinyLlama shape (model_type llama, Llama 2's <<SYS>> template): render, train, generate.
+# Prints
 # PASS/FAIL per check and `N passed, N failed`. About 30 s on 2 cores.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +77,27 @@ if "$tessera" merge --model "$model" --adapter "$work/run/adapter" --format hf -
   fi
 else
   fail "merge --format hf"
+fi
+# The Llama 2 / TinyLlama shape: the same tokenizer with model_type llama and Llama 2's chat template
+# (<<SYS>> block, one BOS per user turn); two rows train and the system prompt is in the rendering.
+llama=$work/llama2
+python3 scripts/make_random_model.py "$llama" --hidden 128 --ffn 256 --layers 2 --heads 4 --kv-heads 4 --vocab 32000 \
+  --tokenizer Tests/Fixtures/reference/sentencepiece \
+  --chat-template Tests/Fixtures/reference/chat-templates/templates/llama-2-chat.jinja > /dev/null
+row2='{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Bye."}]}'
+out=$(echo "$row2" | "$tessera" tokenize --model "$llama" --chat --json 2>&1)
+if echo "$out" | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+assert r['text'] == '<s>[INST] <<SYS>>\\nBe brief.\\n<</SYS>>\\n\\nHi [/INST] Hello. </s><s>[INST] Bye [/INST] Bye. </s>', r['text']
+assert r['input_ids'].count(1) == 2 and r['input_ids'].count(2) == 2, r['input_ids']
+assert sum(r['trainable']) > 0 and r['trainable'][-1] and not r['trainable'][0]
+" && "$tessera" train --model "$llama" --data "$data" --batch-size 4 --max-seq-len 64 --lr 3e-2 --lora-r 4 --steps 3 --compute fp32 \
+     --out "$work/llama2-run" > "$work/llama2.log" 2>&1 \
+   && "$tessera" generate --model "$llama" --adapter "$work/llama2-run/adapter" --chat --system "Be brief." --prompt "Hi" --max-tokens 4 > /dev/null 2>&1; then
+  pass "Llama 2 shape: <<SYS>> template rendered and masked, train and generate"
+else
+  fail "Llama 2 shape: $out $(tail -3 "$work/llama2.log" 2> /dev/null)"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

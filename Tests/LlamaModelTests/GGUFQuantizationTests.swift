@@ -110,6 +110,13 @@ import Tokenization
         #expect(text.contains("FROM ./m.gguf\n"))
         #expect(text.contains("TEMPLATE \"\"\"{{ if .System }}<|im_start|>system"))
         #expect(text.contains("PARAMETER stop \"<|im_end|>\"") && text.contains("PARAMETER stop \"<|im_start|>\""))
+        #expect(!text.contains("SYSTEM"))
+        // The default system prompt is what the template renders in front of a lone user turn.
+        let smolLM = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+        let withSystem = ollamaModelfile(ggufFileName: "m.gguf", tokenizer: GGUFTokenizerMetadata(TokenizerDefinition(
+            tokens: tokens, merges: [], tokenTypes: nil, preTokenizer: .smollm, bosTokenID: 1, eosTokenID: 2,
+            addBOS: false, chatTemplate: smolLM)))
+        #expect(withSystem.contains("SYSTEM \"\"\"You are a helpful AI assistant named SmolLM, trained by Hugging Face\"\"\"\n"))
         let plain = ollamaModelfile(ggufFileName: "m.gguf", tokenizer: GGUFTokenizerMetadata(TokenizerDefinition(
             tokens: ["<s>", "</s>"], merges: [], tokenTypes: nil, preTokenizer: .smollm, bosTokenID: 0, eosTokenID: 1,
             addBOS: true, chatTemplate: nil)))

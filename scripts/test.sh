@@ -470,6 +470,9 @@ section "bf16 accuracy" scripts/check_bf16_accuracy.sh --steps 10
 # 13. A Mistral-style model with the real SentencePiece tokenizer and [INST] template, end to end:
 # tokenize --chat, train, eval, generate, tp 2 = one rank, merge to HF (scripts/test_sentencepiece_model.sh).
 section "SentencePiece model end to end" scripts/test_sentencepiece_model.sh
+# 14. TensorBoard event files read back by the tensorboard package (PyPI, scratch venv) and equal to
+# metrics.jsonl, also across a stop and --resume (scripts/check_tensorboard.sh).
+section "TensorBoard logs" scripts/check_tensorboard.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -79,6 +79,8 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var computeOption: ComputeOption
     @Option(help: "Output directory (default out): adapter, checkpoints, metrics.jsonl, config.yaml.") var out: String?
     @Option(help: "Write one JSON line per step to this file (default OUT/metrics.jsonl).") var metrics: String?
+    @Option(help: "Also report metrics to: tensorboard (event files in OUT/tensorboard; `tensorboard --logdir OUT`) or none.")
+    var reportTo: [ReportTarget] = [.tensorboard]
     @Option(help: "Evaluate the validation loss every N steps and at the end (0: at the end, with --valid only).") var evalEvery: Int?
     @Option(help: "Checkpoint every N steps (0: only at the end).") var saveEvery: Int?
     @Option(help: "Checkpoints to keep (default 3).") var keepLast: Int?

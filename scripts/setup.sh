@@ -4,7 +4,8 @@
 #   scripts/setup.sh                everything
 #   scripts/setup.sh --tests        also what the tests need (scripts/test.sh passes it):
 #                                   openssh-server, openssh-client and iproute2 for the multi-host test,
-#                                   python3-numpy, libsimde-dev (AVX-512 kernels checked on SIMDe)
+#                                   python3-numpy, libsimde-dev (AVX-512 kernels checked on SIMDe),
+#                                   slurm-wlm and munge (scripts/test_slurm.sh)
 #   SKIP_BUILD=1 scripts/setup.sh   packages and model only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ if [ "${1:-}" = "--tests" ]; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   # scripts/make_random_model.py (a preset's shapes as HF safetensors shards).
   python3 -c "import numpy" 2>/dev/null || need+=(python3-numpy)
+  # A single-node Slurm for scripts/test_slurm.sh (scripts/slurm/train.sbatch).
+  command -v slurmctld >/dev/null 2>&1 || need+=(slurm-wlm)
+  command -v munged >/dev/null 2>&1 || need+=(munge)
   # The AVX-512 block-format kernels checked on CPUs without AVX-512 (Tests/CKernelsCheck).
   [ -f /usr/include/simde/x86/avx512.h ] || need+=(libsimde-dev)
 fi

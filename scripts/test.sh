@@ -473,6 +473,9 @@ section "SentencePiece model end to end" scripts/test_sentencepiece_model.sh
 # 14. TensorBoard event files read back by the tensorboard package (PyPI, scratch venv) and equal to
 # metrics.jsonl, also across a stop and --resume (scripts/check_tensorboard.sh).
 section "TensorBoard logs" scripts/check_tensorboard.sh
+# 15. Slurm: a single-node Slurm on localhost runs scripts/slurm/train.sbatch (1 node × 2 tasks) and
+# its losses equal mpirun -np 2 (scripts/test_slurm.sh).
+section "Slurm" scripts/test_slurm.sh
 
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -151,7 +151,7 @@ enum ChatTemplateReference {
 
     @Test(arguments: mistral)
     func mistralSentencePiece(_ testCase: ChatTemplateReference.Case) throws {
-        let tokenizer = try SentencePieceReference.fromJSON.get()
+        let tokenizer = try SentencePieceReference.v1.fromJSON.get()
         try check(testCase, tokenizer, expected: try #require(testCase.ids))
     }
 

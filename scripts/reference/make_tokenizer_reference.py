@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
 """Reference data for Tessera's SentencePiece-style BPE (byte fallback) tokenizer.
 
-Reads Mistral's v1 SentencePiece model (the Llama-2-style 32000-piece BPE with byte fallback that
-the `mistral-common` wheel ships as mistral_common/data/tokenizer.model.v1) and writes into OUT:
+Reads one of Mistral's SentencePiece models from the `mistral-common` wheel and writes into OUT:
+  - tokenizer.model.v1 (the Llama-2-style 32000-piece BPE with byte fallback of Mistral 7B v0.1)
+    → Tests/Fixtures/reference/sentencepiece
+  - mistral_instruct_tokenizer_240323.model.v3 (the 32768-piece v3 model of Mistral 7B v0.3 /
+    Mixtral 8x22B: the v1 pieces plus 768 pieces in front, control tokens [INST], [/INST],
+    [TOOL_CALLS], [AVAILABLE_TOOLS]... [control_748] and user-defined [REFERENCE_DOC_0..19])
+    → Tests/Fixtures/reference/sentencepiece-v3
+A model with control or user-defined pieces besides <unk>, <s>, </s> (v3) gets extra strings that
+use them (model_cases, a second batch of random strings drawing them), extra decode sequences and,
+when it has user-defined pieces, `ids_added_tokens_as_text`; for v1 nothing changes.
 
   tokenizer.json          the model converted by transformers' LlamaConverter
                           (LlamaTokenizerFast(vocab_file, legacy=True, add_prefix_space=True,
@@ -17,6 +25,11 @@ the `mistral-common` wheel ships as mistral_common/data/tokenizer.model.v1) and 
                           tokenizers (tokenizer.json, and its Metaspace prepend_scheme="first"
                           variant), with decoded text; plus hand-made id sequences for decoding
                           (byte pieces, invalid UTF-8). Disagreements are listed in the file.
+                          With user-defined pieces also `ids_added_tokens_as_text`: every added
+                          token read as text (tokenizers with all of them special and
+                          encode_special_tokens; sentencepiece with user-defined pieces made
+                          control pieces), as opposed to `ids_specials_as_text`, where both
+                          tokenizers and sentencepiece still split user-defined pieces off.
 
 Usage (scratch venv; no torch), with work=$(mktemp -d):
   python3 -m venv "$work/spm-venv"
@@ -26,8 +39,11 @@ Usage (scratch venv; no torch), with work=$(mktemp -d):
   "$work/spm-venv"/bin/python scripts/reference/make_tokenizer_reference.py \
       --model "$work"/mc/mistral_common/data/tokenizer.model.v1 \
       --out Tests/Fixtures/reference/sentencepiece
+  "$work/spm-venv"/bin/python scripts/reference/make_tokenizer_reference.py \
+      --model "$work"/mc/mistral_common/data/mistral_instruct_tokenizer_240323.model.v3 \
+      --out Tests/Fixtures/reference/sentencepiece-v3
 (transformers 5.x builds these files differently; 4.57.1 writes the shape Llama 2 / Mistral ship.
-The versions used are recorded in cases.json and Tests/Fixtures/reference/sentencepiece/README.md.)
+The versions used are recorded in cases.json and in each folder's README.md.)
 """
 import argparse
 import hashlib
@@ -47,6 +63,9 @@ import transformers
 from sentencepiece import sentencepiece_model_pb2 as model_pb2
 from tokenizers import Tokenizer
 from transformers import LlamaTokenizerFast
+
+# sentencepiece piece types (ModelProto.SentencePiece.Type).
+CONTROL, USER_DEFINED = 3, 4
 
 
 def hand_written():
@@ -114,22 +133,74 @@ def hand_written():
     return cases
 
 
-def generated(count, seed=17):
-    """Random strings over a mixed alphabet, fixed seed."""
+def generated(count, seed=17, extra_pool=(), category="random"):
+    """Random strings over a mixed alphabet (and `extra_pool`), fixed seed."""
     rng = random.Random(seed)
     pool = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") * 3
             + list(" " * 30) + list("\t\n.,;:!?'\"()[]{}<>/\\-_=+*&^%$#@~`|")
             + list("éèêàçñöüßøåæœ") + list("中文字日本語한국어") + list("ابتثجح") + list("абвгд")
-            + ["🙂", "🍕", "👍🏽", "🇯🇵", "\u200d", "▁", "𝔘", "𠀀", "\x00", "\x1b", "<s>", "</s>", "<unk>"])
+            + ["🙂", "🍕", "👍🏽", "🇯🇵", "\u200d", "▁", "𝔘", "𠀀", "\x00", "\x1b", "<s>", "</s>", "<unk>"]
+            + list(extra_pool))
     out = []
     for index in range(count):
         length = rng.randint(1, 40)
-        out.append(("random", "".join(rng.choice(pool) for _ in range(length))))
+        out.append((category, "".join(rng.choice(pool) for _ in range(length))))
     return out
 
 
-def all_cases():
-    base = hand_written()
+def added_pieces(proto):
+    """The control pieces besides <s>, </s> and the user-defined pieces, in id order."""
+    reserved = {proto.trainer_spec.bos_piece, proto.trainer_spec.eos_piece}
+    control = [p.piece for p in proto.pieces if p.type == CONTROL and p.piece not in reserved]
+    user = [p.piece for p in proto.pieces if p.type == USER_DEFINED]
+    return control, user
+
+
+def model_cases(proto):
+    """(category, text) pairs for the model's own control and user-defined pieces: none for v1;
+    for v3 its [INST] chat, tool-call and fill-in-the-middle layouts, near misses, and each piece."""
+    control, user = added_pieces(proto)
+    cases = []
+
+    def add(category, *texts):
+        cases.extend((category, t) for t in texts)
+
+    named = [c for c in control if not c.startswith("[control_")]
+    numbered = [c for c in control if c.startswith("[control_")]
+    add("control", *named)
+    add("control", *numbered[:2], *numbered[-2:])
+    if "[INST]" in control and "[/INST]" in control:
+        add("control",
+            "<s>[INST] What is the capital of France?[/INST] Paris.</s>[INST] And of Italy?[/INST]",
+            "<s>[INST] You are terse.\n\nSay hi.[/INST] Hi.</s>", "[INST]Hi[/INST]", "[INST] Hi[/INST] Hello",
+            "[INST]\nline\n[/INST]\n", " [INST] ", "x[INST]y[/INST]z", "[INST][/INST]", "[INST][INST]",
+            "[/INST]</s>", "</s>[INST]", "[INST] 你好 [/INST] 🙂", "[INST]  two spaces  [/INST]",
+            "[INST", "INST]", "[/INST", "[ INST ]", "[inst]", "[[INST]]", "[INST]]", "[INST] [INST", "[/[INST]]",
+            "The [INST] tag opens a turn; [/INST] closes it.", "`[INST]` in code", "\"[INST]\"")
+    if "[TOOL_CALLS]" in control and "[AVAILABLE_TOOLS]" in control:
+        add("control",
+            "<s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+            "\"description\": \"Current weather\", \"parameters\": {\"type\": \"object\", \"properties\": "
+            "{\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS]"
+            "[INST] What is the weather in Paris?[/INST]",
+            "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"a1b2C3d4E\"}]</s>",
+            "[TOOL_RESULTS] {\"content\": {\"temperature\": 22}, \"call_id\": \"a1b2C3d4E\"}[/TOOL_RESULTS] It is 22 °C.</s>",
+            "[AVAILABLE_TOOLS][][/AVAILABLE_TOOLS]", "[TOOL_CALLS][TOOL_CALLS]", "[TOOL_CALLS", "[TOOL_RESULTS]]")
+    if "[PREFIX]" in control and "[SUFFIX]" in control:
+        add("control", "<s>[SUFFIX]    return a + b\n[PREFIX]def add(a, b):\n", "[PREFIX][MIDDLE][SUFFIX]",
+            "[IMG][IMG][IMG]", "a[IMG]b")
+    if numbered:
+        last = int(numbered[-1][len("[control_"):-1])
+        add("control", "[control_%d]" % (last + 1), "[control_0]", "[control_]", "[control_12] [control_13]")
+    if user:
+        add("user-defined", *user[-3:], *user[:1], "%s x" % user[-2], "a%sb" % user[0], " %s" % user[-1],
+            "%s%s" % (user[-2], user[-11]), "[INST] %s [/INST]" % user[-1], "[REFERENCE_DOC_]", "[REFERENCE_DOC_20]",
+            "see %s and %s." % (user[-1], user[-2]))
+    return cases
+
+
+def all_cases(proto):
+    base = hand_written() + model_cases(proto)
     cases = list(base)
     # Variants that move a string's start and end: a leading space, a trailing newline, a pair.
     for index, (category, text) in enumerate(base):
@@ -140,6 +211,10 @@ def all_cases():
         if index % 7 == 2 and index + 1 < len(base):
             cases.append((category + "+pair", text + " " + base[index + 1][1]))
     cases += generated(80)
+    control, user = added_pieces(proto)
+    if control or user:
+        named = [c for c in control if not c.startswith("[control_")]
+        cases += generated(40, seed=23, extra_pool=(named + control[-1:]) * 4 + user[-2:], category="random+control")
     seen, unique = set(), []
     for category, text in cases:
         if text not in seen:
@@ -148,9 +223,9 @@ def all_cases():
     return unique
 
 
-def write_gguf(path, proto, add_bos, add_eos):
+def write_gguf(path, proto, add_bos, add_eos, name):
     writer = gguf.GGUFWriter(path, arch="llama")
-    writer.add_name("mistral-tokenizer-v1 (tokenizer only)")
+    writer.add_name("%s (tokenizer only)" % name)
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list([p.piece.encode("utf-8") for p in proto.pieces])
@@ -168,6 +243,11 @@ def write_gguf(path, proto, add_bos, add_eos):
     writer.close()
 
 
+def model_name(path):
+    """mistral-tokenizer-v1 for tokenizer.model.v1, mistral-tokenizer-v3 for ....model.v3."""
+    return "mistral-tokenizer-" + os.path.basename(path).rsplit(".", 1)[-1]
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -175,7 +255,8 @@ def sha256(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="Mistral v1 SentencePiece model (tokenizer.model.v1)")
+    parser.add_argument("--model", required=True,
+                        help="Mistral SentencePiece model (tokenizer.model.v1, mistral_instruct_tokenizer_240323.model.v3)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -205,11 +286,30 @@ def main():
 
     # (b) tokenizer-only GGUF.
     gguf_path = os.path.join(args.out, "tokenizer.gguf")
-    write_gguf(gguf_path, proto, add_bos=True, add_eos=False)
+    write_gguf(gguf_path, proto, add_bos=True, add_eos=False, name=model_name(args.model))
+
+    # Every added token read as text, user-defined ones too (only for a model that has them):
+    # tokenizers with all added tokens special, and sentencepiece with user-defined pieces made
+    # control pieces (which it never matches in text).
+    _, user_pieces = added_pieces(proto)
+    all_as_text = spm_all_as_text = None
+    if user_pieces:
+        all_json = json.loads(legacy.to_str())
+        for token in all_json["added_tokens"]:
+            token["special"] = True
+        all_as_text = Tokenizer.from_str(json.dumps(all_json))
+        all_as_text.encode_special_tokens = True
+        control_proto = model_pb2.ModelProto()
+        control_proto.CopyFrom(proto)
+        for p in control_proto.pieces:
+            if p.type == USER_DEFINED:
+                p.type = CONTROL
+        del control_proto.trainer_spec.user_defined_symbols[:]
+        spm_all_as_text = spm.SentencePieceProcessor(model_proto=control_proto.SerializeToString())
 
     # (c) cases.
     cases, disagreements = [], []
-    for index, (category, text) in enumerate(all_cases()):
+    for index, (category, text) in enumerate(all_cases(proto)):
         spm_ids = sp.encode(text)
         ids = legacy.encode(text, add_special_tokens=False).ids
         text_ids = as_text.encode(text, add_special_tokens=False).ids
@@ -224,6 +324,11 @@ def main():
             "decoded_skip_special_tokens": legacy.decode(ids, skip_special_tokens=True),
             "spm_decoded": sp.decode(spm_ids),
         }
+        if all_as_text is not None:
+            entry["ids_added_tokens_as_text"] = all_as_text.encode(text, add_special_tokens=False).ids
+            if spm_all_as_text.encode(text) != entry["ids_added_tokens_as_text"]:
+                disagreements.append({"index": index, "text": text,
+                                      "what": "sentencepiece ids != tokenizers ids (all added tokens as text)"})
         cases.append(entry)
         if spm_ids != text_ids:
             disagreements.append({"index": index, "text": text, "what": "sentencepiece ids != tokenizers ids (specials as text)"})
@@ -249,6 +354,17 @@ def main():
         "overlong": [byte(0xC0), byte(0xAF)],
         "surrogate": [byte(0xED), byte(0xA0), byte(0x80)],
     }
+    control, user = added_pieces(proto)
+    if "[INST]" in piece and "[/INST]" in piece:
+        sequences["instruction turn"] = [1, piece["[INST]"], hello, piece["▁world"], piece["[/INST]"], hello, 2]
+        sequences["control first"] = [piece["[INST]"], piece["▁"], hello, piece["[/INST]"]]
+    if "[TOOL_CALLS]" in piece:
+        sequences["tool calls then bytes"] = [piece["[TOOL_CALLS]"], byte(0xE4), byte(0xB8), byte(0xAD), 2]
+    if control:
+        sequences["numbered control"] = [piece[control[-1]], hello, piece[control[-2]]]
+    if user:
+        sequences["user-defined"] = [piece[user[-1]], hello, piece[user[0]], byte(0x41)]
+        sequences["user-defined first then control"] = [piece[user[-2]], piece["[INST]"] if "[INST]" in piece else 2]
     decode_cases = []
     for name, ids in sequences.items():
         decode_cases.append({
@@ -281,6 +397,9 @@ def main():
     same = sum(1 for c in cases if c["spm_ids"] == c["ids_specials_as_text"])
     print(f"{len(cases)} strings; sentencepiece == tokenizers (specials as text) for {same}; "
           f"{len(disagreements)} disagreements; {len(decode_cases)} decode cases")
+    if all_as_text is not None:
+        split = sum(1 for c in cases if c["ids_added_tokens_as_text"] != c["ids_specials_as_text"])
+        print(f"  user-defined pieces split off in {split} strings (ids_added_tokens_as_text differs)")
     for d in disagreements:
         print("  disagreement:", d["index"], repr(d["text"]), d["what"])
 

@@ -22,9 +22,8 @@ failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); }
 model=$work/model
-python3 scripts/make_random_model.py "$model" --hidden 128 --ffn 256 --layers 2 --heads 4 --kv-heads 2 --vocab 32000 \
-  --tokenizer Tests/Fixtures/reference/sentencepiece \
-  --chat-template Tests/Fixtures/reference/chat-templates/templates/mistral-7b-instruct-v0.2.jinja > /dev/null
+source scripts/lib/tiny_sentencepiece_model.sh
+make_tiny_sentencepiece_model "$model" mistral-7b-instruct-v0.2 --kv-heads 2
 job=(train --model "$model" --data Tests/Fixtures/chat_small.jsonl --steps 6 --batch-size 4 --max-seq-len 64 --lr 1e-2
      --lora-r 4 --eval-every 2 --progress log --compute fp32)
 compare() {   # run directory: every scalar equals metrics.jsonl, steps 1..6 once each

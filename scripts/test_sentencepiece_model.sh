@@ -19,9 +19,8 @@ pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); }
 model=$work/mistral
 data=Tests/Fixtures/chat_small.jsonl
-python3 scripts/make_random_model.py "$model" --hidden 128 --ffn 256 --layers 2 --heads 4 --kv-heads 2 --vocab 32000 \
-  --model-type mistral --sliding-window 16 --tokenizer Tests/Fixtures/reference/sentencepiece \
-  --chat-template Tests/Fixtures/reference/chat-templates/templates/mistral-7b-instruct-v0.2.jinja > /dev/null \
+source scripts/lib/tiny_sentencepiece_model.sh
+make_tiny_sentencepiece_model "$model" mistral-7b-instruct-v0.2 --kv-heads 2 --model-type mistral --sliding-window 16 \
   || { echo "FAIL making the model"; echo "0 passed, 1 failed"; exit 1; }
 loss() { python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])"; }
 
@@ -81,9 +80,7 @@ fi
 # The Llama 2 / TinyLlama shape: the same tokenizer with model_type llama and Llama 2's chat template
 # (<<SYS>> block, one BOS per user turn); two rows train and the system prompt is in the rendering.
 llama=$work/llama2
-python3 scripts/make_random_model.py "$llama" --hidden 128 --ffn 256 --layers 2 --heads 4 --kv-heads 4 --vocab 32000 \
-  --tokenizer Tests/Fixtures/reference/sentencepiece \
-  --chat-template Tests/Fixtures/reference/chat-templates/templates/llama-2-chat.jinja > /dev/null
+make_tiny_sentencepiece_model "$llama" llama-2-chat --kv-heads 4
 row2='{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Bye."}]}'
 out=$(echo "$row2" | "$tessera" tokenize --model "$llama" --chat --json 2>&1)
 if echo "$out" | python3 -c "

@@ -1,5 +1,5 @@
 // Evaluation: mean next-token cross-entropy over a batch of sequences, plus logits at chosen
-// rows. The head runs in chunks of the workspace's `logitRows` rows so [N, V] logits never exist
+// rows, or every row's logits streamed chunk by chunk (`eval --logits`). The head runs in chunks of the workspace's `logitRows` rows so [N, V] logits never exist
 // at once.
 // Legend: N = total tokens of the batch, V = vocab.
 
@@ -29,6 +29,49 @@ extension Llama {
     ///   - workspace: reused when it is large enough (`maxTokens ≥` total tokens).
     public func evaluate(sequences: [[Int]], labels: [[Int]]? = nil, logitRows: [Int] = [],
                          workspace: LlamaWorkspace? = nil) throws -> LlamaEvaluation {
+        let (n, ws) = try runBatch(sequences: sequences, labels: labels, logitRows: logitRows, workspace: workspace)
+        // Loss head, chunked; requested rows are copied out of the chunk that computes them.
+        let v = config.vocabSize
+        var captured = [[Float]?](repeating: nil, count: logitRows.count)
+        let result = try CrossEntropy.chunkedForward(
+            losses: ws.losses.pointer, targets: ws.targets, rows: n, vocab: v, chunkRows: ws.logitRows,
+            logitsScratch: ws.logits.pointer
+        ) { chunkStart, count, out in
+            try headLogits(start: chunkStart, count: count, into: out, workspace: ws)
+            for (slot, row) in logitRows.enumerated() where row >= chunkStart && row < chunkStart + count {
+                captured[slot] = Array(UnsafeBufferPointer(start: out + (row - chunkStart) * v, count: v))
+            }
+        }
+        // Rows in fully ignored chunks were skipped by the loss: compute them now.
+        var logits: [[Float]] = []
+        for (slot, row) in logitRows.enumerated() {
+            if let values = captured[slot] { logits.append(values); continue }
+            try headLogits(start: row, count: 1, into: ws.logits.pointer, workspace: ws)
+            logits.append(Array(UnsafeBufferPointer(start: ws.logits.pointer, count: v)))
+        }
+        let loss = result.count > 0 ? result.sum / Double(result.count) : .nan
+        return LlamaEvaluation(loss: loss, lossSum: result.sum, countedTargets: result.count, logits: logits)
+    }
+
+    /// Streams the full-vocabulary logits of every token of `sequences` (each its own causal
+    /// context, positions from 0) to `body`, in chunks of rows of the concatenated token list:
+    /// `body(firstRow, rowCount, logits [rowCount, V])`. The pointer is valid only during the call.
+    public func forEachLogitChunk(sequences: [[Int]], workspace: LlamaWorkspace? = nil,
+                                  _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
+        let (n, ws) = try runBatch(sequences: sequences, labels: nil, logitRows: [], workspace: workspace)
+        var start = 0
+        while start < n {
+            let count = min(ws.logitRows, n - start)
+            try headLogits(start: start, count: count, into: ws.logits.pointer, workspace: ws)
+            try body(start, count, ws.logits.pointer)
+            start += count
+        }
+    }
+
+    /// Validates a batch, fills positions and shifted targets, and runs every layer over it.
+    /// Returns the token count and the workspace holding the final-normed hidden states.
+    private func runBatch(sequences: [[Int]], labels: [[Int]]?, logitRows: [Int],
+                          workspace: LlamaWorkspace?) throws -> (Int, LlamaWorkspace) {
         let n = sequences.reduce(0) { $0 + $1.count }
         guard n > 0 else { throw LlamaModelError.invalidInput("evaluate needs at least one token") }
         if let labels {
@@ -71,27 +114,6 @@ extension Llama {
         try ids.withUnsafeBufferPointer { idp in
             try forwardHidden(ids: idp.baseAddress!, tokens: n, segments: segments, cache: nil, workspace: ws)
         }
-
-        // Loss head, chunked; requested rows are copied out of the chunk that computes them.
-        let v = config.vocabSize
-        var captured = [[Float]?](repeating: nil, count: logitRows.count)
-        let result = try CrossEntropy.chunkedForward(
-            losses: ws.losses.pointer, targets: ws.targets, rows: n, vocab: v, chunkRows: ws.logitRows,
-            logitsScratch: ws.logits.pointer
-        ) { chunkStart, count, out in
-            try headLogits(start: chunkStart, count: count, into: out, workspace: ws)
-            for (slot, row) in logitRows.enumerated() where row >= chunkStart && row < chunkStart + count {
-                captured[slot] = Array(UnsafeBufferPointer(start: out + (row - chunkStart) * v, count: v))
-            }
-        }
-        // Rows in fully ignored chunks were skipped by the loss: compute them now.
-        var logits: [[Float]] = []
-        for (slot, row) in logitRows.enumerated() {
-            if let values = captured[slot] { logits.append(values); continue }
-            try headLogits(start: row, count: 1, into: ws.logits.pointer, workspace: ws)
-            logits.append(Array(UnsafeBufferPointer(start: ws.logits.pointer, count: v)))
-        }
-        let loss = result.count > 0 ? result.sum / Double(result.count) : .nan
-        return LlamaEvaluation(loss: loss, lossSum: result.sum, countedTargets: result.count, logits: logits)
+        return (n, ws)
     }
 }

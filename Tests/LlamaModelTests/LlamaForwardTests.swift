@@ -176,6 +176,27 @@ import Testing
         }
     }
 
+    /// `forEachLogitChunk` (eval --logits) streams every row of a batch in order, in chunks of
+    /// the workspace's head rows, with the same values as `evaluate(logitRows:)`.
+    @Test func logitChunksCoverEveryRowInOrder() throws {
+        let model = try tinyLlama()
+        let sequences = [Array(ids.prefix(6)), [1, 2, 3, 4], ids]
+        let rows = sequences.reduce(0) { $0 + $1.count }
+        let expected = try model.evaluate(sequences: sequences, logitRows: Array(0..<rows)).logits
+        let ws = LlamaWorkspace(model: model, maxTokens: rows)
+        var next = 0
+        try model.forEachLogitChunk(sequences: sequences, workspace: ws) { first, count, logits in
+            #expect(first == next && count >= 1 && count <= ws.logitRows)
+            for r in 0..<count {
+                let got = Array(UnsafeBufferPointer(start: logits + r * model.config.vocabSize, count: model.config.vocabSize))
+                #expect(got == expected[first + r], "row \(first + r)")
+            }
+            next = first + count
+        }
+        #expect(next == rows)
+        #expect(throws: LlamaModelError.self) { try model.forEachLogitChunk(sequences: [[model.config.vocabSize]]) { _, _, _ in } }
+    }
+
     @Test func maskedLabelsAreNotCounted() throws {
         let model = try tinyLlama()
         var labels = ids

@@ -19,7 +19,8 @@ struct EvalCommand: ParsableCommand {
             Rows may be {"text"}, {"messages"} (rendered with the chat template), {"prompt","completion"} \
             or pre-tokenized {"input_ids":[...]} with optional {"labels":[...]} (-100 = not counted). \
             Every predicted token counts unless --mask-prompt is given. Under mpirun the rows are \
-            split over the ranks.
+            split over the ranks. --logits FILE.npy also writes every input token's full-vocabulary \
+            logits (numpy.load reads them; an adapter is merged into the weights for it).
 
             With --facts FILE (JSONL of {"question", "answers": [...]} or {"question", "answer"}) it \
             generates a greedy chat answer to each question (--max-tokens, --system, --adapter merged) \
@@ -41,6 +42,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Count only assistant turns and completions.") var maskPrompt = false
     @Flag(help: "Skip invalid lines (counted) instead of stopping at the first.") var skipInvalid = false
     @Option(help: "Tokens per forward batch (bounds activation memory).") var batchTokens = 4096
+    @Option(help: ArgumentHelp("Also write every input token's logits to this NumPy file (float32 [tokens, vocab], rows in file order; one process).",
+                               valueName: "file.npy"))
+    var logits: String?
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -51,6 +55,7 @@ struct EvalCommand: ParsableCommand {
         }
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         if gradNorms && adapter == nil { throw ValidationError("--grad-norms needs --adapter") }
+        if logits != nil && facts != nil { throw ValidationError("--logits goes with --data, not --facts") }
     }
 
     struct Prepared {
@@ -67,6 +72,8 @@ struct EvalCommand: ParsableCommand {
             let world = environment.world
             let start = monotonicSeconds()
             try checkRanksAgree(world)
+            // Every rank knows the world size, so all refuse together.
+            if logits != nil, world.size > 1 { throw AgreedFailure(message: "--logits writes from one process; run eval without mpirun") }
             let prepared = try world.agreed { try prepare() }
             let examples = prepared.examples
             let totalCounted = examples.reduce(0) { $0 + $1.countedTargets }
@@ -80,6 +87,9 @@ struct EvalCommand: ParsableCommand {
                 lossSum = try evaluateBase(prepared.model, mine)
             }
             lossSum = try world.allReduce([lossSum], .sum)[0]
+            if let logits {
+                try writeLogits(to: logits, model: prepared.model, adapter: prepared.adapter, examples: examples)
+            }
             var norms: [(String, Double)] = []
             if gradNorms, let adapter = prepared.adapter {
                 for f in adapter.factors {
@@ -140,7 +150,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// Batches of whole rows up to `batchTokens` tokens.
-    private func batches(_ examples: [TokenizedExample]) -> [[TokenizedExample]] {
+    func batches(_ examples: [TokenizedExample]) -> [[TokenizedExample]] {
         var result: [[TokenizedExample]] = []
         var batch: [TokenizedExample] = []
         var size = 0

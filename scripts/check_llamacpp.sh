@@ -9,21 +9,26 @@
 #     `<gguf name>.lora_a` / `.lora_b` pair per PEFT module (names from gguf's TensorNameMap, as the
 #     converter maps them), lora_a = A with shape [in, r], lora_b = B with shape [r, out] and the
 #     q/k rows permuted to llama.cpp's RoPE order (the converter's LlamaModel.permute);
-#   - compares the mean next-token loss of a fixed chat (Tests/Fixtures/reference/smollm2/text.json,
-#     91 token ids, fed as ids so tokenizers play no part) from llama.cpp's logits (logits_all=True)
-#     with `tessera eval --base-quant none` (Tessera prints no logits, so the loss is compared):
-#       (a) the Q4_1 base GGUF alone. llama.cpp quantizes activations to Q8_1 for Q4_1 products, so
-#           it is held to q4_tolerance (0.02; about 1e-2 measured) and its difference d_base is the level
-#           the adapter run on this base is held to;
-#       (b) the Q4_1 base with the GGUF LoRA (Llama(model_path, lora_path)): |d_lora - d_base| <= q4_tolerance;
-#           and, tightly, an f16 base (Tessera's merge of a zero adapter, i.e. the base rounded to
-#           f16) alone and with the GGUF LoRA against `tessera eval --model that.gguf [--adapter]`:
-#           <= f16_tolerance (2e-3; llama.cpp rounds activations to f16 for f16 products, up to 7e-4 measured);
-#       (c) the merged GGUF loaded alone, against `tessera eval --model merged.gguf` (same weights)
-#           and against `tessera eval --adapter` on the Q4_1 base (f16 rounding of the merged
-#           weights included): <= f16_tolerance.
+#   - compares next-token logits on a fixed chat (Tests/Fixtures/reference/smollm2/text.json, 91
+#     token ids, fed as ids so tokenizers play no part): llama.cpp's scores (logits_all=True)
+#     against `tessera eval --base-quant none --logits` ([91, 49152] each), by rms and largest
+#     difference, mean KL, argmax agreement and the loss:
+#       (a) the Q4_1 base GGUF alone. llama.cpp quantizes activations to Q8_1 for Q4_1 products
+#           (logits rms about 0.3 measured), so this run sets the level: loss within q4_tolerance
+#           (0.02), the same argmax at ≥ 95 % of positions;
+#       (b) the Q4_1 base with the GGUF LoRA (Llama(model_path, lora_path)): held to (a)'s level
+#           (rms and KL at most 1.25 × the base's). Tightly, an f16 base (Tessera's merge of a
+#           zero adapter: the base rounded to f16), where llama.cpp rounds activations to f16 only:
+#           alone rms ≤ f16_rms (0.03; 1.0e-2 measured) and loss within f16_tolerance (2e-3), and
+#           with the GGUF LoRA held to 1.5 × that base's rms;
+#       (c) the merged GGUF loaded alone, against `tessera eval` on the same file and against
+#           `tessera eval --adapter` on the Q4_1 base: held to 1.5 × the f16 base's rms.
 #     llama.cpp runs with an f32 KV cache (type_k = type_v = F32): with its default f16 cache the
-#     Q4_1 runs moved by up to 1.7e-2 and |d_lora - d_base| was 1.9e-2 (3.3e-3 with f32).
+#     Q4_1 losses moved by up to 1.7e-2;
+#   - merges with --quant q8_0 and q4_k_m and computes, in llama.cpp, the perplexity of the
+#     assistant answers of the demo's held-out conversations (examples/support/valid.jsonl, ids
+#     and mask from `tessera tokenize --chat --json`): within 1 % (q8_0) and 5 % (q4_k_m) of the
+#     f16 merge's; each file's llama.cpp loss also within q4_tolerance of `tessera eval` on it.
 # Prints PASS/FAIL lines and `N passed, N failed`.
 #
 #   scripts/check_llamacpp.sh [ADAPTER_DIR]
@@ -38,10 +43,12 @@ cd "$(dirname "$0")/.."
 llama_cpp_python_version=0.3.36
 gguf_version=0.19.0
 f16_tolerance=2e-3
+f16_rms=0.03
 q4_tolerance=0.02
 tessera=${TESSERA:-.build/release/tessera}
 model=models/SmolLM2-135M-Instruct.Q4_1.gguf
 reference=Tests/Fixtures/reference/smollm2/text.json
+heldout=examples/support/valid.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0
@@ -74,11 +81,11 @@ echo "llama-cpp-python $llama_cpp_python_version, gguf $gguf_version, $("$py" -c
 adapter=${1:-}
 if [ -z "$adapter" ]; then
   t0=$(date +%s)
-  "$tessera" train --data Tests/Fixtures/chat_small.jsonl --steps 20 --batch-size 4 --max-seq-len 128 --lr 2e-3 \
+  "$tessera" train --data examples/support/train.jsonl --mask-prompt --steps 20 --batch-size 4 --max-seq-len 128 --lr 2e-3 \
     --lora-r 8 --lora-targets all-linear --out "$work/run" --progress log > "$work/train.log" 2>&1 \
     || { tail -5 "$work/train.log"; fail "tessera train"; finish; }
   adapter=$work/run/adapter
-  echo "trained $adapter (20 steps, r 8, all-linear) in $(( $(date +%s) - t0 )) s"
+  echo "trained $adapter (20 steps on the demo data, r 8, all-linear) in $(( $(date +%s) - t0 )) s"
 fi
 
 t0=$(date +%s)
@@ -186,64 +193,168 @@ print(("FAIL" if problems else "PASS") +
 EOF
 ); tally "GGUF LoRA layout check" $? "$out"
 
-# 2. Losses.
+# 2. Logits and losses on the fixed chat: Tessera's `eval --logits` against llama.cpp's scores.
 python3 -c "import json; print(json.dumps({'input_ids': json.load(open('$reference'))['input_ids']}))" > "$work/ids.jsonl"
-tessera_loss() {
-  "$tessera" eval --data "$work/ids.jsonl" --base-quant none --json "$@" | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])"
+tessera_eval() {  # NAME DATA [eval options]: prints the loss; t_NAME.npy gets the logits unless NAME is -
+  local name=$1 data=$2; shift 2
+  local logits=()
+  [ "$name" = - ] || logits=(--logits "$work/t_$name.npy")
+  "$tessera" eval --data "$data" --base-quant none --json "${logits[@]}" "$@" | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])"
 }
 t0=$(date +%s)
-t_base=$(tessera_loss) && t_adapter=$(tessera_loss --adapter "$adapter") && t_f16=$(tessera_loss --model "$work/base-f16.gguf") \
-  && t_f16_adapter=$(tessera_loss --model "$work/base-f16.gguf" --adapter "$adapter") && t_merged=$(tessera_loss --model "$work/merged.gguf") \
+t_base=$(tessera_eval base "$work/ids.jsonl") && t_adapter=$(tessera_eval lora "$work/ids.jsonl" --adapter "$adapter") \
+  && t_f16=$(tessera_eval f16 "$work/ids.jsonl" --model "$work/base-f16.gguf") \
+  && t_f16_adapter=$(tessera_eval f16_lora "$work/ids.jsonl" --model "$work/base-f16.gguf" --adapter "$adapter") \
+  && t_merged=$(tessera_eval merged "$work/ids.jsonl" --model "$work/merged.gguf") \
   || { fail "tessera eval"; finish; }
 echo "tessera eval: 5 runs in $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
-"$py" - "$reference" "$model" "$work/lora.gguf" "$work/base-f16.gguf" "$work/merged.gguf" > "$work/llama.json" 2> "$work/llama.err" <<'EOF'
+"$py" - "$reference" "$model" "$work" 2> "$work/llama.err" <<'PY'
 import json, sys
 import numpy as np
 from llama_cpp import Llama, GGML_TYPE_F32
 ids = json.load(open(sys.argv[1]))["input_ids"]
-base, lora, base_f16, merged = sys.argv[2:6]
-def loss(model_path, lora_path=None):
+base, work = sys.argv[2:4]
+lora = f"{work}/lora.gguf"
+for name, model_path, lora_path in [("base", base, None), ("lora", base, lora), ("f16", f"{work}/base-f16.gguf", None),
+                                    ("f16_lora", f"{work}/base-f16.gguf", lora), ("merged", f"{work}/merged.gguf", None)]:
     llm = Llama(model_path=model_path, lora_path=lora_path, n_ctx=256, n_batch=256, n_ubatch=256, n_threads=2,
                 logits_all=True, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32, seed=0, verbose=False)
     llm.eval(ids)
-    s = np.asarray(llm.scores[:len(ids)], dtype=np.float64)
-    m = s.max(axis=1)
-    lse = m + np.log(np.exp(s - m[:, None]).sum(axis=1))
-    return float(np.mean(lse[:-1] - s[np.arange(len(ids) - 1), ids[1:]]))
-print(json.dumps({"base": loss(base), "lora": loss(base, lora), "f16": loss(base_f16),
-                  "f16_lora": loss(base_f16, lora), "merged": loss(merged)}))
-EOF
+    np.save(f"{work}/l_{name}.npy", np.asarray(llm.scores[:len(ids)], dtype=np.float32))
+PY
 [ $? -eq 0 ] || { tail -5 "$work/llama.err"; fail "llama-cpp-python could not load or run the models"; finish; }
 echo "llama.cpp: 5 runs in $(( $(date +%s) - t0 )) s"
-out=$(python3 - "$work/llama.json" "$t_base" "$t_adapter" "$t_f16" "$t_f16_adapter" "$t_merged" "$f16_tolerance" "$q4_tolerance" <<'EOF'
+out=$(python3 - "$work" "$reference" "$t_base" "$t_adapter" "$t_f16" "$t_f16_adapter" "$t_merged" "$f16_tolerance" "$q4_tolerance" "$f16_rms" <<'PY'
 import json, sys
-l = json.load(open(sys.argv[1]))
-t_base, t_adapter, t_f16, t_f16_adapter, t_merged, tol, q4_tol = map(float, sys.argv[2:9])
+import numpy as np
+work, reference = sys.argv[1:3]
+t_base, t_adapter, t_f16, t_f16_adapter, t_merged, tol, q4_tol, f16_rms = map(float, sys.argv[3:11])
+ids = json.load(open(reference))["input_ids"]
 failed = 0
 def check(ok, text):
     global failed
     failed += not ok
     print(("PASS " if ok else "FAIL ") + text)
-d_base, d_lora = l["base"] - t_base, l["lora"] - t_adapter
-print(f"  adapter effect: tessera {t_adapter - t_base:+.5f}, llama.cpp {l['lora'] - l['base']:+.5f} (Q4_1 base), "
-      f"{l['f16_lora'] - l['f16']:+.5f} (f16 base)")
-check(abs(d_base) <= q4_tol, f"(a) Q4_1 base alone: llama.cpp {l['base']:.6f} vs tessera {t_base:.6f}: "
-      f"d_base {d_base:+.2e} (tolerance {q4_tol:g}; llama.cpp's Q8_1 activations)")
-check(abs(d_lora - d_base) <= q4_tol, f"(b) Q4_1 base + GGUF LoRA: llama.cpp {l['lora']:.6f} vs tessera --adapter "
-      f"{t_adapter:.6f}: d_lora {d_lora:+.2e}, |d_lora - d_base| {abs(d_lora - d_base):.2e} (tolerance {q4_tol:g})")
-d_f16 = l["f16"] - t_f16
-check(abs(d_f16) <= tol, f"(b) f16 base alone: llama.cpp {l['f16']:.6f} vs tessera {t_f16:.6f}: {d_f16:+.2e} (tolerance {tol:g})")
-d = l["f16_lora"] - t_f16_adapter
-check(abs(d) <= tol, f"(b) f16 base + GGUF LoRA: llama.cpp {l['f16_lora']:.6f} vs tessera --adapter {t_f16_adapter:.6f}: "
-      f"{d:+.2e}, minus the f16 base's {d - d_f16:+.2e} (tolerance {tol:g})")
-d = l["merged"] - t_merged
-check(abs(d) <= tol, f"(c) merged GGUF (f16) alone: llama.cpp {l['merged']:.6f} vs tessera on the same file {t_merged:.6f}: "
-      f"{d:+.2e} (tolerance {tol:g})")
-d = l["merged"] - t_adapter
-check(abs(d) <= tol, f"(c) merged GGUF (f16) alone: llama.cpp {l['merged']:.6f} vs tessera --adapter on the Q4_1 base "
-      f"{t_adapter:.6f}: {d:+.2e} (tolerance {tol:g}; includes the f16 rounding of the merged weights)")
-EOF
-); tally "loss comparison" $? "$out"
+def log_softmax(x):
+    x = x.astype(np.float64)
+    m = x.max(axis=1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+def loss(logits):
+    return float(-np.mean(log_softmax(logits)[np.arange(len(ids) - 1), ids[1:]]))
+def compare(name, tessera_name=None):
+    """llama.cpp's logits of case `name` against Tessera's (case `tessera_name`, by default the same)."""
+    l, t = np.load(f"{work}/l_{name}.npy"), np.load(f"{work}/t_{tessera_name or name}.npy")
+    assert l.shape == t.shape and l.shape[0] == len(ids), (l.shape, t.shape)
+    d = l.astype(np.float64) - t
+    lp_t, lp_l = log_softmax(t), log_softmax(l)
+    kl = np.sum(np.exp(lp_t) * (lp_t - lp_l), axis=1)  # KL(tessera || llama.cpp) per position
+    return {"rms": float(np.sqrt(np.mean(d * d))), "max": float(np.abs(d).max()), "kl": float(kl.mean()),
+            "top1": float(np.mean(l.argmax(1) == t.argmax(1))), "loss_l": loss(l), "loss_t": loss(t)}
+def show(r):
+    return (f"logits [{len(ids)}, vocab]: rms {r['rms']:.2e}, max {r['max']:.2e}, mean KL {r['kl']:.1e}, "
+            f"same argmax {100 * r['top1']:.1f} %; loss llama.cpp {r['loss_l']:.6f} vs tessera {r['loss_t']:.6f}")
+effect = np.load(f"{work}/t_f16_lora.npy").astype(np.float64) - np.load(f"{work}/t_f16.npy")
+print(f"  the adapter moves Tessera's logits by rms {np.sqrt(np.mean(effect ** 2)):.2f} (max {np.abs(effect).max():.1f}) "
+      f"and the loss by {t_adapter - t_base:+.5f}")
+# The logits files are the forward whose loss `eval` printed.
+for name, printed in [("base", t_base), ("lora", t_adapter), ("f16", t_f16), ("f16_lora", t_f16_adapter), ("merged", t_merged)]:
+    from_file = loss(np.load(f"{work}/t_{name}.npy"))
+    check(abs(from_file - printed) <= 1e-5, f"tessera eval --logits ({name}): the file's loss {from_file:.6f}, printed {printed:.6f}")
+# (a) The Q4_1 base: llama.cpp rounds activations to Q8_1 for Q4_1 products, which sets the level.
+base = compare("base")
+check(abs(base["loss_l"] - base["loss_t"]) <= q4_tol and base["top1"] >= 0.95,
+      f"(a) Q4_1 base alone: {show(base)} (llama.cpp's Q8_1 activations; loss within {q4_tol:g}, same argmax ≥ 95 %)")
+# (b) The GGUF LoRA on that base, held to the base's own level.
+lora = compare("lora")
+check(lora["rms"] <= 1.25 * base["rms"] and lora["kl"] <= 1.25 * base["kl"]
+      and abs((lora["loss_l"] - lora["loss_t"]) - (base["loss_l"] - base["loss_t"])) <= q4_tol,
+      f"(b) Q4_1 base + GGUF LoRA: {show(lora)} (held to the base alone: rms ≤ {1.25 * base['rms']:.2e}, "
+      f"KL ≤ {1.25 * base['kl']:.1e})")
+# An f16 base (Tessera's merge of a zero adapter): llama.cpp rounds activations to f16 only.
+f16 = compare("f16")
+check(f16["rms"] <= f16_rms and abs(f16["loss_l"] - f16["loss_t"]) <= tol,
+      f"(b) f16 base alone: {show(f16)} (rms ≤ {f16_rms:g}, loss within {tol:g})")
+level = 1.5 * f16["rms"]
+for name, tessera_name, what in [("f16_lora", None, "(b) f16 base + GGUF LoRA"),
+                                 ("merged", None, "(c) merged GGUF (f16), tessera on the same file"),
+                                 ("merged", "lora", "(c) merged GGUF (f16) vs tessera --adapter on the Q4_1 base")]:
+    r = compare(name, tessera_name)
+    check(r["rms"] <= level and abs(r["loss_l"] - r["loss_t"]) <= tol,
+          f"{what}: {show(r)} (held to the f16 base: rms ≤ {level:.2e}, loss within {tol:g})")
+sys.exit(1 if failed else 0)
+PY
+); tally "logit comparison" $? "$out"
+
+# 3. The quantized merges (--quant q8_0, q4_k_m) in llama.cpp: perplexity of the assistant answers
+# of the demo's held-out conversations (examples/support/valid.jsonl, rendered and masked by
+# `tessera tokenize --chat --json`, the tokens `eval --mask-prompt` counts) against the f16 merge.
+t0=$(date +%s)
+for quant in q8_0 q4_k_m; do
+  "$tessera" merge --adapter "$adapter" --format gguf --quant $quant --out "$work/merged-$quant.gguf" >> "$work/export.log" 2>&1 \
+    || { tail -3 "$work/export.log"; fail "tessera merge --quant $quant"; finish; }
+done
+while IFS= read -r row; do
+  printf '%s' "$row" | "$tessera" tokenize --chat --json \
+    | python3 -c "import json, sys; d = json.load(sys.stdin); print(json.dumps({'input_ids': d['input_ids'], 'labels': d['labels']}))" \
+    || { fail "tessera tokenize --chat on $heldout"; finish; }
+done < "$heldout" > "$work/heldout.jsonl"
+t_q=()
+for file in merged merged-q8_0 merged-q4_k_m; do
+  loss=$(tessera_eval - "$work/heldout.jsonl" --model "$work/$file.gguf") || { fail "tessera eval $file.gguf"; finish; }
+  t_q+=("$loss")
+done
+"$py" - "$work" > "$work/llama-ppl.json" 2> "$work/llama.err" <<'PY'
+import json, sys
+import numpy as np
+from llama_cpp import Llama, GGML_TYPE_F32
+work = sys.argv[1]
+rows = [json.loads(line) for line in open(f"{work}/heldout.jsonl")]
+result = {}
+for file in ["merged", "merged-q8_0", "merged-q4_k_m"]:
+    llm = Llama(model_path=f"{work}/{file}.gguf", n_ctx=max(len(r["input_ids"]) for r in rows) + 16, n_batch=512,
+                n_ubatch=512, n_threads=2, logits_all=True, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32, seed=0, verbose=False)
+    total, count = 0.0, 0
+    for r in rows:
+        ids, labels = r["input_ids"], r["labels"]
+        llm.reset()
+        llm.eval(ids)
+        s = np.asarray(llm.scores[:len(ids)], dtype=np.float64)
+        m = s.max(axis=1)
+        lse = m + np.log(np.exp(s - m[:, None]).sum(axis=1))
+        for i in range(len(ids) - 1):
+            if labels[i + 1] != -100:
+                total += lse[i] - s[i, labels[i + 1]]
+                count += 1
+    result[file] = {"loss": total / count, "tokens": count}
+print(json.dumps(result))
+PY
+[ $? -eq 0 ] || { tail -5 "$work/llama.err"; fail "llama-cpp-python could not run the quantized merges"; finish; }
+echo "quantized merges: merged, tokenized and evaluated in tessera and llama.cpp in $(( $(date +%s) - t0 )) s"
+out=$(python3 - "$work/llama-ppl.json" "${t_q[@]}" "$q4_tolerance" <<'PY'
+import json, math, sys
+l = json.load(open(sys.argv[1]))
+files = ["merged", "merged-q8_0", "merged-q4_k_m"]
+tessera = dict(zip(files, map(float, sys.argv[2:5])))
+q4_tol = float(sys.argv[5])
+failed = 0
+def check(ok, text):
+    global failed
+    failed += not ok
+    print(("PASS " if ok else "FAIL ") + text)
+f16 = math.exp(l["merged"]["loss"])
+print(f"  {l['merged']['tokens']} held-out assistant tokens; llama.cpp perplexity of the f16 merge {f16:.4f} "
+      f"(tessera {math.exp(tessera['merged']):.4f})")
+for file, bound in [("merged-q8_0", 0.01), ("merged-q4_k_m", 0.05)]:
+    ppl = math.exp(l[file]["loss"])
+    check(abs(ppl / f16 - 1) <= bound, f"{file}.gguf in llama.cpp: perplexity {ppl:.4f}, {100 * (ppl / f16 - 1):+.2f} % "
+          f"from the f16 merge (bound ±{100 * bound:g} %; tessera on the file: {math.exp(tessera[file]):.4f})")
+for file in files:
+    d = l[file]["loss"] - tessera[file]
+    check(abs(d) <= q4_tol, f"{file}.gguf: llama.cpp loss {l[file]['loss']:.6f} vs tessera eval on the same file "
+          f"{tessera[file]:.6f}: {d:+.2e} (tolerance {q4_tol:g}; llama.cpp quantizes activations for quantized products)")
+sys.exit(1 if failed else 0)
+PY
+); tally "quantized merge perplexity" $? "$out"
 echo "total $(( $(date +%s) - start )) s"
 finish

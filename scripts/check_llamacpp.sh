@@ -27,8 +27,11 @@
 #     Q4_1 losses moved by up to 1.7e-2;
 #   - merges with --quant q8_0 and q4_k_m and computes, in llama.cpp, the perplexity of the
 #     assistant answers of the demo's held-out conversations (examples/support/valid.jsonl, ids
-#     and mask from `tessera tokenize --chat --json`): within 1 % (q8_0) and 5 % (q4_k_m) of the
-#     f16 merge's; each file's llama.cpp loss also within q4_tolerance of `tessera eval` on it.
+#     and mask from `tessera tokenize --chat --json`): q8_0 within 1 % of the f16 merge's, q4_k_m
+#     within 1 % of llama.cpp's own Q4_K_M of the same f16 merge (llama_model_quantize, as
+#     llama-quantize), and the Q4_K_M-vs-f16 figure printed for both (on SmolLM2-135M both are
+#     about +7.5 % after the demo's adapter); each file's llama.cpp loss also within q4_tolerance
+#     of `tessera eval` on it.
 # Prints PASS/FAIL lines and `N passed, N failed`.
 #
 #   scripts/check_llamacpp.sh [ADAPTER_DIR]
@@ -305,13 +308,19 @@ for file in merged merged-q8_0 merged-q4_k_m; do
   t_q+=("$loss")
 done
 "$py" - "$work" > "$work/llama-ppl.json" 2> "$work/llama.err" <<'PY'
-import json, sys
+import ctypes, json, sys
 import numpy as np
+import llama_cpp
 from llama_cpp import Llama, GGML_TYPE_F32
 work = sys.argv[1]
 rows = [json.loads(line) for line in open(f"{work}/heldout.jsonl")]
+# llama.cpp's own Q4_K_M of the f16 merge (what llama-quantize writes), the yardstick for ours.
+params = llama_cpp.llama_model_quantize_default_params()
+params.ftype, params.nthread = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, 2
+if llama_cpp.llama_model_quantize(f"{work}/merged.gguf".encode(), f"{work}/llama-q4_k_m.gguf".encode(), ctypes.byref(params)) != 0:
+    sys.exit("llama_model_quantize failed")
 result = {}
-for file in ["merged", "merged-q8_0", "merged-q4_k_m"]:
+for file in ["merged", "merged-q8_0", "merged-q4_k_m", "llama-q4_k_m"]:
     llm = Llama(model_path=f"{work}/{file}.gguf", n_ctx=max(len(r["input_ids"]) for r in rows) + 16, n_batch=512,
                 n_ubatch=512, n_threads=2, logits_all=True, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32, seed=0, verbose=False)
     total, count = 0.0, 0
@@ -345,10 +354,16 @@ def check(ok, text):
 f16 = math.exp(l["merged"]["loss"])
 print(f"  {l['merged']['tokens']} held-out assistant tokens; llama.cpp perplexity of the f16 merge {f16:.4f} "
       f"(tessera {math.exp(tessera['merged']):.4f})")
-for file, bound in [("merged-q8_0", 0.01), ("merged-q4_k_m", 0.05)]:
-    ppl = math.exp(l[file]["loss"])
-    check(abs(ppl / f16 - 1) <= bound, f"{file}.gguf in llama.cpp: perplexity {ppl:.4f}, {100 * (ppl / f16 - 1):+.2f} % "
-          f"from the f16 merge (bound ±{100 * bound:g} %; tessera on the file: {math.exp(tessera[file]):.4f})")
+q8 = math.exp(l["merged-q8_0"]["loss"])
+check(abs(q8 / f16 - 1) <= 0.01, f"merged-q8_0.gguf in llama.cpp: perplexity {q8:.4f}, {100 * (q8 / f16 - 1):+.2f} % "
+      f"from the f16 merge (bound ±1 %; tessera on the file: {math.exp(tessera['merged-q8_0']):.4f})")
+# Q4_K_M is held to llama.cpp's own quantization of the same f16 merge: how far Q4_K_M itself is
+# from f16 depends on the model (small models lose more), which Tessera does not choose.
+q4, own = math.exp(l["merged-q4_k_m"]["loss"]), math.exp(l["llama-q4_k_m"]["loss"])
+check(abs(q4 / own - 1) <= 0.01, f"merged-q4_k_m.gguf in llama.cpp: perplexity {q4:.4f}, {100 * (q4 / own - 1):+.2f} % from "
+      f"llama.cpp's own Q4_K_M of the f16 merge ({own:.4f}; bound ±1 %); tessera on the file: {math.exp(tessera['merged-q4_k_m']):.4f}")
+print(f"  Q4_K_M vs f16: Tessera's {100 * (q4 / f16 - 1):+.2f} %, llama.cpp's own {100 * (own / f16 - 1):+.2f} % "
+      f"({'within' if abs(q4 / f16 - 1) <= 0.05 else 'beyond'} ±5 %)")
 for file in files:
     d = l[file]["loss"] - tessera[file]
     check(abs(d) <= q4_tol, f"{file}.gguf: llama.cpp loss {l[file]['loss']:.6f} vs tessera eval on the same file "

@@ -361,6 +361,39 @@ check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
 check "info prints the seed's line for the llama2-7b preset exactly (no weights)" seed_line_of_a_preset
 check "bench train on the llama3.2-1b preset (random weights) peaks within 10% of plan" bench_train_peak_rss_matches_plan
+eval_logits_match_transformers() {
+  # eval --logits: a NumPy file read here without numpy (CI has none): the header, the loss the
+  # rows give (printed by eval too), and the last rows' logits against transformers (fp32).
+  local ref=Tests/Fixtures/reference/smollm2 loss
+  python3 -c "import json; t=json.load(open('$ref/text.json')); print(json.dumps({'input_ids': t['input_ids']}))" > "$scratch/logit_ids.jsonl"
+  loss=$("$tessera" eval --data "$scratch/logit_ids.jsonl" --base-quant none --compute fp32 --logits "$scratch/logits.npy" --json \
+    | python3 -c "import json, sys; print(json.load(sys.stdin)['loss'])") || return 1
+  python3 - "$scratch/logits.npy" "$ref" "$loss" <<'PY'
+import array, ast, json, math, sys
+path, ref, printed = sys.argv[1], sys.argv[2], float(sys.argv[3])
+raw = open(path, "rb").read()
+assert raw[:8] == b"\x93NUMPY\x01\x00", raw[:8]
+n = int.from_bytes(raw[8:10], "little")
+header = ast.literal_eval(raw[10:10 + n].decode())
+assert header["descr"] == "<f4" and not header["fortran_order"], header
+rows, vocab = header["shape"]
+values = array.array("f", raw[10 + n:])
+assert len(values) == rows * vocab, (len(values), header)
+ids = json.load(open(f"{ref}/text.json"))["input_ids"]
+base = json.load(open(f"{ref}/base.json"))
+assert rows == len(ids), (rows, len(ids))
+total = 0.0
+for i in range(rows - 1):
+    row = values[i * vocab:(i + 1) * vocab]
+    m = max(row)
+    total += m + math.log(math.fsum(math.exp(x - m) for x in row)) - row[ids[i + 1]]
+loss = total / (rows - 1)
+worst = max(abs(values[int(r) * vocab + j] - v) for r, want in base["logits_last3_first20"].items() for j, v in enumerate(want))
+print(f"  [{rows}, {vocab}] float32; loss from the file {loss:.6f}, printed {printed:.6f}, transformers {base['loss']:.6f}; "
+      f"last 3 rows vs transformers: largest difference {worst:.1e}")
+sys.exit(0 if abs(loss - printed) <= 1e-5 and abs(loss - base["loss"]) <= 2e-4 and worst <= 1e-3 else 1)
+PY
+}
 merged_quant_loss_tracks_f16() {
   # The default model + the reference adapter merged to GGUF at f16, q8_0 and q4_k_m; Tessera's
   # own reader loads each, and the eval loss (no NF4: --base-quant none) stays near f16's.
@@ -393,6 +426,7 @@ else
 fi
 check "eval --adapter --grad-norms matches PEFT's loss and gradient norms" grad_norms_match_peft
 check "merge --format gguf --quant q8_0 / q4_k_m: eval loss within 1% / 5% of the f16 merge" merged_quant_loss_tracks_f16
+check "eval --logits writes a NumPy array of every token's logits, equal to transformers'" eval_logits_match_transformers
 check "eval --facts counts answers by eval_facts.sh's rule, answers as generate --chat gives" eval_facts_counts_like_the_scripts_rule
 check "a failing rank ends the whole job with one message naming it" failing_rank_ends_the_job
 check "a mesh that does not divide the world is refused once, non-zero" mesh_that_does_not_divide_is_refused

@@ -294,6 +294,41 @@ AVX512 static void nf4_block_avx512(const unsigned char *bytes, float scale, con
     }
 }
 
+AVX512 static long nf4_quantize_avx512(const float *x, size_t blocks, const float *mid, unsigned char *packed,
+                                       float *absmax) {
+    const __m512 lo = _mm512_set1_ps(-1.0f), hi = _mm512_set1_ps(1.0f);
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+    __m512 m[15];
+    for (int i = 0; i < 15; i++) m[i] = _mm512_set1_ps(mid[i]);
+    for (size_t b = 0; b < blocks; b++) {
+        const float *v = x + 64 * b;
+        __m512 val[4], amax = _mm512_setzero_ps();
+        __mmask16 bad = 0;
+        for (int c = 0; c < 4; c++) {
+            val[c] = _mm512_loadu_ps(v + 16 * c);
+            __m512i bits = _mm512_and_si512(_mm512_castps_si512(val[c]), exponent);
+            bad |= _mm512_cmpeq_epi32_mask(bits, exponent);
+            amax = _mm512_max_ps(amax, _mm512_abs_ps(val[c]));
+        }
+        if (bad) return (long)b;
+        float lanes[16], a = 0;
+        _mm512_storeu_ps(lanes, amax);
+        for (int i = 0; i < 16; i++) a = lanes[i] > a ? lanes[i] : a;   // max is exact in any order
+        absmax[b] = a;
+        __m512 r = _mm512_set1_ps(1.0f / (a > 1e-38f ? a : 1e-38f));
+        int32_t q[64];
+        for (int c = 0; c < 4; c++) {
+            __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(val[c], r), lo), hi);
+            __m512i n = _mm512_setzero_si512();
+            for (int i = 0; i < 15; i++)
+                n = _mm512_mask_sub_epi32(n, _mm512_cmp_ps_mask(m[i], t, _CMP_LT_OQ), n, _mm512_set1_epi32(-1));
+            _mm512_storeu_si512(q + 16 * c, n);
+        }
+        for (int k = 0; k < 32; k++) packed[32 * b + k] = (unsigned char)(q[2 * k] << 4 | q[2 * k + 1]);
+    }
+    return -1;
+}
+
 AVX512 static void rmsnorm_forward_avx512(float *out, float *rstd, const float *inp, const float *weight,
                                           size_t rows, size_t channels, float eps) {
     for (size_t n = 0; n < rows; n++) {
@@ -523,6 +558,43 @@ AVX2 static void swiglu_backward_avx2(float *dgate, float *dup, const float *dou
         _mm256_maskstore_ps(dgate + i, k, dg);
         _mm256_maskstore_ps(dup + i, k, du);
     }
+}
+
+AVX2 static long nf4_quantize_avx2(const float *x, size_t blocks, const float *mid, unsigned char *packed,
+                                   float *absmax) {
+    const __m256 lo = _mm256_set1_ps(-1.0f), hi = _mm256_set1_ps(1.0f);
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256 m[15];
+    for (int i = 0; i < 15; i++) m[i] = _mm256_set1_ps(mid[i]);
+    for (size_t b = 0; b < blocks; b++) {
+        const float *v = x + 64 * b;
+        __m256 val[8], amax = _mm256_setzero_ps();
+        __m256i bad = _mm256_setzero_si256();
+        for (int c = 0; c < 8; c++) {
+            val[c] = _mm256_loadu_ps(v + 8 * c);
+            __m256i bits = _mm256_and_si256(_mm256_castps_si256(val[c]), exponent);
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(bits, exponent));
+            amax = _mm256_max_ps(amax, _mm256_and_ps(val[c], sign));
+        }
+        if (!_mm256_testz_si256(bad, bad)) return (long)b;
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        float a = _mm_cvtss_f32(h);
+        absmax[b] = a;
+        __m256 r = _mm256_set1_ps(1.0f / (a > 1e-38f ? a : 1e-38f));
+        int32_t q[64];
+        for (int c = 0; c < 8; c++) {
+            __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(val[c], r), lo), hi);
+            __m256i n = _mm256_setzero_si256();
+            for (int i = 0; i < 15; i++)
+                n = _mm256_sub_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(m[i], t, _CMP_LT_OQ)));
+            _mm256_storeu_si256((__m256i *)(q + 8 * c), n);
+        }
+        for (int k = 0; k < 32; k++) packed[32 * b + k] = (unsigned char)(q[2 * k] << 4 | q[2 * k + 1]);
+    }
+    return -1;
 }
 
 AVX2 static void nf4_block_avx2(const unsigned char *bytes, float scale, const float *code, float *out) {
@@ -868,6 +940,10 @@ void tk_softmax_row_backward(float *dx, const float *dy, const float *y, size_t 
 
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out) {
     SELECT_VOID(nf4_block, (bytes, scale, code, out))
+}
+
+long tk_nf4_quantize(const float *x, size_t blocks, const float *midpoints, unsigned char *packed, float *absmax) {
+    SELECT(nf4_quantize, (x, blocks, midpoints, packed, absmax))
 }
 
 void tk_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t rows,

@@ -78,6 +78,36 @@ SCALAR_ATTR static void SCALAR(nf4_block)(const unsigned char *bytes, float scal
     }
 }
 
+// NF4 quantization of `blocks` whole 64-blocks (bitsandbytes' CPU rule): absmax, x times the
+// rounded reciprocal, clamped to [-1, 1], the code index = midpoints strictly below. Returns the
+// first block holding a non-finite value (nothing of it written), or -1.
+SCALAR_ATTR static long SCALAR(nf4_quantize)(const float *x, size_t blocks, const float *mid, unsigned char *packed,
+                                             float *absmax) {
+    for (size_t b = 0; b < blocks; b++) {
+        const float *v = x + 64 * b;
+        float amax = 0;
+        for (int j = 0; j < 64; j++) {
+            if (!isfinite(v[j])) return (long)b;
+            float a = fabsf(v[j]);
+            amax = a > amax ? a : amax;
+        }
+        absmax[b] = amax;
+        float r = 1.0f / (amax > 1e-38f ? amax : 1e-38f);
+        for (int k = 0; k < 32; k++) {
+            unsigned char q[2];
+            for (int h = 0; h < 2; h++) {
+                float t = v[2 * k + h] * r;
+                t = t < -1.0f ? -1.0f : (t > 1.0f ? 1.0f : t);
+                int i = 0;
+                for (int m = 0; m < 15; m++) i += mid[m] < t;
+                q[h] = (unsigned char)i;
+            }
+            packed[32 * b + k] = (unsigned char)(q[0] << 4 | q[1]);
+        }
+    }
+    return -1;
+}
+
 SCALAR_ATTR static void SCALAR(rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, size_t rows,
                                    size_t channels, float eps) {
     for (size_t n = 0; n < rows; n++) {

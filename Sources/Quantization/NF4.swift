@@ -38,53 +38,24 @@ public enum NF4 {
         return q
     }
 
-    /// Quantizes `n` values (no NaN/inf; checked by the caller) into `packed` (`(n + 1) / 2`
-    /// bytes) and `absmax` (`(n + 63) / 64` floats).
+    /// Quantizes `n` values into `packed` (`(n + 1) / 2` bytes) and `absmax` (`(n + 63) / 64`
+    /// floats). Whole 64-blocks run in `tk_nf4_quantize` (the same fp32 operations on every kernel
+    /// path, so the bytes are identical), a short last block here.
+    /// - Returns: the index of the first NaN or infinity (the output is then incomplete), or nil.
     static func quantize(_ x: UnsafePointer<Float>, count n: Int, packed: UnsafeMutablePointer<UInt8>,
-                         absmax: UnsafeMutablePointer<Float>) {
+                         absmax: UnsafeMutablePointer<Float>) -> Int? {
+        let whole = n / blockSize
+        let bad = midpoints.withUnsafeBufferPointer { m in tk_nf4_quantize(x, whole, m.baseAddress, packed, absmax) }
+        if bad >= 0 {
+            let start = bad * blockSize
+            return (start..<(start + blockSize)).first { !x[$0].isFinite }
+        }
+        guard whole * blockSize < n else { return nil }
+        if let index = ((whole * blockSize)..<n).first(where: { !x[$0].isFinite }) { return index }
         midpoints.withUnsafeBufferPointer { m in
-            for b in 0..<((n + blockSize - 1) / blockSize) {
-                quantizeBlock(x, count: n, block: b, packed: packed, absmax: absmax, midpoints: m)
-            }
+            quantizeBlockScalar(x, count: n, block: whole, packed: packed, absmax: absmax, midpoints: m)
         }
-    }
-
-    @inline(__always)
-    private static func quantizeBlock(_ x: UnsafePointer<Float>, count n: Int, block b: Int, packed: UnsafeMutablePointer<UInt8>,
-                                      absmax: UnsafeMutablePointer<Float>, midpoints m: UnsafeBufferPointer<Float>) {
-        if (b + 1) * blockSize <= n {
-            quantizeFullBlock(x + b * blockSize, packed: packed + b * blockSize / 2, absmax: absmax + b, midpoints: m)
-        } else {
-            quantizeBlockScalar(x, count: n, block: b, packed: packed, absmax: absmax, midpoints: m)
-        }
-    }
-
-    /// A whole 64-block: the same fp32 operations as the scalar path (multiply by the rounded
-    /// reciprocal, clamp, count midpoints strictly below), so the bytes are identical; pairs are
-    /// packed directly and the count is a branch-free binary search.
-    @inline(__always)
-    private static func quantizeFullBlock(_ x: UnsafePointer<Float>, packed: UnsafeMutablePointer<UInt8>,
-                                          absmax: UnsafeMutablePointer<Float>, midpoints m: UnsafeBufferPointer<Float>) {
-        guard let mid = m.baseAddress else { return }
-        var amax: Float = 0
-        for j in 0..<blockSize { amax = Swift.max(amax, abs(x[j])) }
-        absmax.pointee = amax
-        let reciprocal = 1 / Swift.max(amax, 1e-38)
-        for k in 0..<(blockSize / 2) {
-            let hi = searchIndex(Swift.min(Swift.max(x[2 * k] * reciprocal, -1), 1), midpoints: mid)
-            let lo = searchIndex(Swift.min(Swift.max(x[2 * k + 1] * reciprocal, -1), 1), midpoints: mid)
-            packed[k] = (hi << 4) | lo
-        }
-    }
-
-    /// The number of the 15 sorted midpoints strictly below `s`, in four compares.
-    @inline(__always)
-    static func searchIndex(_ s: Float, midpoints m: UnsafePointer<Float>) -> UInt8 {
-        var i = m[7] < s ? 8 : 0
-        i += m[i + 3] < s ? 4 : 0
-        i += m[i + 1] < s ? 2 : 0
-        i += m[i] < s ? 1 : 0
-        return UInt8(truncatingIfNeeded: i)
+        return nil
     }
 
     @inline(__always)

@@ -33,13 +33,12 @@ extension NF4Tensor {
                     let count = min(tile, rows - start)
                     try fill(start..<(start + count), scratch)
                     let values = count * columns
-                    for i in 0..<values where !scratch[i].isFinite {
-                        throw QuantizationError.nonFiniteInput(index: start * columns + i, value: scratch[i])
-                    }
                     // start·columns is a multiple of 64 (start is), so this tile's blocks and
                     // byte pairs begin at these offsets.
                     let first = start * columns
-                    NF4.quantize(scratch, count: values, packed: pBase + first / 2, absmax: aBase + first / NF4.blockSize)
+                    if let i = NF4.quantize(scratch, count: values, packed: pBase + first / 2, absmax: aBase + first / NF4.blockSize) {
+                        throw QuantizationError.nonFiniteInput(index: first + i, value: scratch[i])
+                    }
                 }
             }
         }

@@ -38,18 +38,16 @@ public struct NF4Tensor: Sendable, Equatable {
         guard weights.count == n else {
             throw QuantizationError.fieldSizeMismatch(field: "weights", expected: n, actual: weights.count)
         }
-        if let bad = weights.firstIndex(where: { !$0.isFinite }) {
-            throw QuantizationError.nonFiniteInput(index: bad, value: weights[bad])
-        }
         var packed = [UInt8](repeating: 0, count: (n + 1) / 2)
         var absmax = [Float](repeating: 0, count: (n + NF4.blockSize - 1) / NF4.blockSize)
         if let x = weights.baseAddress {
-            packed.withUnsafeMutableBufferPointer { p in
-                absmax.withUnsafeMutableBufferPointer { a in
-                    guard let pBase = p.baseAddress, let aBase = a.baseAddress else { return }
-                    NF4.quantize(x, count: n, packed: pBase, absmax: aBase)
+            let bad = packed.withUnsafeMutableBufferPointer { p in
+                absmax.withUnsafeMutableBufferPointer { a -> Int? in
+                    guard let pBase = p.baseAddress, let aBase = a.baseAddress else { return nil }
+                    return NF4.quantize(x, count: n, packed: pBase, absmax: aBase)
                 }
             }
+            if let bad { throw QuantizationError.nonFiniteInput(index: bad, value: weights[bad]) }
         }
         self.shape = shape
         self.packed = packed

@@ -204,6 +204,58 @@ static void test_quant(void) {
     }
 }
 
+// NF4 quantization: every path gives the same bytes and absmax as an independent reference
+// (bitsandbytes' CPU rule), on random blocks, all-zero blocks, values on the decision midpoints
+// (which take the lower code) and on ±absmax; a NaN or infinity reports its block, unwritten.
+static void test_nf4_quantize(void) {
+    static const unsigned int codebits[16] = {0xBF800000, 0xBF3239B1, 0xBF066B30, 0xBECA32A0, 0xBE91A24D, 0xBE3D353F,
+        0xBDBA7871, 0x00000000, 0x3DA2FAFF, 0x3E24CAE3, 0x3E7C04DD, 0x3EAD033A, 0x3EE1A4B8, 0x3F1007AB, 0x3F3913B3, 0x3F800000};
+    float code[16], mid[15];
+    for (int i = 0; i < 16; i++) memcpy(&code[i], &codebits[i], 4);
+    for (int i = 0; i < 15; i++) mid[i] = (code[i] + code[i + 1]) / 2;
+    enum { B = 24 };
+    static float x[64 * B], am[3][B];
+    static unsigned char q[3][32 * B];
+    for (int rep = 0; rep < 300; rep++) {
+        int d = rep % D_COUNT;
+        fill(x, 64 * B, d == D_EXPEDGE ? D_UNIT : d);
+        for (int j = 0; j < 64; j++) x[64 * 1 + j] = 0.0f;                       // block 1: zeros
+        for (int j = 0; j < 64; j++) x[64 * 2 + j] = mid[j % 15] * (j & 16 ? -1.0f : 1.0f);   // on midpoints, amax 1
+        x[64 * 2 + 63] = 1.0f;
+        x[64 * 3 + 5] = -x[64 * 3 + 9];                                           // ±the same magnitude
+        long r[3];
+        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); r[p] = tk_nf4_quantize(x, B, mid, q[p], am[p]); }
+        for (int p = 0; p < npaths; p++) {
+            CHECK(r[p] == -1, "nf4 quantize %s reported block %ld", tk_kernel_path_name(paths[p]), r[p]);
+            CHECK(memcmp(q[0], q[p], sizeof q[0]) == 0 && samebits(am[0], am[p], B), "nf4 quantize %s differs", tk_kernel_path_name(paths[p]));
+        }
+        for (int b = 0; b < B; b++) {
+            float amax = 0;
+            for (int j = 0; j < 64; j++) amax = fmaxf(amax, fabsf(x[64 * b + j]));
+            CHECK(fbits(am[0][b]) == fbits(amax), "nf4 quantize absmax block %d", b);
+            float rcp = 1.0f / fmaxf(amax, 1e-38f);
+            for (int j = 0; j < 64; j++) {
+                float t = fminf(fmaxf(x[64 * b + j] * rcp, -1.0f), 1.0f);
+                int want = 0;
+                while (want < 15 && mid[want] < t) want++;
+                int got = j & 1 ? q[0][32 * b + j / 2] & 15 : q[0][32 * b + j / 2] >> 4;
+                CHECK(got == want, "nf4 quantize code block %d elem %d: %d vs %d", b, j, got, want);
+            }
+        }
+    }
+    for (int kind = 0; kind < 3; kind++) {   // a NaN, +inf, -inf in block 5
+        fill(x, 64 * B, D_UNIT);
+        x[64 * 5 + 17] = kind == 0 ? NAN : (kind == 1 ? INFINITY : -INFINITY);
+        for (int p = 0; p < npaths; p++) {
+            tk_set_kernel_path(paths[p]);
+            memset(q[p], 0xAB, sizeof q[p]);
+            long r = tk_nf4_quantize(x, B, mid, q[p], am[p]);
+            CHECK(r == 5, "nf4 quantize %s: non-finite kind %d reported at %ld", tk_kernel_path_name(paths[p]), kind, r);
+            CHECK(q[p][32 * 5] == 0xAB, "nf4 quantize %s wrote the non-finite block", tk_kernel_path_name(paths[p]));
+        }
+    }
+}
+
 #if defined(TK_OLD_KERNELS)
 // Old vs new: AVX-512 must be unchanged everywhere; scalar unchanged for element-wise kernels.
 static void test_vs_old(void) {
@@ -322,7 +374,7 @@ int main(int argc, char **argv) {
 #endif
         test_exp(); printf("exp done, %ld failures\n", failures);
         test_reductions(); printf("reductions done, %ld failures\n", failures);
-        test_swiglu(); test_rmsnorm(); test_rope(); test_quant(); printf("elementwise done, %ld failures\n", failures);
+        test_swiglu(); test_rmsnorm(); test_rope(); test_quant(); test_nf4_quantize(); printf("elementwise done, %ld failures\n", failures);
     }
 #if defined(TK_OLD_KERNELS)
     test_vs_old();

@@ -78,6 +78,11 @@ void tk_rope_row(float *row, size_t heads, size_t headDim, const float *cosRow, 
 /// One bitsandbytes NF4 block of 64 values from its 32 packed bytes (high nibble first):
 /// out[i] = code[nibble i] · scale, exactly as the scalar product in fp32.
 void tk_nf4_block(const unsigned char *bytes, float scale, const float *code, float *out);
+// NF4-quantizes `blocks` whole 64-blocks of `x` (bitsandbytes' CPU rule: absmax, x times the
+// rounded reciprocal of max(absmax, 1e-38), clamped to [-1, 1], index = the 15 sorted `midpoints`
+// strictly below) into `packed` (32 bytes per block, element 2k in the high nibble) and `absmax`.
+// Returns the first block holding a NaN or infinity (that block is not written), else -1.
+long tk_nf4_quantize(const float *x, size_t blocks, const float *midpoints, unsigned char *packed, float *absmax);
 
 /// GGML block formats to fp32 (ggml_blocks.c): `blocks` whole blocks at src, 32 floats each for
 /// Q8_0, Q4_0, Q4_1 and Q5_0, 256 for the K formats, with ggml's scalar formula on every path

@@ -1,5 +1,6 @@
 // Memory of this process as the kernel accounts it, for benchmarks and budget reports.
 import CKernels
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,33 @@ public enum ProcessMemory {
     /// resident once freed (measured: 0–70 MB of peak RSS, varying from run to run).
     public static func releaseFreedHeap() {
         _ = tk_release_free_heap()
+    }
+
+    /// Resident set size of this process now, in bytes (Linux: `/proc/self/statm`, mapped file
+    /// pages included; nil where that file does not exist).
+    public static func currentResidentBytes() -> Int? {
+        #if os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        #else
+        return nil
+        #endif
+    }
+
+    /// Bytes this process has caused to be read from storage so far (Linux: `read_bytes` of
+    /// `/proc/self/io`, which counts page-cache misses of mapped files too; nil elsewhere).
+    public static func storageBytesRead() -> Int? {
+        #if os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("read_bytes:") {
+            return Int(line.dropFirst("read_bytes:".count).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+        #else
+        return nil
+        #endif
     }
 
     /// Peak resident set size of this process so far, in bytes.

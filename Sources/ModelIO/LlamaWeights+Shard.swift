@@ -61,7 +61,7 @@ extension LlamaWeights {
 
     /// The HF-order `(rows, columns)` a shard holds of the linear in PEFT order `index`
     /// (q, k, v, o, gate, up, down).
-    static func sliceRanges(_ index: Int, _ shard: LlamaShard, _ config: LlamaConfig) -> (rows: Range<Int>, columns: Range<Int>) {
+    public static func sliceRanges(_ index: Int, _ shard: LlamaShard, _ config: LlamaConfig) -> (rows: Range<Int>, columns: Range<Int>) {
         let c = 0..<config.hiddenSize
         switch index {
         case 0: return (shard.queryRows, c)

@@ -5,5 +5,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure GEMM throughput and collective latency/bandwidth.",
-        subcommands: [BenchGEMMCommand.self, BenchCollectivesCommand.self, BenchTokenizerCommand.self, BenchForwardCommand.self, BenchTrainCommand.self, BenchLinearCommand.self])
+        subcommands: [BenchGEMMCommand.self, BenchCollectivesCommand.self, BenchTokenizerCommand.self, BenchForwardCommand.self, BenchTrainCommand.self, BenchLinearCommand.self, BenchLoadCommand.self])
 }

@@ -246,6 +246,26 @@ m, p = float(sys.argv[1]), float(sys.argv[2])
 print(f'  llama3.2-1b, 1 x 64 tokens: peak RSS {m / 1e9:.3f} GB, plan {p / 1e9:.3f} GB ({100 * (m / p - 1):+.1f} %), bench {sys.argv[3]} s')
 sys.exit(0 if abs(m - p) <= 0.1 * p else 1)" "$measured" "$planned" "$(( $(date +%s) - start ))"
 }
+bench_load_holds_base_plus_one_layer() {
+  # Loading streams layer by layer: on every rank the growth of the resident set during the load
+  # stays within the base it keeps plus the one-layer working set `bench load` states, and a tp 2
+  # rank, which converts only its slices, grows by at most 70 % of what one rank does.
+  local one two
+  one=$("$tessera" bench load --json) || return 1
+  two=$(scripts/mpirun.sh -np 2 "$tessera" bench load --tp 2 --json) || return 1
+  python3 -c "
+import json, sys
+one, two = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ok = True
+for name, d in (('tp 1', one), ('tp 2', two)):
+    for r in d['per_rank']:
+        grew, limit = r['load_peak_bytes'], r['base_held_bytes'] + r['working_set_bound_bytes']
+        print(f\"  {name} rank {int(r['rank'])}: {r['seconds']:.1f} s, resident set grew {grew / 1e6:.0f} MB, base held {r['base_held_bytes'] / 1e6:.0f} MB + bound {r['working_set_bound_bytes'] / 1e6:.0f} MB\")
+        ok &= grew <= limit
+top = max(r['load_peak_bytes'] for r in two['per_rank'])
+print(f\"  tp 2 rank's growth / tp 1's: {top / one['per_rank'][0]['load_peak_bytes']:.2f}\")
+sys.exit(0 if ok and top <= 0.7 * one['per_rank'][0]['load_peak_bytes'] else 1)" "$one" "$two"
+}
 random_preset_directory_loads() {
   # make_random_model.py --preset: bf16 shards + index with the preset's exact shapes, streamed;
   # Tessera reads it as the preset (same config and parameter count) and trains a step on it.
@@ -264,6 +284,51 @@ assert a['tensor_formats'] == {'BF16': 272} and a['weights_on_disk'] and not b['
 print(f\"  {a['parameters']:,} parameters in 3 bf16 shards, as the preset\")" "$a" "$b" || return 1
   "$tessera" bench train --model "$dir" --batch-size 1 --seq-len 32 --steps 1 --peak-seconds 0.02 --json \
     | python3 -c "import json, sys; d = json.load(sys.stdin); assert d['tokens_per_s'] > 0, d"
+}
+random_preset_gguf_holds_the_shards() {
+  # make_random_model.py --gguf: a Q8_0 GGUF of the same weights, written from the shards. Tessera
+  # reads it as the preset, and its export back to fp32 equals the bf16 shards within Q8_0's
+  # rounding (half a step of amax/127 per 32-block, and the f16 scale's) in every tensor; q/k rows
+  # come back in HF order (a wrong llama.cpp permutation moves whole rows, ~0.02, far outside).
+  local dir="$scratch/smollm2-random-gguf"
+  python3 scripts/make_random_model.py "$dir" --preset smollm2-135m --max-shard-gb 0.1 --seed 3 --gguf \
+    --gguf-tokenizer models/SmolLM2-135M-Instruct.Q4_1.gguf > /dev/null || return 1
+  "$tessera" info --model "$dir/model-q8_0.gguf" --json > "$scratch/gguf-info.json" || return 1
+  "$tessera" export --model "$dir/model-q8_0.gguf" --format hf --dtype f32 --out "$scratch/gguf-back" > /dev/null || return 1
+  python3 - "$dir" "$scratch/gguf-back" "$scratch/gguf-info.json" <<'PY'
+import json, os, sys
+import numpy as np
+src, back, info = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+def tensors(directory):
+    out = {}
+    for f in sorted(os.listdir(directory)):
+        if not f.endswith(".safetensors"): continue
+        raw = open(os.path.join(directory, f), "rb").read()
+        n = int.from_bytes(raw[:8], "little"); header = json.loads(raw[8:8 + n])
+        for k, v in header.items():
+            if k == "__metadata__": continue
+            a, b = v["data_offsets"]; data = raw[8 + n + a:8 + n + b]
+            x = (np.frombuffer(data, np.uint16).astype(np.uint32) << 16).view(np.float32) if v["dtype"] == "BF16" \
+                else np.frombuffer(data, np.float32)
+            out[k] = x.reshape(v["shape"])
+    return out
+a, b = tensors(src), tensors(back)
+assert set(a) == set(b), sorted(set(a) ^ set(b))
+assert info["parameters"] == sum(x.size for x in a.values()), (info["parameters"], sum(x.size for x in a.values()))
+worst = 0.0
+for k, x in a.items():
+    y = b[k]
+    if x.ndim == 1:
+        assert np.array_equal(x, y), k
+        continue
+    blocks = x.reshape(-1, 32)
+    # Half a Q8_0 step, plus up to 127 steps of the scale's f16 rounding (2^-11 relative).
+    bound = np.abs(blocks).max(axis=1, keepdims=True) / 127 * (0.5 + 127 / 2048) + 1e-7
+    err = np.abs(y.reshape(-1, 32) - blocks)
+    assert (err <= bound).all(), (k, float(err.max()), float(bound.max()))
+    worst = max(worst, float(err.max()))
+print(f"  {len(a)} tensors, {info['parameters']:,} parameters; largest Q8_0 difference {worst:.2e}, every block within Q8_0 rounding")
+PY
 }
 eval_facts_counts_like_the_scripts_rule() {
   # The count must be the original scripts/eval_facts.sh rule (Python's `expected in answer`) over
@@ -361,6 +426,7 @@ check "info --json under mpirun -np 2 lists 2 ranks" info_lists_ranks 2
 check "info prints PEFT's trainable-parameter lines exactly" trainable_line_matches_peft
 check "info prints the seed's line for the llama2-7b preset exactly (no weights)" seed_line_of_a_preset
 check "bench train on the llama3.2-1b preset (random weights) peaks within 10% of plan" bench_train_peak_rss_matches_plan
+check "bench load holds the base plus one layer's working set (tp 1 and tp 2)" bench_load_holds_base_plus_one_layer
 eval_logits_match_transformers() {
   # eval --logits: a NumPy file read here without numpy (CI has none): the header, the loss the
   # rows give (printed by eval too), and the last rows' logits against transformers (fp32).
@@ -419,6 +485,7 @@ sys.exit(0 if abs(q8 - f16) <= 0.01 * f16 and abs(q4 - f16) <= 0.05 * f16 else 1
 }
 if python3 -c "import numpy" 2>/dev/null; then
   check "make_random_model.py --preset writes bf16 shards + index that load as the preset" random_preset_directory_loads
+  check "make_random_model.py --gguf writes a Q8_0 GGUF of the same weights (llama.cpp layout)" random_preset_gguf_holds_the_shards
 else
   echo "SKIP make_random_model.py --preset: skipped (set-up): python3 has no numpy (apt-get install python3-numpy)"
   skip 1 "make_random_model.py --preset: python3 has no numpy"

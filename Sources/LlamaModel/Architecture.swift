@@ -54,7 +54,9 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     public struct Norm: Sendable, Equatable {
         public enum Kind: String, Sendable { case rmsNorm = "RMSNorm", layerNorm = "LayerNorm" }
         public var kind: Kind
-        /// 0: `x̂ · w` (Llama); 1: `x̂ · (1 + w)` (Gemma). Only 0 is implemented.
+        /// 0: `x̂ · w` (Llama); 1: `x̂ · (1 + w)` (Gemma). Hugging Face files store `w`, and the
+        /// loader holds `weightOffset + w` (fp32, as transformers adds it); llama.cpp's GGUFs store
+        /// `1 + w` already (`normWeightOffset(format:)`).
         public var weightOffset: Float
         public init(kind: Kind, weightOffset: Float) { self.kind = kind; self.weightOffset = weightOffset }
     }
@@ -107,10 +109,13 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         public var scalings: [String]
         /// Fraction of each head's D values that is rotated. Only 1 is implemented.
         public var partialRotaryFactor: Double
-        public init(defaultTheta: Double, scalings: [String], partialRotaryFactor: Double) {
+        /// The sliding-window layers' own base (`rope_local_base_freq`, Gemma 3), when it has one.
+        public var defaultLocalTheta: Double?
+        public init(defaultTheta: Double, scalings: [String], partialRotaryFactor: Double, defaultLocalTheta: Double? = nil) {
             self.defaultTheta = defaultTheta
             self.scalings = scalings
             self.partialRotaryFactor = partialRotaryFactor
+            self.defaultLocalTheta = defaultLocalTheta
         }
     }
 
@@ -146,7 +151,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         case allLayers
         /// Every layer, only when `use_sliding_window` is true (Qwen2).
         case allLayersWhenEnabled
-        /// Local and global layers alternating (Gemma 2/3).
+        /// Sliding-window and global layers interleaved (`layer_types`, or every
+        /// `sliding_window_pattern`-th layer global; Gemma 3), each kind with its own RoPE base.
         case interleaved
     }
 
@@ -156,16 +162,17 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     public var unsupportedTraits: [String] {
         var out: [String] = []
         if norm.kind != .rmsNorm { out.append("\(norm.kind.rawValue) norms") }
-        if norm.weightOffset != 0 { out.append("RMSNorm weights applied as \(norm.weightOffset)+w") }
-        if layerNorms != .preAttentionAndMLP { out.append("four norms per layer (sandwich)") }
-        if mlp != .swiGLU { out.append("MLP activation \(mlp.hiddenAct) (GeGLU)") }
+        if norm.weightOffset != 0 && norm.weightOffset != 1 { out.append("RMSNorm weights applied as \(norm.weightOffset)+w") }
         if rope.partialRotaryFactor != 1 { out.append("partial rotary factor \(rope.partialRotaryFactor)") }
-        if attentionScale != .inverseSqrtHeadDim { out.append("attention scale query_pre_attn_scalar") }
-        if embeddingScale != .none { out.append("embedding scale √hidden_size") }
         if attentionSoftcap != .none { out.append("attention logit soft-capping") }
         if finalLogitSoftcap != .none { out.append("final logit soft-capping") }
-        if slidingWindow == .interleaved { out.append("interleaved sliding-window layers") }
         return out
+    }
+
+    /// What the norm weights of a file in `format` lack of what the model applies: the loader
+    /// adds it, the Hugging Face writer takes it off again (llama.cpp's GGUFs already hold it).
+    public func normWeightOffset(format: WeightFormat) -> Float {
+        format == .huggingFace ? norm.weightOffset : 0
     }
 
     /// Throws one line naming every trait of the family that is not supported yet.
@@ -186,6 +193,16 @@ extension Architecture {
         case embedding, outputNorm, output, ropeFrequencies
         // Per layer.
         case attentionNorm, q, k, v, o, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, gate, up, down
+        /// The sandwich norms (`LayerNorms.sandwich`): on o_proj's and down_proj's outputs.
+        case postAttentionNorm, postFFNNorm
+
+        /// Norm weights (what `Norm.weightOffset` applies to).
+        public var isNorm: Bool {
+            switch self {
+            case .outputNorm, .attentionNorm, .qNorm, .kNorm, .ffnNorm, .postAttentionNorm, .postFFNNorm: return true
+            default: return false
+            }
+        }
 
         /// Whether the name carries a layer index.
         public var isPerLayer: Bool {
@@ -294,8 +311,33 @@ extension Architecture {
         return a
     }()
 
+    /// Gemma 3 text models (`gemma3_text`: 270M, 1B; the 4B+ checkpoints' `text_config`):
+    /// norms applied as x̂·(1 + w), four per layer, q/k norms, GeGLU, embeddings scaled by √C,
+    /// the attention scale from `query_pre_attn_scalar`, and sliding-window layers interleaved
+    /// with global ones, which have their own RoPE base. No biases; tied embeddings.
+    public static let gemma3 = Architecture(
+        modelType: "gemma3_text", huggingFaceClass: "Gemma3ForCausalLM", ggufArchitecture: "gemma3", readsGGUF: true,
+        ggufPermutesQK: false,
+        norm: Norm(kind: .rmsNorm, weightOffset: 1), layerNorms: .sandwich, qkNorm: .rmsPerHead,
+        attentionBias: .fromConfig, mlp: .geGLU,
+        rope: RoPE(defaultTheta: 1_000_000, scalings: ["linear"], partialRotaryFactor: 1, defaultLocalTheta: 10_000),
+        attentionScale: .queryPreAttentionScalar, embeddingScale: .sqrtHiddenSize, attentionSoftcap: .none,
+        finalLogitSoftcap: .none, slidingWindow: .interleaved, tiedHeadByDefault: true, tensorNames: gemmaTensorNames)
+
+    /// Gemma 2/3 names: Llama's, with `post_attention_layernorm` the norm after attention and
+    /// `pre_feedforward_layernorm` the one before the MLP.
+    public static let gemmaTensorNames: TensorNames = {
+        var names = llamaTensorNames
+        names.gguf[.postAttentionNorm] = "post_attention_norm.weight"
+        names.gguf[.postFFNNorm] = "post_ffw_norm.weight"
+        names.huggingFace[.postAttentionNorm] = "post_attention_layernorm.weight"
+        names.huggingFace[.ffnNorm] = "pre_feedforward_layernorm.weight"
+        names.huggingFace[.postFFNNorm] = "post_feedforward_layernorm.weight"
+        return names
+    }()
+
     /// Every family Tessera knows, in the order error messages list them.
-    public static let known: [Architecture] = [.llama, .mistral, .qwen2, .qwen3]
+    public static let known: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3]
 
     /// The family of a Hugging Face `model_type` (`llama` when the config has none).
     public static func huggingFace(modelType: String?) throws -> Architecture {

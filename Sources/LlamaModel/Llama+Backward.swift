@@ -51,11 +51,24 @@ extension Llama {
 
         // MLP half.
         if recomputeSelected { try recomputeSelectedMLP(l, acts, ctx) }
+        // Sandwich families: x_out = xMid + rmsnorm(m), m = down(h)  ⇒  dm [N, C] (in projection)
+        var downGradient = ws.dResidual
+        if let postFFN = layer.postFFNNorm {
+            RMSNorm.backward(dinp: ws.projection.pointer, dweight: nil, dout: dres, inp: acts.mlpOut.pointer,
+                             weight: postFFN.pointer, rstd: acts.rstd4.pointer, rows: n, channels: c)
+            downGradient = ws.projection
+        }
         // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank)
-        try backprop(.downProj, dinp: ws.dh, dout: ws.dResidual, inp: acts.h, beta: 0)
-        // h = silu(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]
-        SwiGLU.backward(dgate: ws.dh.pointer, dup: ws.dUp.pointer, dout: ws.dh.pointer,
-                        gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        try backprop(.downProj, dinp: ws.dh, dout: downGradient, inp: acts.h, beta: 0)
+        // h = act(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]
+        switch config.architecture.mlp {
+        case .swiGLU:
+            SwiGLU.backward(dgate: ws.dh.pointer, dup: ws.dUp.pointer, dout: ws.dh.pointer,
+                            gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        case .geGLU:
+            GeGLU.backward(dgate: ws.dh.pointer, dup: ws.dUp.pointer, dout: ws.dh.pointer,
+                           gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
+        }
         // gate, up = xn2 · Wᵀ + LoRA  ⇒  dxn2 [N, C] = dgate·W_gate + dup·W_up + LoRA (partial)
         try backprop(.gateProj, dinp: ws.dNormed, dout: ws.dh, inp: acts.xn2, beta: 0)
         try backprop(.upProj, dinp: ws.dNormed, dout: ws.dUp, inp: acts.xn2, beta: 1)
@@ -68,14 +81,22 @@ extension Llama {
         // Attention half.
         try postKeyValueGradientReceives(ctx)
         if recomputeSelected { try recomputeSelectedAttention(l, acts, ctx) }
+        // Sandwich families: xMid = x + rmsnorm(a), a = o(att)  ⇒  da [N, C] (in projection)
+        var outputGradient = ws.dResidual
+        if let postAttention = layer.postAttentionNorm {
+            RMSNorm.backward(dinp: ws.projection.pointer, dweight: nil, dout: dres, inp: acts.attentionOut.pointer,
+                             weight: postAttention.pointer, rstd: acts.rstd3.pointer, rows: n, channels: c)
+            outputGradient = ws.projection
+        }
         // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
-        try backprop(.oProj, dinp: ws.dAtt, dout: ws.dResidual, inp: acts.att, beta: 0)
+        try backprop(.oProj, dinp: ws.dAtt, dout: outputGradient, inp: acts.att, beta: 0)
         // att = attention(q, k, v), per segment and local head  ⇒  dq, dk, dv. A KV head's query
         // heads add into its dk, dv (zeroed first); a KV head shared with another rank gets only
         // this rank's heads' share: handed to its owner, or (both ranks projecting it) passed on
         // by the k/v projections' backward: dxn1 is summed over the group below, the k/v LoRA
         // gradB rows by the trainer.
         let dk = ws.dk.pointer, dv = ws.dv.pointer
+        let scale = config.attentionScale, window = config.attentionWindow(layer: l)
         StepProfile.measure(.attention) {
             dk.update(repeating: 0, count: n * kvw)
             dv.update(repeating: 0, count: n * kvw)
@@ -89,7 +110,7 @@ extension Llama {
                         q: acts.q.pointer + t * qw + head * d, k: acts.k.pointer + t * kvw + kv,
                         v: acts.v.pointer + t * kvw + kv,
                         queries: segment.count, past: 0, heads: 1, kvHeads: 1, headDim: d,
-                        qStride: qw, kvStride: kvw, scale: 1 / Float(d).squareRoot(), window: config.attentionWindow,
+                        qStride: qw, kvStride: kvw, scale: scale, window: window,
                         accumulateKeyValue: true)
                 }
             }
@@ -100,9 +121,10 @@ extension Llama {
         try addKeyValueGradients(ctx)
         // RoPE(q), RoPE(k)  ⇒  rotate the gradients back (k: the heads projected here)
         let computed = ctx.shard.computedKeyValueRowsLocal
-        RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: rope)
+        let table = rope(layer: l)
+        RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: table)
         RoPE.backward(dx: ws.dk.pointer + computed.lowerBound, positions: positions, tokens: n,
-                      heads: computed.count / d, rowStride: kvw, table: rope)
+                      heads: computed.count / d, rowStride: kvw, table: table)
         // q, k = headnorm(qRaw, kRaw) (q/k-norm families)  ⇒  dqRaw, dkRaw in place
         if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
             headNormBackward(grad: ws.dq.pointer, raw: acts.qRaw.pointer, rstd: acts.qRstd.pointer, weight: qNorm,

@@ -88,6 +88,11 @@ extension Llama {
             try weights.embedding.dequantizeRows(row, count: 1, into: y)
         }
         try TensorParallelMapping.reduceFromRegion.forward(ctx.residual(0), rows: n, columns: c, group: ctx.group)
+        if config.architecture.embeddingScale == .sqrtHiddenSize {
+            // Gemma: x · √C, the factor rounded to fp32 as transformers' buffer is.
+            let factor = Float(Double(c).squareRoot()), x = ctx.residual(0)
+            StepProfile.measure(.elementwise) { for i in 0..<(n * c) { x[i] *= factor } }
+        }
         for l in 0..<config.numHiddenLayers {
             try layerForward(l, ctx.activations(l), ctx, storeOutput: true)
         }
@@ -133,14 +138,20 @@ extension Llama {
         }
         try project(.vProj, acts.xn1, v)
         RoPE.forward(x: k + computed.lowerBound, positions: positions, tokens: n,
-                     heads: computed.count / config.headDim, rowStride: kvw, table: rope)
+                     heads: computed.count / config.headDim, rowStride: kvw, table: rope(layer: l))
         try sendKeyValues(k: k, v: v, ctx)
         try projectQuery(l, acts, ctx)
         try receiveKeyValues(k: k, v: v, ctx)
         attentionForward(l, acts, ctx)
-        // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank)
-        try project(.oProj, acts.att, ws.projection.pointer)
+        // xMid [N, C] = x + o(att) (row-parallel: the full output on every rank); sandwich
+        // families: x + rmsnorm(o(att)), o(att) kept for the norm's backward.
+        let postAttention = layer.postAttentionNorm
+        try project(.oProj, acts.att, postAttention == nil ? ws.projection.pointer : acts.attentionOut.pointer)
         try finishKeyValueSends(gradients: false, ctx)
+        if let postAttention {
+            RMSNorm.forward(out: ws.projection.pointer, rstd: acts.rstd3.pointer, inp: acts.attentionOut.pointer,
+                            weight: postAttention.pointer, rows: n, channels: c, eps: eps)
+        }
         add(acts.xMid.pointer, x, ws.projection.pointer, count: n * c)
 
         // MLP half.
@@ -151,12 +162,18 @@ extension Llama {
         try TensorParallelMapping.copyToRegion.forward(acts.xn2.pointer, rows: n, columns: c, group: group)
         try project(.gateProj, acts.xn2, acts.gate.pointer)
         try project(.upProj, acts.xn2, acts.up.pointer)
-        // h [N, FL] = silu(gate) · up
-        SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: n * fw)
-        if storeOutput {
-            // x_out [N, C] = xMid + down(h) (row-parallel)
-            try project(.downProj, acts.h, ws.projection.pointer)
-            add(ctx.residual(l + 1), acts.xMid.pointer, ws.projection.pointer, count: n * c)
+        // h [N, FL] = act(gate) · up
+        mlpActivationForward(acts, count: n * fw)
+        let postFFN = layer.postFFNNorm
+        if storeOutput || postFFN != nil {
+            // x_out [N, C] = xMid + down(h) (row-parallel); sandwich families: xMid +
+            // rmsnorm(down(h)), down(h) kept (a recompute runs the product for the norm's input).
+            try project(.downProj, acts.h, postFFN == nil ? ws.projection.pointer : acts.mlpOut.pointer)
+            if let postFFN {
+                RMSNorm.forward(out: ws.projection.pointer, rstd: acts.rstd4.pointer, inp: acts.mlpOut.pointer,
+                                weight: postFFN.pointer, rows: n, channels: c, eps: eps)
+            }
+            if storeOutput { add(ctx.residual(l + 1), acts.xMid.pointer, ws.projection.pointer, count: n * c) }
         } else {
             // Recomputing for the backward: the output is kept already, and down_proj's backward
             // reads only its input h and, when adapted, its bottleneck u; no product with W_down
@@ -174,7 +191,7 @@ extension Llama {
     /// so the probability scratch stays [64, S].
     func attentionForward(_ l: Int, _ acts: LayerActivations, _ ctx: PassContext) {
         let d = config.headDim, qw = ctx.shard.queryWidthLocal, kvw = ctx.shard.keyValueWidthLocal
-        let scale = 1 / Float(d).squareRoot()
+        let scale = config.attentionScale, window = config.attentionWindow(layer: l)
         let past = ctx.cache?.count ?? 0
         StepProfile.measure(.attention) {
             for segment in ctx.segments {
@@ -192,7 +209,7 @@ extension Llama {
                             q: acts.q.pointer + token * qw + head * d,
                             k: keys + kvHead * d, v: values + kvHead * d,
                             queries: rows, past: past + t0, heads: 1, kvHeads: 1, headDim: d,
-                            qStride: qw, kvStride: kvw, scale: scale, window: config.attentionWindow)
+                            qStride: qw, kvStride: kvw, scale: scale, window: window)
                         t0 += rows
                     }
                 }
@@ -213,9 +230,14 @@ extension Llama {
         try linear(.upProj, layer: l, ctx).forward(out: acts.up.pointer, inp: acts.xn2.pointer, tokens: n,
                                                     u: acts.bottleneck(.upProj), loraInput: ws.loraInput.pointer,
                                                     scratch: ws.weightScratch.pointer, group: ctx.group)
-        if ctx.adapts(.downProj, layer: l) {
-            SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer,
-                           count: n * ctx.shard.ffnColumns.count)
+        if ctx.adapts(.downProj, layer: l) { mlpActivationForward(acts, count: n * ctx.shard.ffnColumns.count) }
+    }
+
+    /// h = act(gate) · up: SiLU (SwiGLU) or tanh-GELU (GeGLU), as the family's MLP says.
+    func mlpActivationForward(_ acts: LayerActivations, count: Int) {
+        switch config.architecture.mlp {
+        case .swiGLU: SwiGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: count)
+        case .geGLU: GeGLU.forward(out: acts.h.pointer, gate: acts.gate.pointer, up: acts.up.pointer, count: count)
         }
     }
 
@@ -247,7 +269,7 @@ extension Llama {
                             tokens: n, heads: heads, offset: 0, rowStride: qw)
         }
         RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n, heads: heads, rowStride: qw,
-                     table: rope)
+                     table: rope(layer: l))
     }
 }
 

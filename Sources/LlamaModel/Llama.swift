@@ -8,8 +8,16 @@ import Kernels
 public final class Llama: @unchecked Sendable {
     public let config: LlamaConfig
     public let weights: LlamaWeights
-    /// cos/sin for positions `0..<maxPositions`.
+    /// cos/sin for positions `0..<maxPositions` (the global layers' when layers differ).
     public let rope: RoPETable
+    /// The sliding-window layers' own table when their base differs (Gemma 3), else nil.
+    public let localRope: RoPETable?
+
+    /// The rotary table layer `l` uses.
+    func rope(layer l: Int) -> RoPETable {
+        if let localRope, config.isSlidingLayer(l) { return localRope }
+        return rope
+    }
 
     /// Positions the model accepts (the RoPE table's length).
     public var maxPositions: Int { rope.positions }
@@ -48,6 +56,13 @@ public final class Llama: @unchecked Sendable {
             // llama.cpp: theta_i = pos · base_freq_i / factor_i.
             for i in invFreq.indices { invFreq[i] /= factors[i] }
         }
+        // transformers' linear scaling: inv_freq / factor (in float32).
+        if let factor = config.ropeLinearFactor { invFreq = invFreq.map { $0 / Float(factor) } }
         rope = RoPETable(headDim: config.headDim, positions: positions, invFreq: invFreq)
+        localRope = config.localRopeTheta.flatMap { theta in
+            theta == config.ropeTheta && config.ropeLinearFactor == nil ? nil
+                : RoPETable(headDim: config.headDim, positions: positions,
+                            invFreq: RoPETable.inverseFrequencies(headDim: config.headDim, theta: theta, scaling: nil))
+        }
     }
 }

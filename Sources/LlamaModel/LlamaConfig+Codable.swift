@@ -18,7 +18,15 @@ extension LlamaConfig: Codable {
         case tieWordEmbeddings = "tie_word_embeddings", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", hiddenAct = "hidden_act"
         case slidingWindow = "sliding_window", useSlidingWindow = "use_sliding_window"
+        // Gemma 3.
+        case hiddenActivation = "hidden_activation", queryPreAttnScalar = "query_pre_attn_scalar"
+        case layerTypes = "layer_types", slidingWindowPattern = "sliding_window_pattern"
+        case privateSlidingWindowPattern = "_sliding_window_pattern", ropeLocalBaseFreq = "rope_local_base_freq"
+        case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
     }
+
+    /// `layer_types` entries.
+    static let slidingLayerType = "sliding_attention", fullLayerType = "full_attention"
 
     /// `rope_scaling` / `rope_parameters` object.
     struct RopeObject: Codable {
@@ -35,8 +43,11 @@ extension LlamaConfig: Codable {
             case highFreqFactor = "high_freq_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
         }
 
-        /// nil for the plain (`default`) rotary embedding; throws for kinds not implemented or
-        /// not among the family's `rope.scalings`.
+        /// The linear factor (`rope_type` linear), nil for every other kind.
+        var linearFactor: Double? { (ropeType ?? type) == "linear" ? factor : nil }
+
+        /// nil for the plain (`default`) and linear rotary embeddings; throws for kinds not
+        /// implemented or not among the family's `rope.scalings`.
         func llama3(_ architecture: Architecture) throws -> Llama3RoPEScaling? {
             let kind = ropeType ?? type ?? "default"
             guard kind == "default" || architecture.rope.scalings.contains(kind) else {
@@ -45,6 +56,11 @@ extension LlamaConfig: Codable {
             }
             switch kind {
             case "default": return nil
+            case "linear":
+                guard let factor, factor > 0 else {
+                    throw LlamaModelError.invalidConfig("rope_scaling type linear needs a positive factor")
+                }
+                return nil
             case "llama3":
                 guard let factor, let lowFreqFactor, let highFreqFactor, let originalMaxPositionEmbeddings else {
                     throw LlamaModelError.invalidConfig("rope_scaling type llama3 needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings")
@@ -61,16 +77,33 @@ extension LlamaConfig: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let architecture = try Architecture.huggingFace(modelType: c.decodeIfPresent(String.self, forKey: .modelType))
         let hiddenAct = architecture.mlp.hiddenAct
-        if let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct), act != hiddenAct {
-            throw LlamaModelError.invalidConfig("hidden_act '\(act)' is not supported (\(hiddenAct))")
+        for key in [CodingKeys.hiddenAct, .hiddenActivation] {
+            if let act = try c.decodeIfPresent(String.self, forKey: key), act != hiddenAct {
+                throw LlamaModelError.invalidConfig("\(key.rawValue) '\(act)' is not supported (\(hiddenAct))")
+            }
+        }
+        for key in [CodingKeys.finalLogitSoftcapping, .attnLogitSoftcapping] {
+            if let cap = try c.decodeIfPresent(Double.self, forKey: key) {
+                throw LlamaModelError.invalidConfig("\(key.rawValue) \(cap) is not supported (soft-capping, Gemma 2)")
+            }
         }
         if try c.decodeIfPresent(Bool.self, forKey: .mlpBias) == true {
             throw LlamaModelError.invalidConfig("mlp_bias true is not supported")
         }
-        let ropeParameters = try c.decodeIfPresent(RopeObject.self, forKey: .ropeParameters)
+        // transformers 5 writes interleaved families' rope_parameters per layer type.
+        let perLayerType = try? c.decodeIfPresent([String: RopeObject].self, forKey: .ropeParameters)
+        let ropeParameters = perLayerType != nil ? perLayerType?[Self.fullLayerType]
+            : try c.decodeIfPresent(RopeObject.self, forKey: .ropeParameters)
+        let localRope = perLayerType?[Self.slidingLayerType]
+        if let local = localRope, (local.ropeType ?? local.type ?? "default") != "default" {
+            throw LlamaModelError.invalidConfig("rope_parameters.sliding_attention: only the default rotary embedding is supported")
+        }
         let ropeScaling = try c.decodeIfPresent(RopeObject.self, forKey: .ropeScaling)
         let theta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? ropeParameters?.ropeTheta
             ?? architecture.rope.defaultTheta
+        let localTheta = architecture.rope.defaultLocalTheta == nil ? nil
+            : try localRope?.ropeTheta ?? c.decodeIfPresent(Double.self, forKey: .ropeLocalBaseFreq)
+                ?? architecture.rope.defaultLocalTheta
         let eos: [Int]
         if let list = try? c.decodeIfPresent([Int].self, forKey: .eosTokenId) { eos = list }
         else { eos = try c.decodeIfPresent(Int.self, forKey: .eosTokenId).map { [$0] } ?? [] }
@@ -93,6 +126,24 @@ extension LlamaConfig: Codable {
             let enabled = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow) ?? false
             window = try enabled ? c.decodeIfPresent(Int.self, forKey: .slidingWindow) : nil
         }
+        let layers = try c.decode(Int.self, forKey: .numHiddenLayers)
+        var slidingLayers: [Bool]?
+        if architecture.slidingWindow == .interleaved {
+            if let types = try c.decodeIfPresent([String].self, forKey: .layerTypes) {
+                slidingLayers = try types.map {
+                    guard $0 == Self.slidingLayerType || $0 == Self.fullLayerType else {
+                        throw LlamaModelError.invalidConfig("layer_types entry '\($0)' is not supported (\(Self.slidingLayerType) or \(Self.fullLayerType))")
+                    }
+                    return $0 == Self.slidingLayerType
+                }
+            } else {
+                let pattern = try c.decodeIfPresent(Int.self, forKey: .slidingWindowPattern)
+                    ?? c.decodeIfPresent(Int.self, forKey: .privateSlidingWindowPattern) ?? 6
+                slidingLayers = Self.slidingLayers(count: layers, pattern: pattern)
+            }
+        }
+        let scalar = architecture.attentionScale == .queryPreAttentionScalar
+            ? try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar) ?? 256 : nil
         self.init(
             architecture: architecture,
             hiddenSize: try c.decode(Int.self, forKey: .hiddenSize),
@@ -111,7 +162,11 @@ extension LlamaConfig: Codable {
             bosTokenId: try c.decodeIfPresent(Int.self, forKey: .bosTokenId),
             eosTokenIds: eos,
             attentionBias: bias,
-            slidingWindow: window)
+            slidingWindow: window,
+            slidingLayers: slidingLayers,
+            queryPreAttentionScalar: scalar,
+            localRopeTheta: localTheta,
+            ropeLinearFactor: (ropeScaling ?? ropeParameters)?.linearFactor)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -124,7 +179,20 @@ extension LlamaConfig: Codable {
         try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads)
         try c.encodeIfPresent(explicitHeadDim, forKey: .headDim)
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
-        try c.encode(ropeTheta, forKey: .ropeTheta)
+        if architecture.slidingWindow == .interleaved {
+            // transformers 5's form: one rope object per layer type, and the layer types.
+            let global = RopeObject(type: nil, ropeType: ropeLinearFactor == nil ? "default" : "linear", ropeTheta: ropeTheta,
+                                    factor: ropeLinearFactor, lowFreqFactor: nil, highFreqFactor: nil,
+                                    originalMaxPositionEmbeddings: nil)
+            let local = RopeObject(type: nil, ropeType: "default", ropeTheta: localRopeTheta ?? ropeTheta, factor: nil,
+                                   lowFreqFactor: nil, highFreqFactor: nil, originalMaxPositionEmbeddings: nil)
+            try c.encode([Self.fullLayerType: global, Self.slidingLayerType: local], forKey: .ropeParameters)
+            try c.encode((0..<numHiddenLayers).map { isSlidingLayer($0) ? Self.slidingLayerType : Self.fullLayerType },
+                         forKey: .layerTypes)
+            try c.encodeIfPresent(queryPreAttentionScalar, forKey: .queryPreAttnScalar)
+        } else {
+            try c.encode(ropeTheta, forKey: .ropeTheta)
+        }
         if let s = ropeScaling {
             try c.encode(RopeObject(type: nil, ropeType: "llama3", ropeTheta: nil, factor: s.factor,
                                     lowFreqFactor: s.lowFreqFactor, highFreqFactor: s.highFreqFactor,
@@ -138,7 +206,7 @@ extension LlamaConfig: Codable {
         else if !eosTokenIds.isEmpty { try c.encode(eosTokenIds, forKey: .eosTokenId) }
         // Only where the family reads the key (Qwen2's biases are implied by its model_type).
         if architecture.attentionBias == .fromConfig { try c.encode(attentionBias, forKey: .attentionBias) }
-        try c.encode(architecture.mlp.hiddenAct, forKey: .hiddenAct)
+        try c.encode(architecture.mlp.hiddenAct, forKey: architecture.mlp == .geGLU ? .hiddenActivation : .hiddenAct)
         try c.encodeIfPresent(slidingWindow, forKey: .slidingWindow)
     }
 }

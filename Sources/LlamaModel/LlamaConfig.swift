@@ -40,14 +40,44 @@ public struct LlamaConfig: Sendable, Equatable {
     public var attentionBias: Bool
     /// Sliding-window size when the family has one and it is enabled (`architecture.slidingWindow`).
     public var slidingWindow: Int?
+    /// Interleaved families (Gemma 3): whether each layer is a sliding-window layer
+    /// (`layer_types`); nil for the others.
+    public var slidingLayers: [Bool]?
+    /// `query_pre_attn_scalar` (families whose attention scale is `1/√query_pre_attn_scalar`).
+    public var queryPreAttentionScalar: Double?
+    /// RoPE base of the sliding-window layers when it differs from `ropeTheta` (Gemma 3's
+    /// `rope_local_base_freq`; their rotary embedding is never scaled).
+    public var localRopeTheta: Double?
+    /// Linear RoPE scaling of the global layers (`rope_type` linear: frequencies / factor).
+    public var ropeLinearFactor: Double?
 
-    /// The window attention applies (`Attention.forward(window:)`): Mistral's, on every layer.
+    /// The window attention applies on every layer (Mistral's); nil where layers differ.
     public var attentionWindow: Int? { architecture.slidingWindow == .allLayers ? slidingWindow : nil }
+
+    /// Whether layer `l` attends through the sliding window.
+    public func isSlidingLayer(_ l: Int) -> Bool {
+        switch architecture.slidingWindow {
+        case .allLayers: return slidingWindow != nil
+        case .interleaved: return slidingWindow != nil && (slidingLayers.map { l < $0.count && $0[l] } ?? false)
+        case .none, .allLayersWhenEnabled: return false
+        }
+    }
+
+    /// The window layer `l`'s attention applies (`Attention.forward(window:)`), or nil.
+    public func attentionWindow(layer l: Int) -> Int? { isSlidingLayer(l) ? slidingWindow : nil }
+
+    /// The factor on q·k: `1/√query_pre_attn_scalar` or `1/√D`.
+    public var attentionScale: Float {
+        if architecture.attentionScale == .queryPreAttentionScalar, let s = queryPreAttentionScalar {
+            return Float(1 / s.squareRoot())
+        }
+        return 1 / Float(headDim).squareRoot()
+    }
 
     /// A window the config declares that attention does not apply (Qwen2/Qwen3 with
     /// `use_sliding_window`, where transformers windows only the layers from `max_window_layers`
     /// on): inputs longer than it are refused, where the two would differ.
-    public var unappliedWindow: Int? { attentionWindow == nil ? slidingWindow : nil }
+    public var unappliedWindow: Int? { architecture.slidingWindow == .allLayersWhenEnabled ? slidingWindow : nil }
 
     /// HF `model_type` of the family (`llama`, `mistral`, `qwen2`), for display.
     public var modelType: String { architecture.modelType }
@@ -64,7 +94,8 @@ public struct LlamaConfig: Sendable, Equatable {
                 rmsNormEps: Double = 1e-5, ropeTheta: Double = 10_000, ropeScaling: Llama3RoPEScaling? = nil,
                 vocabSize: Int, maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false,
                 bosTokenId: Int? = nil, eosTokenIds: [Int] = [], attentionBias: Bool = false,
-                slidingWindow: Int? = nil) {
+                slidingWindow: Int? = nil, slidingLayers: [Bool]? = nil, queryPreAttentionScalar: Double? = nil,
+                localRopeTheta: Double? = nil, ropeLinearFactor: Double? = nil) {
         self.architecture = architecture
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -82,6 +113,15 @@ public struct LlamaConfig: Sendable, Equatable {
         self.eosTokenIds = eosTokenIds
         self.attentionBias = attentionBias
         self.slidingWindow = slidingWindow
+        self.slidingLayers = slidingLayers
+        self.queryPreAttentionScalar = queryPreAttentionScalar
+        self.localRopeTheta = localRopeTheta
+        self.ropeLinearFactor = ropeLinearFactor
+    }
+
+    /// Gemma 3's layer kinds when `layer_types` is not given: every `pattern`-th layer global.
+    public static func slidingLayers(count: Int, pattern: Int) -> [Bool] {
+        (0..<count).map { pattern <= 0 || ($0 + 1) % pattern != 0 }
     }
 
     /// Decodes an HF `config.json` file and validates it.
@@ -137,5 +177,14 @@ public struct LlamaConfig: Sendable, Equatable {
             throw LlamaModelError.invalidConfig("token id \(id) (bos_token_id / eos_token_id) is outside vocab_size \(vocabSize)")
         }
         if let w = slidingWindow { try positive(w, "sliding_window") }
+        if let layers = slidingLayers, layers.count != numHiddenLayers {
+            throw LlamaModelError.invalidConfig("layer_types has \(layers.count) entries for num_hidden_layers \(numHiddenLayers)")
+        }
+        for (value, field) in [(queryPreAttentionScalar, "query_pre_attn_scalar"), (localRopeTheta, "rope_local_base_freq"),
+                               (ropeLinearFactor, "rope_scaling factor")] {
+            if let value, !(value > 0 && value.isFinite) {
+                throw LlamaModelError.invalidConfig("\(field) must be positive, got \(value)")
+            }
+        }
     }
 }

@@ -22,14 +22,20 @@ public struct LlamaLayerWeights: @unchecked Sendable {
     public var qNorm: FloatBuffer?          // [D]
     public var kNorm: FloatBuffer?          // [D]
     public var ffnNorm: FloatBuffer         // [C]
+    /// The sandwich norms (`Architecture.layerNorms`: Gemma 3) on o_proj's and down_proj's
+    /// outputs, before each residual add; else nil.
+    public var postAttentionNorm: FloatBuffer?  // [C]
+    public var postFFNNorm: FloatBuffer?        // [C]
     public var gate: FrozenMatrix           // [F, C]
     public var up: FrozenMatrix             // [F, C]
     public var down: FrozenMatrix           // [C, F]
 
     package init(attentionNorm: FloatBuffer, q: FrozenMatrix, k: FrozenMatrix, v: FrozenMatrix, o: FrozenMatrix,
                  qBias: FloatBuffer?, kBias: FloatBuffer?, vBias: FloatBuffer?, ffnNorm: FloatBuffer,
-                 gate: FrozenMatrix, up: FrozenMatrix, down: FrozenMatrix, qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil) {
+                 gate: FrozenMatrix, up: FrozenMatrix, down: FrozenMatrix, qNorm: FloatBuffer? = nil, kNorm: FloatBuffer? = nil,
+                 postAttentionNorm: FloatBuffer? = nil, postFFNNorm: FloatBuffer? = nil) {
         (self.attentionNorm, self.q, self.k, self.v, self.o) = (attentionNorm, q, k, v, o)
+        (self.postAttentionNorm, self.postFFNNorm) = (postAttentionNorm, postFFNNorm)
         (self.qBias, self.kBias, self.vBias) = (qBias, kBias, vBias)
         (self.qNorm, self.kNorm) = (qNorm, kNorm)
         (self.ffnNorm, self.gate, self.up, self.down) = (ffnNorm, gate, up, down)

@@ -37,6 +37,12 @@ final class LayerActivations: @unchecked Sendable {
     let rstd2: FloatBuffer  // [N]
     let gate: FloatBuffer   // [N, FL] before SiLU
     let u: FloatBuffer      // [7, N, r] LoRA bottleneck drop(x)·Aᵀ of each module (PEFT order)
+    // Sandwich-norm families (Gemma 3), else empty: o_proj's and down_proj's outputs, the inputs
+    // of the norms after attention and after the MLP, and those norms' statistics.
+    let attentionOut: FloatBuffer  // [N, C]
+    let mlpOut: FloatBuffer        // [N, C]
+    let rstd3: FloatBuffer         // [N]
+    let rstd4: FloatBuffer         // [N]
 
     /// A complete set, or one whose recomputable buffers are `recomputable`'s (selective), all
     /// but q (with its pre-norm values and statistics) when `ownQuery`.
@@ -59,6 +65,10 @@ final class LayerActivations: @unchecked Sendable {
         rstd2 = FloatBuffer(count: s.n)
         gate = FloatBuffer(count: s.n * s.ffnLocal)
         u = FloatBuffer(count: LinearModule.allCases.count * s.n * s.rank)
+        attentionOut = FloatBuffer(count: s.sandwich * s.n * s.c)
+        mlpOut = FloatBuffer(count: s.sandwich * s.n * s.c)
+        rstd3 = FloatBuffer(count: s.sandwich * s.n)
+        rstd4 = FloatBuffer(count: s.sandwich * s.n)
     }
 
     /// Floats of the recomputable buffers (xn1, q, att, xn2, h, up; qRaw, qRstd with q/k norm).
@@ -74,7 +84,8 @@ final class LayerActivations: @unchecked Sendable {
     /// Floats a layer keeps of its own (everything but the recomputable buffers).
     static func keptFloatCount(_ s: TrainingWorkspace.Sizes) -> Int {
         s.n * (s.c + 2 + 2 * s.keyValueLocal + s.ffnLocal
-               + LinearModule.allCases.count * s.rank + s.qkNorm * (s.keyValueLocal + s.keyValueHeadsLocal))
+               + LinearModule.allCases.count * s.rank + s.qkNorm * (s.keyValueLocal + s.keyValueHeadsLocal)
+               + s.sandwich * (2 * s.c + 2))
     }
 
     /// The `[N, r]` bottleneck slot of `module`.
@@ -95,6 +106,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
         /// 1 when the family normalises each head of q and k (the pre-norm values and statistics
         /// are kept for the backward), else 0.
         let qkNorm: Int
+        /// 1 when each layer has four norms (the post-norms' inputs and statistics are kept), else 0.
+        let sandwich: Int
         var queryHeadsLocal: Int { queryLocal / max(headDim, 1) }
         var keyValueHeadsLocal: Int { keyValueLocal / max(headDim, 1) }
         /// Forward only (evaluation, generation): no gradient buffers, two residual slots.
@@ -130,6 +143,7 @@ public final class TrainingWorkspace: @unchecked Sendable {
             headDim = shard.headDim
             dropoutWidth = loraDropout && inferenceKeys == nil ? max(c, queryLocal, ffnLocal) : 0
             qkNorm = config.architecture.qkNorm == .rmsPerHead ? 1 : 0
+            sandwich = config.architecture.layerNorms == .sandwich ? 1 : 0
             inference = inferenceKeys != nil
             maxKeys = max(inferenceKeys ?? maxTokens, maxTokens)
         }

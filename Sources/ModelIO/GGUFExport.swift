@@ -178,7 +178,7 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
     writer.set("general.file_type", .uint32(quantization?.fileType ?? dtype.fileType))
     // llama.cpp's GGML_QNT_VERSION, written by its quantize tool.
     if quantization != nil { writer.set("general.quantization_version", .uint32(2)) }
-    for (key, value) in ggufHyperParameters(config) { writer.set("\(arch).\(key)", value) }
+    for (key, value) in try ggufHyperParameters(config) { writer.set("\(arch).\(key)", value) }
     for entry in tokenizer.entries { writer.set(entry.key, entry.value) }
 
     let names = config.architecture.tensorNames
@@ -221,7 +221,10 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
         // q/k norms (qwen3, NEOX RoPE: no q/k permutation) are stored as they are.
         if let w = layer.qNorm { try vector(.qNorm, l, w.array) }                 // [D]
         if let w = layer.kNorm { try vector(.kNorm, l, w.array) }                 // [D]
+        // Gemma's norms are held as 1 + w, which is what llama.cpp's converter stores.
+        if let w = layer.postAttentionNorm { try vector(.postAttentionNorm, l, w.array) } // [C]
         try vector(.ffnNorm, l, layer.ffnNorm.array)                              // [C]
+        if let w = layer.postFFNNorm { try vector(.postFFNNorm, l, w.array) }     // [C]
         try matrix(.gate, l, layer.gate)                                          // [F, C]
         try matrix(.up, l, layer.up)                                              // [F, C]
         try matrix(.down, l, layer.down)                                          // [C, F]
@@ -232,8 +235,10 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
     return writer
 }
 
-/// The `<arch>.*` keys llama.cpp's converter writes for a Llama-family model.
-func ggufHyperParameters(_ config: LlamaConfig) -> [(String, GGUFValue)] {
+/// The `<arch>.*` keys llama.cpp's converter writes for a Llama-family model. Interleaved
+/// families (Gemma 3) can be written only as llama.cpp reads them: every 6th layer global, the
+/// sliding layers' RoPE base 10000 and the attention scale 1/√D.
+func ggufHyperParameters(_ config: LlamaConfig) throws -> [(String, GGUFValue)] {
     func u32(_ value: Int) -> GGUFValue { .uint32(UInt32(clamping: value)) }
     var keys: [(String, GGUFValue)] = [
         ("context_length", u32(config.maxPositionEmbeddings)),
@@ -247,6 +252,18 @@ func ggufHyperParameters(_ config: LlamaConfig) -> [(String, GGUFValue)] {
         ("rope.freq_base", .float32(Float(config.ropeTheta))),
         ("vocab_size", u32(config.vocabSize)),
     ]
+    if config.architecture.slidingWindow == .interleaved {
+        let llamaCpp = LlamaConfig.ggufInterleavedDefaults(config)
+        guard config.slidingLayers == llamaCpp.slidingLayers, config.localRopeTheta == llamaCpp.localRopeTheta,
+              config.queryPreAttentionScalar == llamaCpp.queryPreAttentionScalar else {
+            throw LlamaModelError.invalidConfig("GGUF (llama.cpp's \(config.architecture.ggufArchitecture)) fixes every 6th layer global, rope_local_base_freq \(llamaCpp.localRopeTheta ?? 0) and query_pre_attn_scalar = head_dim; this model differs (layer_types, rope_local_base_freq \(config.localRopeTheta ?? 0), query_pre_attn_scalar \(config.queryPreAttentionScalar ?? 0)): export it as Hugging Face safetensors")
+        }
+        if let w = config.slidingWindow { keys.append(("attention.sliding_window", u32(w))) }
+    }
+    if let factor = config.ropeLinearFactor {
+        keys.append(("rope.scaling.type", .string("linear")))
+        keys.append(("rope.scaling.factor", .float32(Float(factor))))
+    }
     // Written only when head_dim is not hidden / heads, as llama.cpp does.
     if config.headDim * config.numAttentionHeads != config.hiddenSize {
         keys.append(("attention.key_length", u32(config.headDim)))

@@ -119,8 +119,11 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
         try writer.add(name: names.name(role, layer: layer, format: .huggingFace), shape: [m.rows, m.columns],
                        floats: try m.dequantized(), as: dtype.safeTensorsDType)
     }
+    // Gemma's files store w of a norm applied as 1 + w (held as 1 + w: LlamaWeights+Load).
+    let normOffset = config.architecture.normWeightOffset(format: .huggingFace)
     func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ v: FloatBuffer) throws {
-        try writer.add(name: names.name(role, layer: layer, format: .huggingFace), shape: [v.count], floats: v.array,
+        let values = role.isNorm && normOffset != 0 ? v.array.map { $0 - normOffset } : v.array
+        try writer.add(name: names.name(role, layer: layer, format: .huggingFace), shape: [v.count], floats: values,
                        as: dtype.safeTensorsDType)
     }
 
@@ -136,7 +139,9 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
         if let b = layer.vBias { try vector(.vBias, l, b) }              // [G·D]
         if let w = layer.qNorm { try vector(.qNorm, l, w) }              // [D]
         if let w = layer.kNorm { try vector(.kNorm, l, w) }              // [D]
+        if let w = layer.postAttentionNorm { try vector(.postAttentionNorm, l, w) } // [C]
         try vector(.ffnNorm, l, layer.ffnNorm)                           // [C]
+        if let w = layer.postFFNNorm { try vector(.postFFNNorm, l, w) }  // [C]
         try matrix(.gate, l, layer.gate)                                 // [F, C]
         try matrix(.up, l, layer.up)                                     // [F, C]
         try matrix(.down, l, layer.down)                                 // [C, F]

@@ -33,8 +33,12 @@ extension LlamaConfig {
         if let v = optionalInt("vocab_size") { vocab = v }
         else if let tokens = metadata["tokenizer.ggml.tokens"]?.array { vocab = tokens.count }
         else { throw LlamaModelError.invalidConfig("GGUF has neither '\(arch).vocab_size' nor 'tokenizer.ggml.tokens'") }
+        var linearFactor: Double?
         if let kind = metadata["\(arch).rope.scaling.type"]?.string, kind != "none" {
-            throw LlamaModelError.invalidConfig("GGUF \(arch).rope.scaling.type '\(kind)' is not supported")
+            guard kind == "linear", architecture.rope.scalings.contains(kind), let factor = optionalDouble("rope.scaling.factor") else {
+                throw LlamaModelError.invalidConfig("GGUF \(arch).rope.scaling.type '\(kind)' is not supported")
+            }
+            linearFactor = factor == 1 ? nil : factor
         }
         self.init(
             architecture: architecture,
@@ -52,7 +56,23 @@ extension LlamaConfig {
             bosTokenId: metadata["tokenizer.ggml.bos_token_id"]?.int,
             eosTokenIds: metadata["tokenizer.ggml.eos_token_id"]?.int.map { [$0] } ?? [],
             // GGUF has no attention_bias key: biases only where the family always has them.
-            attentionBias: architecture.attentionBias == .qkv)
+            attentionBias: architecture.attentionBias == .qkv,
+            ropeLinearFactor: linearFactor)
+        if architecture.slidingWindow == .interleaved {
+            slidingWindow = optionalInt("attention.sliding_window")
+            let defaults = Self.ggufInterleavedDefaults(self)
+            (slidingLayers, localRopeTheta, queryPreAttentionScalar) =
+                (defaults.slidingLayers, defaults.localRopeTheta, defaults.queryPreAttentionScalar)
+            if metadata["\(arch).attention.layer_norm_rms_epsilon"] == nil { rmsNormEps = 1e-6 }
+        }
         try validate()
+    }
+
+    /// What llama.cpp assumes of an interleaved family's GGUF (Gemma 3, `llama-model.cpp`): every
+    /// 6th layer global, the sliding layers' RoPE base 10000 unscaled, attention scale 1/√D.
+    static func ggufInterleavedDefaults(_ config: LlamaConfig) -> (slidingLayers: [Bool], localRopeTheta: Double?,
+                                                                    queryPreAttentionScalar: Double) {
+        (LlamaConfig.slidingLayers(count: config.numHiddenLayers, pattern: 6),
+         config.architecture.rope.defaultLocalTheta, Double(config.headDim))
     }
 }

@@ -43,10 +43,22 @@ extension LlamaConfig {
             slidingWindow: slidingWindow,
             useSlidingWindow: architecture.slidingWindow == .allLayersWhenEnabled ? slidingWindow != nil : nil,
             writesSlidingWindow: architecture.slidingWindow != .none,
+            interleaved: architecture.slidingWindow == .interleaved ? interleavedKeys : nil,
             torchDType: torchDType)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(file)
+    }
+
+    /// Gemma 3's keys, as transformers 5 saves them: rope_parameters per layer type.
+    private var interleavedKeys: HFConfigFile.Interleaved {
+        let global = HFConfigFile.Rope(ropeType: ropeLinearFactor == nil ? "default" : "linear", ropeTheta: ropeTheta,
+                                       factor: ropeLinearFactor)
+        let local = HFConfigFile.Rope(ropeType: "default", ropeTheta: localRopeTheta ?? ropeTheta, factor: nil)
+        return HFConfigFile.Interleaved(
+            layerTypes: (0..<numHiddenLayers).map { isSlidingLayer($0) ? "sliding_attention" : "full_attention" },
+            queryPreAttnScalar: queryPreAttentionScalar ?? Double(headDim),
+            ropeParameters: ["full_attention": global, "sliding_attention": local])
     }
 
     /// GGUF stores `rms_norm_eps` as float32 and Tessera computes with `Float(eps)`: write
@@ -85,6 +97,21 @@ private struct HFConfigFile: Encodable {
         }
     }
 
+    /// One rotary embedding of `rope_parameters`.
+    struct Rope: Encodable {
+        var ropeType: String
+        var ropeTheta: Double
+        var factor: Double?
+        enum CodingKeys: String, CodingKey { case ropeType = "rope_type", ropeTheta = "rope_theta", factor }
+    }
+
+    /// Interleaved families' keys (Gemma 3), written instead of rope_theta / rope_scaling.
+    struct Interleaved {
+        var layerTypes: [String]
+        var queryPreAttnScalar: Double
+        var ropeParameters: [String: Rope]
+    }
+
     var architectures: [String]
     var modelType: String
     var hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, headDim: Int
@@ -102,6 +129,7 @@ private struct HFConfigFile: Encodable {
     var useSlidingWindow: Bool?
     /// `sliding_window` is written (null when there is none) for families that read it.
     var writesSlidingWindow: Bool
+    var interleaved: Interleaved?
     var torchDType: String
 
     enum CodingKeys: String, CodingKey {
@@ -113,6 +141,9 @@ private struct HFConfigFile: Encodable {
         case bosTokenID = "bos_token_id", eosTokenID = "eos_token_id", padTokenID = "pad_token_id"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", slidingWindow = "sliding_window"
         case useSlidingWindow = "use_sliding_window", torchDType = "torch_dtype"
+        case hiddenActivation = "hidden_activation", layerTypes = "layer_types", queryPreAttnScalar = "query_pre_attn_scalar"
+        case ropeParameters = "rope_parameters", finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -125,12 +156,21 @@ private struct HFConfigFile: Encodable {
         try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
         try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads)
         try c.encode(headDim, forKey: .headDim)
-        try c.encode(hiddenAct, forKey: .hiddenAct)
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
-        try c.encode(ropeTheta, forKey: .ropeTheta)
-        // An explicit null: transformers' defaults must not add scaling the model does not have.
-        try c.encode(ropeScaling, forKey: .ropeScaling)
+        if let interleaved {
+            try c.encode(hiddenAct, forKey: .hiddenActivation)
+            try c.encode(interleaved.layerTypes, forKey: .layerTypes)
+            try c.encode(interleaved.queryPreAttnScalar, forKey: .queryPreAttnScalar)
+            try c.encode(interleaved.ropeParameters, forKey: .ropeParameters)
+            try c.encodeNil(forKey: .finalLogitSoftcapping)
+            try c.encodeNil(forKey: .attnLogitSoftcapping)
+        } else {
+            try c.encode(hiddenAct, forKey: .hiddenAct)
+            try c.encode(ropeTheta, forKey: .ropeTheta)
+            // An explicit null: transformers' defaults must not add scaling the model does not have.
+            try c.encode(ropeScaling, forKey: .ropeScaling)
+        }
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encode(vocabSize, forKey: .vocabSize)
         try c.encode(bosTokenID, forKey: .bosTokenID)

@@ -33,6 +33,8 @@ extension LlamaWeights {
             return try FrozenMatrix(name: name, rows: rows, columns: columns, type: t.type, bytes: t.bytes,
                                     owner: source.owner, rowOrder: order)
         }
+        // Gemma's norms apply 1 + w; held that way (Architecture.normWeightOffset).
+        let normOffset = config.architecture.normWeightOffset(format: format)
         func vector(_ role: Architecture.TensorRole, _ layer: Int?, _ count: Int) throws -> FloatBuffer {
             let name = try names.name(role, layer: layer, format: format)
             let t = try stored(name, [count])
@@ -42,6 +44,9 @@ extension LlamaWeights {
             } catch {
                 throw LlamaModelError.invalidWeights("tensor '\(name)' (\(t.type)) cannot be read: \(error)")
             }
+            if role.isNorm && normOffset != 0 {
+                for i in 0..<count { out.pointer[i] += normOffset }
+            }
             return out
         }
 
@@ -49,6 +54,7 @@ extension LlamaWeights {
         var layers: [LlamaLayerWeights] = []
         layers.reserveCapacity(config.numHiddenLayers)
         let qkNorm = config.architecture.qkNorm == .rmsPerHead
+        let sandwich = config.architecture.layerNorms == .sandwich
         for l in 0..<config.numHiddenLayers {
             let bias = config.attentionBias
             layers.append(LlamaLayerWeights(
@@ -65,7 +71,9 @@ extension LlamaWeights {
                 up: try matrix(.up, l, f, c),
                 down: try matrix(.down, l, c, f),
                 qNorm: qkNorm ? try vector(.qNorm, l, config.headDim) : nil,
-                kNorm: qkNorm ? try vector(.kNorm, l, config.headDim) : nil))
+                kNorm: qkNorm ? try vector(.kNorm, l, config.headDim) : nil,
+                postAttentionNorm: sandwich ? try vector(.postAttentionNorm, l, c) : nil,
+                postFFNNorm: sandwich ? try vector(.postFFNNorm, l, c) : nil))
         }
         let outputNorm = try vector(.outputNorm, nil, c)
         let output = config.tieWordEmbeddings ? embedding : try matrix(.output, nil, v, c)

@@ -83,6 +83,7 @@ extension LlamaWeights {
                 shards: shards, rank: group.rank, config: config, group: group)
             let ones = { FloatBuffer([Float](repeating: 1, count: c)) }
             let bias = config.attentionBias, qkNorm = config.architecture.qkNorm == .rmsPerHead
+            let sandwich = config.architecture.layerNorms == .sandwich
             layers.append(LlamaLayerWeights(
                 attentionNorm: ones(), q: linears[0], k: linears[1], v: linears[2], o: linears[3],
                 qBias: bias ? FloatBuffer(count: shard.queryRows.count) : nil,
@@ -90,7 +91,8 @@ extension LlamaWeights {
                 vBias: bias ? FloatBuffer(count: shard.keyValueRows.count) : nil,
                 ffnNorm: ones(), gate: linears[4], up: linears[5], down: linears[6],
                 qNorm: qkNorm ? FloatBuffer([Float](repeating: 1, count: config.headDim)) : nil,
-                kNorm: qkNorm ? FloatBuffer([Float](repeating: 1, count: config.headDim)) : nil))
+                kNorm: qkNorm ? FloatBuffer([Float](repeating: 1, count: config.headDim)) : nil,
+                postAttentionNorm: sandwich ? ones() : nil, postFFNNorm: sandwich ? ones() : nil))
         }
         let output = config.tieWordEmbeddings ? embedding
             : try randomTable(names.name(.output, format: .huggingFace), shard: shard, config: config, seed: seed,

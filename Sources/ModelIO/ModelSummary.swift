@@ -95,6 +95,10 @@ public struct ModelSummary: Sendable {
                 try add(.kNorm, l, config.headDim)
             }
             try add(.ffnNorm, l, c)
+            if config.architecture.layerNorms == .sandwich {
+                try add(.postAttentionNorm, l, c)
+                try add(.postFFNNorm, l, c)
+            }
             try add(.gate, l, f * c)
             try add(.up, l, f * c)
             try add(.down, l, c * f)

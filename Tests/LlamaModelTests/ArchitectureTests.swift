@@ -27,7 +27,9 @@ import ModelFormats
         #expect(try Architecture.huggingFace(modelType: "qwen3") == .qwen3)
         #expect(try Architecture.huggingFace(modelType: nil) == .llama)
         #expect(try decode(hfConfig("")).architecture == .llama)
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2, qwen3)")) {
+        #expect(try Architecture.huggingFace(modelType: "gemma3_text") == .gemma3)
+        // The multimodal Gemma 3 checkpoints (4B+) nest their text model's config.
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2, qwen3, gemma3_text)")) {
             try decode(hfConfig(#""model_type": "gemma3""#))
         }
     }
@@ -37,10 +39,11 @@ import ModelFormats
         #expect(try Architecture.gguf(architecture: "qwen2") == .qwen2)
         #expect(try Architecture.gguf(architecture: "qwen3") == .qwen3)
         #expect(try Architecture.gguf(architecture: nil) == .llama)
+        #expect(try Architecture.gguf(architecture: "gemma3") == .gemma3)
         let metadata: [String: GGUFValue] = [
-            "general.architecture": .string("gemma3"), "gemma3.embedding_length": .uint32(64),
+            "general.architecture": .string("gemma2"), "gemma2.embedding_length": .uint32(64),
         ]
-        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'gemma3' is not supported (llama, qwen2, qwen3)")) {
+        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'gemma2' is not supported (llama, qwen2, qwen3, gemma3)")) {
             try LlamaConfig(ggufMetadata: metadata, hasOutputWeight: true)
         }
         // llama.cpp writes Mistral as `llama`; such a file loads as the llama family.
@@ -99,45 +102,46 @@ import ModelFormats
             #expect(try names.name(role, layer: layer, format: .gguf) == gguf)
             #expect(try names.name(role, layer: layer, format: .huggingFace) == hf)
         }
-        #expect(Set(expected.map(\.0)) == Set(Architecture.TensorRole.allCases), "every role has its names")
+        #expect(Set(expected.map(\.0)) == Set(Architecture.TensorRole.allCases).subtracting([.postAttentionNorm, .postFFNNorm]),
+                "every role but the sandwich norms has its names")
         // A per-layer name needs its layer: asking without one is an error, not a guess.
         #expect(throws: LlamaModelError.invalidConfig("tensor qNorm needs a layer index")) {
             try names.name(.qNorm, format: .gguf)
         }
         for family in Architecture.known {
-            #expect(family.tensorNames == names && family.unsupportedTraits.isEmpty, "\(family)")
+            #expect(family.tensorNames == names || family.layerNorms == .sandwich, "\(family)")
+            #expect(family.unsupportedTraits.isEmpty, "\(family)")
         }
+        // Gemma: four norms, the one before the MLP named pre_feedforward_layernorm.
+        let gemma = Architecture.gemma3.tensorNames
+        #expect(try gemma.name(.ffnNorm, layer: 2, format: .huggingFace) == "model.layers.2.pre_feedforward_layernorm.weight")
+        #expect(try gemma.name(.postAttentionNorm, layer: 2, format: .huggingFace) == "model.layers.2.post_attention_layernorm.weight")
+        #expect(try gemma.name(.postFFNNorm, layer: 2, format: .huggingFace) == "model.layers.2.post_feedforward_layernorm.weight")
+        #expect(try gemma.name(.postAttentionNorm, layer: 2, format: .gguf) == "blk.2.post_attention_norm.weight")
+        #expect(try gemma.name(.postFFNNorm, layer: 2, format: .gguf) == "blk.2.post_ffw_norm.weight")
     }
 
     @Test func unsupportedTraitsAreRefusedAtValidation() throws {
-        var geglu = Architecture.qwen3
-        geglu.modelType = "qwen3-geglu"
-        geglu.mlp = .geGLU
-        var config = LlamaConfig(architecture: geglu, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
+        var partial = Architecture.qwen3
+        partial.modelType = "qwen3-partial"
+        partial.rope.partialRotaryFactor = 0.75
+        var config = LlamaConfig(architecture: partial, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
                                  numAttentionHeads: 4, vocabSize: 10)
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3-geglu' needs MLP activation gelu_pytorch_tanh (GeGLU), not supported yet")) {
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3-partial' needs partial rotary factor 0.75, not supported yet")) {
             try config.validate()
         }
-        var gemma = Architecture.llama
-        gemma.modelType = "gemma3"
-        gemma.norm.weightOffset = 1
-        gemma.layerNorms = .sandwich
-        gemma.qkNorm = .rmsPerHead
-        gemma.mlp = .geGLU
-        gemma.rope.partialRotaryFactor = 0.5
-        gemma.attentionScale = .queryPreAttentionScalar
-        gemma.embeddingScale = .sqrtHiddenSize
-        gemma.attentionSoftcap = .tanh
-        gemma.finalLogitSoftcap = .tanh
-        gemma.slidingWindow = .interleaved
-        config.architecture = gemma
+        var gemma2 = Architecture.gemma3
+        gemma2.modelType = "gemma2"
+        gemma2.norm.weightOffset = 2
+        gemma2.attentionSoftcap = .tanh
+        gemma2.finalLogitSoftcap = .tanh
+        config.architecture = gemma2
         #expect(throws: LlamaModelError.invalidConfig(
-            "model_type 'gemma3' needs RMSNorm weights applied as 1.0+w, four norms per layer (sandwich), "
-            + "MLP activation gelu_pytorch_tanh (GeGLU), partial rotary factor 0.5, attention scale query_pre_attn_scalar, "
-            + "embedding scale √hidden_size, attention logit soft-capping, final logit soft-capping, "
-            + "interleaved sliding-window layers, not supported yet")) {
+            "model_type 'gemma2' needs RMSNorm weights applied as 2.0+w, attention logit soft-capping, "
+            + "final logit soft-capping, not supported yet")) {
             try config.validate()
         }
+        let geglu = partial
         // A model cannot be built around such a config either.
         let weights = try tinyLlama().weights
         config.architecture = geglu

@@ -1,8 +1,9 @@
 // Model families against transformers + PEFT in fp32, each on a tiny random-weight model that
 // transformers saved (Tests/Fixtures/reference/<family>-tiny, made by
 // scripts/reference/make_family_reference.py): qwen3 (head_dim 32 apart from hidden 64 / 4 heads,
-// tied embeddings, random q/k norm weights) and mistral (sliding window 8 over 40 tokens, untied
-// head). For each: the base loss and logits; generation's KV-cache steps against one pass; with
+// tied embeddings, random q/k norm weights), mistral (sliding window 8 over 40 tokens, untied
+// head) and gemma3 (norms as 1 + w, four per layer, GeGLU, √C embeddings, five sliding-window
+// layers and a global one with their own RoPE bases, one KV head). For each: the base loss and logits; generation's KV-cache steps against one pass; with
 // the all-linear PEFT adapter the loss and every gradient under each activation-checkpointing
 // mode; one training step through the session on (tp, dp) = (1,1), (2,1), (1,2), (2,2) (threads),
 // whose loss and gradient norm are PEFT's; the adapter merged and the model written as Hugging
@@ -23,7 +24,7 @@ import TestSupport
 import Tokenization
 import Training
 
-private let families = ["qwen3-tiny", "mistral-tiny"]
+private let families = ["qwen3-tiny", "mistral-tiny", "gemma3-tiny"]
 
 private struct Reference {
     let fixture: URL
@@ -178,7 +179,8 @@ private struct Reference {
             #expect(zip(reloaded.weights.layers, merged.weights.layers).allSatisfy {
                 $0.qNorm?.array == $1.qNorm?.array && $0.kNorm?.array == $1.kNorm?.array
             }, "\(path): q/k norm weights")
-            #expect(try reloaded.evaluate(sequences: ids).loss == loss, "\(path)")
+            let reloadedLoss = try reloaded.evaluate(sequences: ids).loss
+            #expect(reloadedLoss == loss, "\(path): \(reloadedLoss) vs \(loss)")
         }
     }
 
@@ -187,6 +189,17 @@ private struct Reference {
     /// adapter on every rank, so every mesh equals (1, 1) too.
     @Test(arguments: families, [[1, 1], [2, 1], [1, 2], [2, 2]])
     func sessionStepMatchesPEFTOnEveryMesh(family: String, mesh shape: [Int]) throws {
+        try sessionStep(family: family, mesh: shape)
+    }
+
+    /// The largest tp Gemma 3's heads allow: one query head per rank, all four reading the one
+    /// KV head, which one rank projects and hands to the other three (docs/architecture.md §5.3).
+    @Test(arguments: [[4, 1]])
+    func gemma3LargestTensorParallelMeshMatchesPEFT(mesh shape: [Int]) throws {
+        try sessionStep(family: "gemma3-tiny", mesh: shape)
+    }
+
+    private func sessionStep(family: String, mesh shape: [Int]) throws {
         let reference = try Reference(family)
         let ids = reference.ids
         let (modelPath, adapterDirectory) = (reference.modelPath, reference.adapterDirectory)
@@ -213,6 +226,39 @@ private struct Reference {
             #expect(abs(report.gradNorm - reference.gradNorm) <= 1e-3 * reference.gradNorm,
                     "\(label): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
         }
+    }
+
+    /// Gemma 3's traits as read from its config.json, and what each does: the window on the
+    /// sliding layers only (every layer global gives transformers' loss for that copy), the
+    /// attention scale from query_pre_attn_scalar, and norm weights held as 1 + w.
+    @Test func gemma3TraitsAreReadAndEachMatches() throws {
+        let reference = try Reference("gemma3-tiny")
+        let model = try reference.loadModel()
+        let config = model.config
+        #expect(config.architecture == .gemma3 && config.numKeyValueHeads == 1 && config.headDim == 32)
+        #expect(config.slidingLayers == [true, true, true, true, true, false] && config.slidingWindow == 8)
+        #expect((0..<6).map { config.attentionWindow(layer: $0) } == [8, 8, 8, 8, 8, nil])
+        #expect(config.localRopeTheta == 10_000 && config.ropeTheta == 1_000_000 && config.ropeLinearFactor == 8)
+        #expect(config.queryPreAttentionScalar == 32 && config.tieWordEmbeddings)
+        #expect(model.localRope != nil && model.rope.invFreq[1] != model.localRope?.invFreq[1])
+        // Norm weights: the file's w, held as 1 + w.
+        let file = try SafeTensorsFile(path: reference.fixture.appendingPathComponent("model/model.safetensors").path)
+        let stored = try file.floats(named: "model.layers.1.post_feedforward_layernorm.weight")
+        #expect(model.weights.layers[1].postFFNNorm?.array == stored.map { $0 + 1 })
+        #expect(model.weights.layers.allSatisfy { $0.postAttentionNorm != nil && $0.qNorm?.count == 32 })
+
+        let effects = try #require(reference.json["gemma3_effects"] as? [String: Any])
+        var global = config
+        global.slidingLayers = [Bool](repeating: false, count: 6)
+        let allGlobal = try #require(effects["loss_all_layers_full_attention"] as? Double)
+        let loss = try Llama(config: global, weights: model.weights).evaluate(sequences: [reference.ids]).loss
+        #expect(abs(loss - allGlobal) <= 2e-4, "every layer global: \(loss) vs transformers \(allGlobal)")
+        var rescaled = config
+        rescaled.queryPreAttentionScalar = 24
+        let scaled = try #require(effects["loss_query_pre_attn_scalar_24"] as? Double)
+        let scaledLoss = try Llama(config: rescaled, weights: model.weights).evaluate(sequences: [reference.ids]).loss
+        #expect(abs(scaledLoss - scaled) <= 2e-4, "query_pre_attn_scalar 24: \(scaledLoss) vs transformers \(scaled)")
+        #expect(abs(scaledLoss - reference.baseLoss) > 1e-3 && abs(loss - reference.baseLoss) > 1e-3)
     }
 
     /// Mistral's window is applied: with it the loss is transformers' windowed one (above), and

@@ -103,6 +103,39 @@ def mistral_config():
     )
 
 
+GEMMA3_WINDOW = 8  # keys per query on the sliding layers; the 40-token input is 5x longer
+GEMMA3_LAYERS = 6  # llama.cpp's fixed pattern: layers 0-4 sliding, layer 5 global
+
+
+def gemma3_config():
+    return transformers.Gemma3TextConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
+        num_hidden_layers=GEMMA3_LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=1,  # one KV head, as Gemma 3 270M and 1B
+        head_dim=32,  # q width 4 x 32 = 128, not hidden 64
+        query_pre_attn_scalar=32,  # = head_dim, as every released size but 27B (GGUF cannot say otherwise)
+        hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+        sliding_window=GEMMA3_WINDOW,
+        layer_types=["sliding_attention"] * (GEMMA3_LAYERS - 1) + ["full_attention"],
+        rope_parameters={
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+            "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+        },
+        tie_word_embeddings=True,
+        attention_bias=False,
+        final_logit_softcapping=None,
+        attn_logit_softcapping=None,
+        bos_token_id=2,
+        eos_token_id=1,
+        pad_token_id=0,
+    )
+
+
 # Family effects: effect(family, model, ids, base_loss) -> (loss, the reference.json record).
 # Each runs on the model as loaded back from disk and changes only a deep copy of it.
 
@@ -163,7 +196,71 @@ def window_effect(family, model, ids, base_loss):
     }
 
 
+def variant_loss(family, model, ids, **changes):
+    """The base loss of a model built from a copy of `model`'s config with `changes`, holding
+    `model`'s weights (rebuilt, so that per-layer attributes read at construction follow)."""
+    config = copy.deepcopy(model.config)
+    for key, value in changes.items():
+        setattr(config, key, value)
+    twin = family["model_class"]()(config).to(torch.float32)
+    twin.load_state_dict(model.state_dict())
+    twin.eval()
+    with torch.no_grad():
+        loss, _ = loss_and_logits(twin, ids)
+    return float(loss)
+
+
+def gemma3_effects(family, model, ids, base_loss):
+    """What each Gemma 3 trait does to the loss, on rebuilt copies: every layer global (no
+    window), the attention scale from query_pre_attn_scalar 24 instead of 32, and the layers'
+    visible keys (sliding layers: the last GEMMA3_WINDOW keys; the global layer: all)."""
+    n = model.config.num_hidden_layers
+    full = variant_loss(family, model, ids, layer_types=["full_attention"] * n)
+    scaled = variant_loss(family, model, ids, query_pre_attn_scalar=24)
+    w = model.config.sliding_window
+    for layer, kind in enumerate(model.config.layer_types):
+        seen = visible_keys(model, ids, layer)
+        lo = (lambda i: max(0, i - w + 1)) if kind == "sliding_attention" else (lambda i: 0)
+        assert all(keys == list(range(lo(i), i + 1)) for i, keys in enumerate(seen)), f"layer {layer} ({kind})"
+    return full, {
+        "base_loss": base_loss,
+        "loss_all_layers_full_attention": full,
+        "loss_query_pre_attn_scalar_24": scaled,
+        "layer_types": list(model.config.layer_types),
+        "sliding_window": w,
+        "rule": "on a sliding_attention layer key j is visible to query i iff i - sliding_window < j <= i; "
+                "on a full_attention layer iff j <= i (checked on every layer's eager attention probabilities)",
+    }
+
+
 FAMILIES = {
+    "gemma3": {
+        "config": gemma3_config,
+        "model_class": lambda: transformers.Gemma3ForCausalLM,
+        "hub_name": "tessera/gemma3-tiny",
+        "provenance": "transformers.Gemma3TextConfig + Gemma3ForCausalLM, built in code",
+        "effect": ("gemma3_effects", gemma3_effects),
+        "effect_note": "gemma3_effects: base losses of rebuilt copies with every layer full_attention and with "
+                       "query_pre_attn_scalar 24, and the visibility rule checked on every layer.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 256, 6 layers (layer_types: 5 x sliding_attention, then\n"
+                     "full_attention, llama.cpp's fixed pattern), 4 attention heads, **1 key/value head**, head_dim 32 "
+                     "(q width 128 ≠ hidden 64),\nquery_pre_attn_scalar 32, RMSNorm eps 1e-6 applied as x̂·(1 + w), "
+                     "GeGLU (gelu_pytorch_tanh), embeddings scaled by √64,\nsliding_window 8, RoPE theta 1e4 on "
+                     "sliding layers and 1e6 with linear scaling factor 8 on the global layer, tied embeddings.",
+            "norms": "input_layernorm, post_attention_layernorm, pre_feedforward_layernorm,\n"
+                     "post_feedforward_layernorm, self_attn.q_norm, self_attn.k_norm, model.norm",
+            "effect": "with every layer full_attention (a rebuilt copy)\n{effect:.6f}, so the window changes the loss.",
+            "notes": "Gemma 3 stores norm weights w and applies (1 + w); the four norms of a layer are\n"
+                     "input (before attention), post-attention (on o_proj's output, before the residual add),\n"
+                     "pre-feedforward and post-feedforward. q/k norms as Qwen3's, also with (1 + w).",
+            "extra": """
+**Effects (`reference.json` → `gemma3_effects`).** Every layer global: {record[loss_all_layers_full_attention]:.6f};
+query_pre_attn_scalar 24 instead of 32: {record[loss_query_pre_attn_scalar_24]:.6f}. On every layer the keys with
+nonzero attention probability were checked: the last {record[sliding_window]} on a sliding layer, all on the global one.
+""",
+        },
+    },
     "qwen3": {
         "config": qwen3_config,
         "model_class": lambda: transformers.Qwen3ForCausalLM,

@@ -63,6 +63,17 @@ extension LlamaConfig {
             let defaults = Self.ggufInterleavedDefaults(self)
             (slidingLayers, localRopeTheta, queryPreAttentionScalar) =
                 (defaults.slidingLayers, defaults.localRopeTheta, defaults.queryPreAttentionScalar)
+            // Newer converters may say what older llama.cpp assumes.
+            if let base = optionalDouble("rope.freq_base_swa") { localRopeTheta = base }
+            if let pattern = metadata["\(arch).attention.sliding_window_pattern"] {
+                if let every = pattern.int {
+                    slidingLayers = Self.slidingLayers(count: numHiddenLayers, pattern: every)
+                } else if let flags = pattern.array?.map(\.bool), flags.allSatisfy({ $0 != nil }) {
+                    slidingLayers = flags.compactMap { $0 }
+                } else {
+                    throw LlamaModelError.invalidConfig("GGUF \(arch).attention.sliding_window_pattern must be an integer or an array of booleans")
+                }
+            }
             if metadata["\(arch).attention.layer_norm_rms_epsilon"] == nil { rmsNormEps = 1e-6 }
         }
         try validate()

@@ -228,6 +228,35 @@ private struct Reference {
         }
     }
 
+    /// The GGUF the generator wrote with the gguf package, laid out as llama.cpp's converter
+    /// writes the family (Gemma's norms stored as 1 + w, no q/k permutation, a tied head as no
+    /// output.weight, only the keys llama.cpp reads): the same model as the safetensors, so
+    /// transformers' base loss and logits.
+    @Test(arguments: ["qwen3-tiny", "gemma3-tiny"])
+    func ggufFromTheGGUFPackageGivesTransformersLoss(family: String) throws {
+        let reference = try Reference(family)
+        let model = try ModelPath(reference.fixture.appendingPathComponent("model.gguf").path).load(baseQuantization: .none)
+        let hf = try reference.loadModel()
+        let (a, b) = (model.config, hf.config)
+        #expect(a.architecture == b.architecture && a.headDim == b.headDim && a.numKeyValueHeads == b.numKeyValueHeads
+                && a.tieWordEmbeddings && a.slidingWindow == b.slidingWindow && a.slidingLayers == b.slidingLayers
+                && a.localRopeTheta == b.localRopeTheta && a.ropeLinearFactor == b.ropeLinearFactor
+                && a.queryPreAttentionScalar == b.queryPreAttentionScalar && Float(a.rmsNormEps) == Float(b.rmsNormEps),
+                "\(a) vs \(b)")
+        #expect(zip(model.weights.layers, hf.weights.layers).allSatisfy {
+            $0.attentionNorm.array == $1.attentionNorm.array && $0.qNorm?.array == $1.qNorm?.array
+                && $0.postFFNNorm?.array == $1.postFFNNorm?.array
+        }, "norm weights as held")
+        let ids = reference.ids
+        let rows = Array((ids.count - 3)..<ids.count)
+        let result = try model.evaluate(sequences: [ids], logitRows: rows)
+        #expect(abs(result.loss - reference.baseLoss) <= 2e-4, "GGUF loss \(result.loss) vs transformers \(reference.baseLoss)")
+        for (slot, row) in rows.enumerated() {
+            let expected = try #require(reference.baseLogits[String(row)])
+            #expect((0..<20).allSatisfy { abs(Double(result.logits[slot][$0]) - expected[$0]) <= 1e-3 }, "row \(row)")
+        }
+    }
+
     /// Gemma 3's traits as read from its config.json, and what each does: the window on the
     /// sliding layers only (every layer global gives transformers' loss for that copy), the
     /// attention scale from query_pre_attn_scalar, and norm weights held as 1 + w.

@@ -20,6 +20,7 @@ qwen3's qk_norm_effect, mistral's window_effect) and the family-specific README 
 """
 import argparse
 import copy
+import importlib.metadata
 import json
 import math
 import os
@@ -238,6 +239,7 @@ FAMILIES = {
         "config": gemma3_config,
         "model_class": lambda: transformers.Gemma3ForCausalLM,
         "hub_name": "tessera/gemma3-tiny",
+        "gguf": {"arch": "gemma3", "norm_shift": True},
         "provenance": "transformers.Gemma3TextConfig + Gemma3ForCausalLM, built in code",
         "effect": ("gemma3_effects", gemma3_effects),
         "effect_note": "gemma3_effects: base losses of rebuilt copies with every layer full_attention and with "
@@ -265,6 +267,7 @@ nonzero attention probability were checked: the last {record[sliding_window]} on
         "config": qwen3_config,
         "model_class": lambda: transformers.Qwen3ForCausalLM,
         "hub_name": "tessera/qwen3-tiny",
+        "gguf": {"arch": "qwen3", "norm_shift": False},
         # Norm weights that qk_norm_effect sets to ones (suffixes of parameter names).
         "qk_norms": ("self_attn.q_norm.weight", "self_attn.k_norm.weight"),
         "provenance": "transformers.Qwen3Config + Qwen3ForCausalLM, built in code",
@@ -328,6 +331,7 @@ def versions():
         "peft": peft.__version__,
         "safetensors": safetensors.__version__,
         "numpy": np.__version__,
+        "gguf": importlib.metadata.version("gguf"),
     }
 
 
@@ -389,6 +393,95 @@ def lora_parameters(model):
 def safetensors_shapes(path):
     with safetensors.safe_open(path, framework="pt") as f:
         return {k: list(f.get_slice(k).get_shape()) for k in sorted(f.keys())}
+
+
+# ---------------------------------------------------------------------------------------------
+# GGUF, as llama.cpp's convert_hf_to_gguf.py writes the family (F32, no quantization): the keys it
+# sets, its tensor names, no q/k row permutation (qwen3, gemma3: NEOX RoPE), Gemma's norm weights
+# stored as 1 + w, a tied head as no output.weight. The tokenizer is a stand-in (the fixtures
+# feed ids): gpt2-style, tokens t0..t127, one merge.
+
+GGUF_LAYER_NAMES = {
+    "input_layernorm.weight": "attn_norm.weight",
+    "self_attn.q_proj.weight": "attn_q.weight",
+    "self_attn.k_proj.weight": "attn_k.weight",
+    "self_attn.v_proj.weight": "attn_v.weight",
+    "self_attn.o_proj.weight": "attn_output.weight",
+    "self_attn.q_norm.weight": "attn_q_norm.weight",
+    "self_attn.k_norm.weight": "attn_k_norm.weight",
+    "mlp.gate_proj.weight": "ffn_gate.weight",
+    "mlp.up_proj.weight": "ffn_up.weight",
+    "mlp.down_proj.weight": "ffn_down.weight",
+}
+GGUF_LAYER_NAMES_LLAMA_NORMS = {"post_attention_layernorm.weight": "ffn_norm.weight"}
+GGUF_LAYER_NAMES_GEMMA_NORMS = {
+    "post_attention_layernorm.weight": "post_attention_norm.weight",
+    "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
+}
+
+
+def gguf_tensor_name(family, name):
+    if name == "model.embed_tokens.weight":
+        return "token_embd.weight"
+    if name == "model.norm.weight":
+        return "output_norm.weight"
+    if name == "lm_head.weight":
+        return "output.weight"
+    prefix, rest = name.split(".", 3)[:3], name.split(".", 3)[3]
+    assert prefix[:2] == ["model", "layers"], name
+    table = dict(GGUF_LAYER_NAMES)
+    table.update(GGUF_LAYER_NAMES_GEMMA_NORMS if family["gguf"]["norm_shift"] else GGUF_LAYER_NAMES_LLAMA_NORMS)
+    return f"blk.{prefix[2]}.{table[rest]}"
+
+
+def write_gguf(family, model, path):
+    import gguf
+
+    spec = family["gguf"]
+    c = model.config
+    writer = gguf.GGUFWriter(path, spec["arch"])
+    writer.add_name(family["hub_name"])
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_context_length(c.max_position_embeddings)
+    writer.add_embedding_length(c.hidden_size)
+    writer.add_block_count(c.num_hidden_layers)
+    writer.add_feed_forward_length(c.intermediate_size)
+    writer.add_head_count(c.num_attention_heads)
+    writer.add_head_count_kv(c.num_key_value_heads)
+    writer.add_layer_norm_rms_eps(c.rms_norm_eps)
+    writer.add_key_length(c.head_dim)
+    writer.add_value_length(c.head_dim)
+    rope = c.rope_parameters.get("full_attention", c.rope_parameters)
+    writer.add_rope_freq_base(rope["rope_theta"])
+    if rope.get("rope_type", "default") == "linear":
+        writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        writer.add_rope_scaling_factor(rope["factor"])
+    if spec["norm_shift"]:
+        writer.add_sliding_window(c.sliding_window)
+    tokens = [f"t{i}" for i in range(c.vocab_size - 1)] + ["t3t4"]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL] * 3 + [gguf.TokenType.NORMAL] * (c.vocab_size - 3))
+    writer.add_token_merges(["t3 t4"])
+    writer.add_bos_token_id(c.bos_token_id)
+    writer.add_eos_token_id(c.eos_token_id)
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight" and c.tie_word_embeddings:
+            continue  # tied: llama.cpp reuses token_embd
+        data = tensor.detach().to(torch.float32)
+        if spec["norm_shift"] and name.endswith("norm.weight"):
+            data = data + 1.0  # convert_hf_to_gguf.py: Gemma's (1 + w) stored
+        writer.add_tensor(gguf_tensor_name(family, name), data.numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return {"file": os.path.basename(path), "architecture": spec["arch"], "type": "F32",
+            "gguf_package": importlib.metadata.version("gguf"),
+            "norms_stored_as_one_plus_w": spec["norm_shift"],
+            "note": "written with the gguf package as llama.cpp's convert_hf_to_gguf.py lays the family out; "
+                    "the same weights as model/model.safetensors, so its loss is base_loss"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,8 +561,8 @@ here is written by `scripts/reference/make_family_reference.py`:
         /path/to/venv/bin/python scripts/reference/make_family_reference.py \\
         --family {family} --out Tests/Fixtures/reference/{family}-tiny
 
-The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors and numpy
-(versions used: `versions.json`). No network is used.
+The virtual environment needs torch, transformers 5.24.0, peft 0.21.2, safetensors, numpy and
+gguf (versions used: `versions.json`). No network is used.
 
 **Provenance.** {provenance}, no download (see `{config_fn}()` in the
 generator): {shape}
@@ -477,7 +570,8 @@ After construction every linear and embedding weight is set to randn × {wstd} a
 weight ({norms}) to 1 + {nstd} × randn, from one generator seeded {wseed} in named_parameters()
 order; the model is saved by `save_pretrained` in float32. The {n} input ids are drawn from a
 generator seeded {iseed} in [{first}, 128). Everything runs on the CPU in float32, one torch
-thread, eager attention; a rerun with the same versions reproduces every file bit for bit.
+thread, eager attention; a rerun with the same versions on the same kind of CPU reproduces every
+file bit for bit (on another, torch's kernels move the gradients' last bits: about 2e-8 relative).
 
 | file | what |
 |---|---|
@@ -485,7 +579,7 @@ thread, eager attention; a rerun with the same versions reproduces every file bi
 | `reference.json` | ids; base loss and first 20 logits at the last 3 positions; the same with the adapter; per-tensor and total gradient L2 norms; the LoRA config; `{effect_name}`; the safetensors names and shapes |
 | `adapter/` | a PEFT adapter saved by PEFT (adapter_config.json, adapter_model.safetensors): r {r}, alpha {alpha}, all seven linears, A and B seeded randn × {lstd} (seed {lseed}) so that B ≠ 0 |
 | `lora_grads.safetensors` | d(mean loss)/d(every LoRA tensor), float32, keyed as in `adapter/adapter_model.safetensors` |
-| `versions.json` | Python and package versions |
+{gguf_row}| `versions.json` | Python and package versions |
 
 **Numbers.** base loss {base:.6f}; with the adapter {lora:.6f}; {effect_text}
 
@@ -534,6 +628,7 @@ def main():
         assert not lm_head_stored, "tied lm_head.weight was written to model.safetensors"
 
     lora_loss, lora_logits, norms, total, lora_cfg, grad_shapes = make_adapter(family, model_dir, ids, out)
+    gguf_record = write_gguf(family, loaded, f"{out}/model.gguf") if "gguf" in family else None
 
     vers = versions()
     write_json(f"{out}/versions.json", {"generator": "scripts/reference/make_family_reference.py", "versions": vers})
@@ -551,6 +646,7 @@ def main():
         "config": lora_cfg,
         "model_tensors": tensors,
         "lm_head_weight_stored": lm_head_stored,
+        **({"gguf": gguf_record} if gguf_record else {}),
         "adapter_tensors": grad_shapes,
         "attn_implementation": "eager",
         "torch_threads": torch.get_num_threads(),
@@ -573,7 +669,10 @@ def main():
             wseed=WEIGHT_SEED, n=N_IDS, iseed=IDS_SEED, first=FIRST_ID, n_tensors=len(tensors),
             lm_head="lm_head.weight is stored" if lm_head_stored else "the tied lm_head.weight is not stored",
             r=LORA_R, alpha=LORA_ALPHA, lstd=LORA_INIT_STD, lseed=LORA_SEED, base=float(base_loss),
-            lora=lora_loss, hub=family["hub_name"]))
+            lora=lora_loss, hub=family["hub_name"],
+            gguf_row=(f"| `model.gguf` | the same weights as llama.cpp's converter lays out `{family['gguf']['arch']}` "
+                      "(F32, written with the gguf package; a stand-in tokenizer): its loss is the base loss |\n"
+                      if gguf_record else "")))
 
     print(f"model.safetensors ({len(tensors)} tensors, lm_head.weight stored: {lm_head_stored}):")
     for k, shape in tensors.items():

@@ -62,7 +62,7 @@ def qwen3_config():
     return transformers.Qwen3Config(
         vocab_size=128,
         hidden_size=64,
-        intermediate_size=128,
+        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -87,7 +87,7 @@ def mistral_config():
     return transformers.MistralConfig(
         vocab_size=128,
         hidden_size=64,
-        intermediate_size=128,
+        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
@@ -274,7 +274,7 @@ nonzero attention probability were checked: the last {record[sliding_window]} on
         "effect": ("qk_norm_effect", qk_norm_effect),
         "effect_note": "qk_norm_effect: the base loss of a copy whose self_attn.q_norm/k_norm weights are all ones.",
         "readme": {
-            "shape": "vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, "
+            "shape": "vocab 128, hidden 64, intermediate 256, 2 layers, 4 attention heads, 2 key/value heads, "
                      "head_dim 32 (q width 128 ≠\nhidden 64), RMSNorm eps 1e-6, rope_theta 1e6, tied embeddings, "
                      "no biases, no sliding window.",
             "norms": "input_layernorm, post_attention_layernorm, self_attn.q_norm, self_attn.k_norm,\nmodel.norm",
@@ -295,7 +295,7 @@ nonzero attention probability were checked: the last {record[sliding_window]} on
                        "attention); layer0_visible_keys_query20: first and last key position with nonzero "
                        "attention probability for query 20 in layer 0 of the windowed model.",
         "readme": {
-            "shape": "vocab 128, hidden 64, intermediate 128, 2 layers, 4 attention heads, 2 key/value heads, "
+            "shape": "vocab 128, hidden 64, intermediate 256, 2 layers, 4 attention heads, 2 key/value heads, "
                      "head_dim 16\n(= hidden / heads), RMSNorm eps 1e-5, rope_theta 1e4, untied embeddings (lm_head.weight is "
                      "stored), no biases,\n**sliding_window 8** in every layer (the input is 40 tokens).",
             "norms": "input_layernorm, post_attention_layernorm, model.norm",

@@ -1,9 +1,10 @@
-// Published shapes of common Llama-family and Qwen3 models, so `tessera info`, `plan` and `bench train` can
+// Published shapes of common Llama-family, Qwen3 and Gemma 3 models, so `tessera info`, `plan` and `bench train` can
 // work on a model that is not on disk (ModelSource.swift). Every value is the one in the model's
 // Hugging Face `config.json` (hidden_size, intermediate_size, num_hidden_layers,
 // num_attention_heads, num_key_value_heads, vocab_size, tie_word_embeddings, rope_theta,
 // rope_scaling, max_position_embeddings, rms_norm_eps, bos/eos ids); the parameter counts they
-// give are held to the published ones in ModelPresetTests.
+// give are held to the published ones in ModelPresetTests, and with PEFT's trainable lines to
+// transformers' `from_config` (Tests/Fixtures/reference/presets.json).
 // Legend: C = hidden, F = FFN size, L = layers, H = query heads, G = KV heads, V = vocabulary.
 import LlamaModel
 import Kernels
@@ -74,13 +75,43 @@ public struct ModelPreset: Sendable, Equatable {
         // Qwen3-0.6B: C 1024, F 3072, L 28, H 16, G 8, head dim 128 (q width 2048 ≠ C), V 151936, tied, θ 1e6.
         ModelPreset(name: "qwen3-0.6b", huggingFaceID: "Qwen/Qwen3-0.6B", config: qwen3(
             hiddenSize: 1024, intermediateSize: 3072, numHiddenLayers: 28, numAttentionHeads: 16, tied: true)),
+        // Qwen3-1.7B: C 2048, F 6144, L 28, H 16, G 8, head dim 128, V 151936, tied.
+        ModelPreset(name: "qwen3-1.7b", huggingFaceID: "Qwen/Qwen3-1.7B", config: qwen3(
+            hiddenSize: 2048, intermediateSize: 6144, numHiddenLayers: 28, numAttentionHeads: 16, tied: true)),
         // Qwen3-4B: C 2560, F 9728, L 36, H 32, G 8, head dim 128, V 151936, tied.
         ModelPreset(name: "qwen3-4b", huggingFaceID: "Qwen/Qwen3-4B", config: qwen3(
             hiddenSize: 2560, intermediateSize: 9728, numHiddenLayers: 36, numAttentionHeads: 32, tied: true)),
         // Qwen3-8B: C 4096, F 12288, L 36, H 32, G 8, head dim 128, V 151936, untied.
         ModelPreset(name: "qwen3-8b", huggingFaceID: "Qwen/Qwen3-8B", config: qwen3(
             hiddenSize: 4096, intermediateSize: 12288, numHiddenLayers: 36, numAttentionHeads: 32, tied: false)),
+        // Gemma-3-270M: C 640, F 2048, L 18, H 4, G 1, head dim 256, V 262144, window 512.
+        ModelPreset(name: "gemma3-270m", huggingFaceID: "google/gemma-3-270m", config: gemma3(
+            hiddenSize: 640, intermediateSize: 2048, numHiddenLayers: 18, numAttentionHeads: 4, numKeyValueHeads: 1,
+            vocabSize: 262_144, slidingWindow: 512, maxPositionEmbeddings: 32_768, linearFactor: nil)),
+        // Gemma-3-1B: C 1152, F 6912, L 26, H 4, G 1, head dim 256, V 262144, window 512.
+        ModelPreset(name: "gemma3-1b", huggingFaceID: "google/gemma-3-1b-pt", config: gemma3(
+            hiddenSize: 1152, intermediateSize: 6912, numHiddenLayers: 26, numAttentionHeads: 4, numKeyValueHeads: 1,
+            vocabSize: 262_144, slidingWindow: 512, maxPositionEmbeddings: 32_768, linearFactor: nil)),
+        // Gemma-3-4B's text model (the checkpoint also holds a vision tower): C 2560, F 10240, L 34, H 8,
+        // G 4, head dim 256, V 262208, window 1024, global layers' RoPE linearly scaled by 8.
+        ModelPreset(name: "gemma3-4b", huggingFaceID: "google/gemma-3-4b-pt", config: gemma3(
+            hiddenSize: 2560, intermediateSize: 10240, numHiddenLayers: 34, numAttentionHeads: 8, numKeyValueHeads: 4,
+            vocabSize: 262_208, slidingWindow: 1024, maxPositionEmbeddings: 131_072, linearFactor: 8)),
     ]
+
+    /// A Gemma 3 shape: head dim 256 and query_pre_attn_scalar 256, every 6th layer global (θ 1e6)
+    /// and the others sliding (θ 1e4), eps 1e-6, tied embeddings, bos 2, eos 1.
+    static func gemma3(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+                       numKeyValueHeads: Int, vocabSize: Int, slidingWindow: Int, maxPositionEmbeddings: Int,
+                       linearFactor: Double?) -> LlamaConfig {
+        LlamaConfig(architecture: .gemma3, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+                    numHiddenLayers: numHiddenLayers, numAttentionHeads: numAttentionHeads,
+                    numKeyValueHeads: numKeyValueHeads, headDim: 256, rmsNormEps: 1e-6, ropeTheta: 1_000_000,
+                    vocabSize: vocabSize, maxPositionEmbeddings: maxPositionEmbeddings, tieWordEmbeddings: true,
+                    bosTokenId: 2, eosTokenIds: [1], slidingWindow: slidingWindow,
+                    slidingLayers: LlamaConfig.slidingLayers(count: numHiddenLayers, pattern: 6),
+                    queryPreAttentionScalar: 256, localRopeTheta: 10_000, ropeLinearFactor: linearFactor)
+    }
 
     /// A Qwen3 shape: 8 KV heads of 128, vocabulary 151936, θ 1e6, eps 1e-6, 40960 positions.
     static func qwen3(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,

@@ -24,9 +24,37 @@ import TestSupport
         ("llama3.2-1b", 1_235_814_400),
         ("llama3.2-3b", 3_212_749_824),
         ("qwen3-0.6b", 596_049_920),
+        ("qwen3-1.7b", 1_720_574_976),
         ("qwen3-4b", 4_022_468_096),
         ("qwen3-8b", 8_190_735_360),
+        ("gemma3-270m", 268_098_176),
+        ("gemma3-1b", 999_885_952),
+        ("gemma3-4b", 3_880_263_168),   // the text model; the checkpoint adds a vision tower
     ]
+
+    /// Every preset against transformers' `from_config` of the published config on the meta
+    /// device and PEFT's trainable line for r 16 on q, v and r 8 on all seven linears
+    /// (Tests/Fixtures/reference/presets.json, scripts/reference/make_preset_reference.py).
+    @Test func everyPresetMatchesTransformersAndPEFT() throws {
+        let url = TestPaths.familyReference("presets.json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let presets = try #require(json["presets"] as? [String: [String: Any]])
+        let adapters = try #require(json["adapters"] as? [String: [String: Any]])
+        #expect(Set(presets.keys) == Set(ModelPreset.names))
+        for (name, entry) in presets {
+            let source = try ModelSource(name)
+            let total = try source.summary().parameterCount
+            #expect(total == entry["parameters"] as? Int, "\(name): \(total) vs transformers")
+            let lines = try #require(entry["peft_trainable_lines"] as? [String: String])
+            for (key, adapter) in adapters {
+                let r = try #require(adapter["r"] as? Int), alpha = try #require(adapter["lora_alpha"] as? Double)
+                let modules = try #require(adapter["target_modules"] as? [String])
+                let config = LoRAConfig(r: r, loraAlpha: alpha, targetModules: .names(modules))
+                let lora = try LoRAAdapter(config: config, targets: config.targets(for: source.config()))
+                #expect(lora.trainableParametersLine(totalBaseParameters: total) == lines[key], "\(name) \(key)")
+            }
+        }
+    }
 
     @Test(arguments: published)
     func parameterCountIsThePublishedOne(_ name: String, _ count: Int) throws {
@@ -45,7 +73,9 @@ import TestSupport
         for preset in ModelPreset.all {
             #expect(preset.config.ropeScaling?.factor == scaled[preset.name], "\(preset.name)")
             #expect(preset.config.tieWordEmbeddings
-                    == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b", "qwen3-0.6b", "qwen3-4b"].contains(preset.name))
+                    == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b"].contains(preset.name)
+                    || preset.name.hasPrefix("gemma3"))
+            #expect((preset.config.architecture == .gemma3) == preset.name.hasPrefix("gemma3"), "\(preset.name)")
             #expect((preset.config.architecture == .qwen3) == preset.name.hasPrefix("qwen3"), "\(preset.name)")
             try preset.config.validate()
         }

@@ -119,6 +119,11 @@ static double tree16_f64(double *l) {
     return l[0] + l[1];
 }
 
+// tanh GELU: 2·√(2/π), κ and 3κ, as float constants every path uses.
+#define TK_GELU_2BETA 1.5957691216057308f
+#define TK_GELU_KAPPA 0.044715f
+#define TK_GELU_3KAPPA 0.134145f
+
 #define SCALAR(name) name##_scalar
 #define SCALAR_ATTR
 #define FMA_F32 fma_f32
@@ -259,6 +264,37 @@ AVX512 static void swiglu_avx512(float *out, const float *gate, const float *up,
         __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
         __m512 y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), u);
         _mm512_mask_storeu_ps(out + i, k, y);
+    }
+}
+
+AVX512 static inline __m512 gelu_z512(__m512 g) {
+    __m512 g3 = _mm512_mul_ps(g, _mm512_mul_ps(g, g));
+    return _mm512_mul_ps(_mm512_set1_ps(TK_GELU_2BETA), _mm512_add_ps(g, _mm512_mul_ps(_mm512_set1_ps(TK_GELU_KAPPA), g3)));
+}
+
+AVX512 static void geglu_avx512(float *out, const float *gate, const float *up, size_t n) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), gelu_z512(g)));
+        _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), u));
+    }
+}
+
+AVX512 static void geglu_backward_avx512(float *dgate, float *dup, const float *dout, const float *gate,
+                                         const float *up, size_t n) {
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+        __m512 dy = _mm512_maskz_loadu_ps(k, dout + i);
+        __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), gelu_z512(g)))));
+        __m512 dz = _mm512_mul_ps(_mm512_set1_ps(TK_GELU_2BETA),
+                                  _mm512_add_ps(one, _mm512_mul_ps(_mm512_set1_ps(TK_GELU_3KAPPA), _mm512_mul_ps(g, g))));
+        __m512 d = _mm512_add_ps(s, _mm512_mul_ps(_mm512_mul_ps(g, _mm512_mul_ps(s, _mm512_sub_ps(one, s))), dz));
+        _mm512_mask_storeu_ps(dgate + i, k, _mm512_mul_ps(_mm512_mul_ps(dy, u), d));
+        _mm512_mask_storeu_ps(dup + i, k, _mm512_mul_ps(dy, _mm512_mul_ps(g, s)));
     }
 }
 
@@ -530,6 +566,53 @@ AVX2 static void swiglu_avx2(float *out, const float *gate, const float *up, siz
     if (i < n) {
         __m256i k = mask8(n - i);
         _mm256_maskstore_ps(out + i, k, swiglu8(_mm256_maskload_ps(gate + i, k), _mm256_maskload_ps(up + i, k)));
+    }
+}
+
+AVX2 static inline __m256 gelu_z8(__m256 g) {
+    __m256 g3 = _mm256_mul_ps(g, _mm256_mul_ps(g, g));
+    return _mm256_mul_ps(_mm256_set1_ps(TK_GELU_2BETA), _mm256_add_ps(g, _mm256_mul_ps(_mm256_set1_ps(TK_GELU_KAPPA), g3)));
+}
+
+AVX2 static inline __m256 geglu8(__m256 g, __m256 u) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), gelu_z8(g)));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+AVX2 static void geglu_avx2(float *out, const float *gate, const float *up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, geglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        __m256i k = mask8(n - i);
+        _mm256_maskstore_ps(out + i, k, geglu8(_mm256_maskload_ps(gate + i, k), _mm256_maskload_ps(up + i, k)));
+    }
+}
+
+AVX2 static inline void geglu_backward8(__m256 g, __m256 u, __m256 dy, __m256 *dg, __m256 *du) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), gelu_z8(g)))));
+    __m256 dz = _mm256_mul_ps(_mm256_set1_ps(TK_GELU_2BETA),
+                              _mm256_add_ps(one, _mm256_mul_ps(_mm256_set1_ps(TK_GELU_3KAPPA), _mm256_mul_ps(g, g))));
+    __m256 d = _mm256_add_ps(s, _mm256_mul_ps(_mm256_mul_ps(g, _mm256_mul_ps(s, _mm256_sub_ps(one, s))), dz));
+    *dg = _mm256_mul_ps(_mm256_mul_ps(dy, u), d);
+    *du = _mm256_mul_ps(dy, _mm256_mul_ps(g, s));
+}
+
+AVX2 static void geglu_backward_avx2(float *dgate, float *dup, const float *dout, const float *gate,
+                                     const float *up, size_t n) {
+    size_t i = 0;
+    __m256 dg, du;
+    for (; i + 8 <= n; i += 8) {
+        geglu_backward8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i), _mm256_loadu_ps(dout + i), &dg, &du);
+        _mm256_storeu_ps(dgate + i, dg);
+        _mm256_storeu_ps(dup + i, du);
+    }
+    if (i < n) {
+        __m256i k = mask8(n - i);
+        geglu_backward8(_mm256_maskload_ps(gate + i, k), _mm256_maskload_ps(up + i, k), _mm256_maskload_ps(dout + i, k),
+                        &dg, &du);
+        _mm256_maskstore_ps(dgate + i, k, dg);
+        _mm256_maskstore_ps(dup + i, k, du);
     }
 }
 
@@ -964,4 +1047,10 @@ void tk_swiglu(float *out, const float *gate, const float *up, size_t n) { SELEC
 
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
     SELECT_VOID(swiglu_backward, (dgate, dup, dout, gate, up, n))
+}
+
+void tk_geglu(float *out, const float *gate, const float *up, size_t n) { SELECT_VOID(geglu, (out, gate, up, n)) }
+
+void tk_geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
+    SELECT_VOID(geglu_backward, (dgate, dup, dout, gate, up, n))
 }

@@ -71,6 +71,29 @@ SCALAR_ATTR static void SCALAR(swiglu_backward)(float *dgate, float *dup, const 
     }
 }
 
+// GeGLU with PyTorch's tanh GELU written as g·σ(z), z = 2β(g + κg³) (½(1 + tanh(y)) = σ(2y)).
+SCALAR_ATTR static void SCALAR(geglu)(float *out, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        float z = TK_GELU_2BETA * (g + TK_GELU_KAPPA * (g * (g * g)));
+        out[i] = g / (1.0f + SCALAR(exp_f32)(-z)) * up[i];
+    }
+}
+
+SCALAR_ATTR static void SCALAR(geglu_backward)(float *dgate, float *dup, const float *dout, const float *gate,
+                                   const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], u = up[i], dy = dout[i];
+        float z = TK_GELU_2BETA * (g + TK_GELU_KAPPA * (g * (g * g)));
+        float s = 1.0f / (1.0f + SCALAR(exp_f32)(-z));
+        // gelu'(g) = σ + g·σ(1 − σ)·2β(1 + 3κg²)
+        float dz = TK_GELU_2BETA * (1.0f + TK_GELU_3KAPPA * (g * g));
+        float d = s + (g * (s * (1.0f - s))) * dz;
+        dgate[i] = (dy * u) * d;
+        dup[i] = dy * (g * s);
+    }
+}
+
 SCALAR_ATTR static void SCALAR(nf4_block)(const unsigned char *bytes, float scale, const float *code, float *out) {
     for (int j = 0; j < 32; j++) {
         out[2 * j] = code[bytes[j] >> 4] * scale;

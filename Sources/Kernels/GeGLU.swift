@@ -1,47 +1,30 @@
 // GeGLU (Gemma's MLP nonlinearity): out = gelu_tanh(gate) · up, with PyTorch's tanh
 // approximation gelu_tanh(g) = ½·g·(1 + tanh(β·(g + κ·g³))), β = √(2/π), κ = 0.044715
-// (`gelu_pytorch_tanh`), forward and backward in fp32 as PyTorch computes them.
+// (`gelu_pytorch_tanh`). The kernels (`tk_geglu`, vectorised on every path and bit-identical
+// across them) use ½(1 + tanh(y)) = σ(2y), so the GELU is g·σ(2β(g + κg³)) and its derivative
+// σ + g·σ(1 − σ)·2β(1 + 3κg²): SwiGLU's shape with another argument to the sigmoid.
 // Legend: N = rows (tokens), F = intermediate (FFN) size.
 
-import Foundation
+import CKernels
 
 /// The gated tanh-GELU of the Gemma MLP, forward and backward.
 public enum GeGLU {
-    static let beta: Float = 0.7978845608028654   // √(2/π)
-    static let kappa: Float = 0.044715
-
     /// `out[i] = gelu_tanh(gate[i]) · up[i]` over `count = N·F` elements; `out` may alias
     /// `gate` or `up`.
     public static func forward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                count: Int) {
         precondition(count >= 0, "GeGLU: negative count")
-        StepProfile.measure(.elementwise) {
-            for i in 0..<count {
-                let g = gate[i]
-                let t = tanhf(beta * (g + kappa * g * g * g))
-                out[i] = 0.5 * g * (1 + t) * up[i]
-            }
-        }
+        StepProfile.measure(.elementwise) { tk_geglu(out, gate, up, count) }
     }
 
-    /// Backward of `forward`: `dgate = dout · up · gelu_tanh'(gate)`, `dup = dout · gelu_tanh(gate)`,
-    /// with `gelu_tanh'(g) = ½(1 + t) + ½·g·(1 − t²)·β·(1 + 3κ·g²)`, `t = tanh(β·(g + κ·g³))`.
+    /// Backward of `forward`: `dgate = dout · up · gelu_tanh'(gate)`, `dup = dout · gelu_tanh(gate)`.
     /// `dgate` may alias `gate` or `dout`, `dup` may alias `up` or `dout` (not `dgate`).
     public static func backward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                 count: Int) {
         precondition(count >= 0, "GeGLU: negative count")
         precondition(UnsafePointer(dgate) != UnsafePointer(dup) || count == 0, "GeGLU: dgate and dup must differ")
-        StepProfile.measure(.elementwise) {
-            // All reads of element i come before its writes, so the documented aliasing is safe.
-            for i in 0..<count {
-                let g = gate[i], u = up[i], d = dout[i]
-                let t = tanhf(beta * (g + kappa * g * g * g))
-                let gelu = 0.5 * g * (1 + t)
-                let derivative = 0.5 * (1 + t) + 0.5 * g * (1 - t * t) * beta * (1 + 3 * kappa * g * g)
-                dgate[i] = d * u * derivative
-                dup[i] = d * gelu
-            }
-        }
+        // All reads of element i come before its writes, so the documented aliasing is safe.
+        StepProfile.measure(.elementwise) { tk_geglu_backward(dgate, dup, dout, gate, up, count) }
     }
 }

@@ -156,6 +156,33 @@ static void test_swiglu(void) {
     }
 }
 
+static void test_geglu(void) {
+    static float g[MAXN], u[MAXN], dy[MAXN], o[3][MAXN], dg[3][MAXN], du[3][MAXN];
+    for (int d = 0; d < D_COUNT; d++) for (size_t li = 0; li < NL; li++) {
+        size_t n = lens[li];
+        fill(g, n, d); fill(u, n, D_UNIT); fill(dy, n, D_UNIT);
+        for (int p = 0; p < npaths; p++) {
+            tk_set_kernel_path(paths[p]);
+            for (int t = 0; t < 16; t++) o[p][n + t] = dg[p][n + t] = du[p][n + t] = 12345.0f;
+            tk_geglu(o[p], g, u, n);
+            tk_geglu_backward(dg[p], du[p], dy, g, u, n);
+        }
+        for (int p = 0; p < npaths; p++) for (int t = 0; t < 16; t++) CHECK(o[p][n + t] == 12345.0f && dg[p][n + t] == 12345.0f && du[p][n + t] == 12345.0f, "geglu wrote past n");
+        for (int p = 1; p < npaths; p++) {
+            CHECK(samebits(o[0], o[p], n), "geglu %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
+            CHECK(samebits(dg[0], dg[p], n) && samebits(du[0], du[p], n), "geglu bwd %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
+        }
+        // against tanh in double: |gelu(g)·u − reference| small relative to the values' scale
+        if (d == D_UNIT) for (size_t i = 0; i < n; i++) {
+            double x = g[i], t = tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
+            double ref = 0.5 * x * (1 + t) * u[i];
+            CHECK(fabs(o[0][i] - ref) <= 1e-6 * (1 + fabs(ref)), "geglu vs tanh: g %g: %.9g vs %.9g", g[i], o[0][i], ref);
+        }
+        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memcpy(o[p], g, n * 4); tk_geglu(o[p], o[p], u, n); }
+        for (int p = 1; p < npaths; p++) CHECK(samebits(o[0], o[p], n), "geglu in place");
+    }
+}
+
 static void test_rmsnorm(void) {
     static float x[MAXN * 4], w[MAXN], dy[MAXN * 4], y[3][MAXN * 4], rs[3][8], dx[3][MAXN * 4];
     for (int d = 0; d < D_COUNT; d++) for (size_t li = 0; li < NL; li++) {
@@ -374,7 +401,7 @@ int main(int argc, char **argv) {
 #endif
         test_exp(); printf("exp done, %ld failures\n", failures);
         test_reductions(); printf("reductions done, %ld failures\n", failures);
-        test_swiglu(); test_rmsnorm(); test_rope(); test_quant(); test_nf4_quantize(); printf("elementwise done, %ld failures\n", failures);
+        test_swiglu(); test_geglu(); test_rmsnorm(); test_rope(); test_quant(); test_nf4_quantize(); printf("elementwise done, %ld failures\n", failures);
     }
 #if defined(TK_OLD_KERNELS)
     test_vs_old();

@@ -60,6 +60,10 @@ void tk_swiglu(float *out, const float *gate, const float *up, size_t n);
 /// With σ = sigmoid(g): dgate = dout·up·σ·(1 + g·(1 − σ)), dup = dout·g·σ. dgate may alias gate
 /// or dout, dup may alias up or dout (not dgate).
 void tk_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+/// GeGLU (PyTorch's tanh GELU, computed as g·σ(2β(g + κg³))): out = gelu(gate)·up, and its
+/// backward as tk_swiglu's (same aliasing rules).
+void tk_geglu(float *out, const float *gate, const float *up, size_t n);
+void tk_geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 
 /// RMSNorm over `rows` rows of `channels`: r = 1/sqrt(Σx²/C + eps) (fp32 sum), y = (x·r)·w;
 /// rstd[n] = r. out may alias inp.

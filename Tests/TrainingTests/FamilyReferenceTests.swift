@@ -1,6 +1,7 @@
 // Model families against transformers + PEFT in fp32, each on a tiny random-weight model that
 // transformers saved (Tests/Fixtures/reference/<family>-tiny, made by
-// scripts/reference/make_family_reference.py): qwen3 (head_dim 32 apart from hidden 64 / 4 heads,
+// scripts/reference/make_family_reference.py): llama (llama3 RoPE scaling, untied head), qwen2
+// (q/k/v biases), qwen3 (head_dim 32 apart from hidden 64 / 4 heads,
 // tied embeddings, random q/k norm weights), mistral (sliding window 8 over 40 tokens, untied
 // head) and gemma3 (norms as 1 + w, four per layer, GeGLU, √C embeddings, five sliding-window
 // layers and a global one with their own RoPE bases, one KV head). For each: the base loss and logits; generation's KV-cache steps against one pass; with
@@ -24,7 +25,7 @@ import TestSupport
 import Tokenization
 import Training
 
-private let families = ["qwen3-tiny", "mistral-tiny", "gemma3-tiny"]
+private let families = ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma3-tiny"]
 
 private struct Reference {
     let fixture: URL
@@ -233,21 +234,25 @@ private struct Reference {
     /// writes the family (Gemma's norms stored as 1 + w, no q/k permutation, a tied head as no
     /// output.weight, only the keys llama.cpp reads): the same model as the safetensors, so
     /// transformers' base loss and logits.
-    @Test(arguments: ["qwen3-tiny", "gemma3-tiny"])
+    @Test(arguments: ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"])
     func ggufFromTheGGUFPackageGivesTransformersLoss(family: String) throws {
         let reference = try Reference(family)
         let model = try ModelPath(reference.fixture.appendingPathComponent("model.gguf").path).load(baseQuantization: .none)
         let hf = try reference.loadModel()
         let (a, b) = (model.config, hf.config)
         #expect(a.architecture == b.architecture && a.headDim == b.headDim && a.numKeyValueHeads == b.numKeyValueHeads
-                && a.tieWordEmbeddings && a.slidingWindow == b.slidingWindow && a.slidingLayers == b.slidingLayers
+                && a.tieWordEmbeddings == b.tieWordEmbeddings && a.slidingWindow == b.slidingWindow && a.slidingLayers == b.slidingLayers
                 && a.localRopeTheta == b.localRopeTheta && a.ropeLinearFactor == b.ropeLinearFactor
                 && a.queryPreAttentionScalar == b.queryPreAttentionScalar && Float(a.rmsNormEps) == Float(b.rmsNormEps),
                 "\(a) vs \(b)")
         #expect(zip(model.weights.layers, hf.weights.layers).allSatisfy {
             $0.attentionNorm.array == $1.attentionNorm.array && $0.qNorm?.array == $1.qNorm?.array
-                && $0.postFFNNorm?.array == $1.postFFNNorm?.array
-        }, "norm weights as held")
+                && $0.postFFNNorm?.array == $1.postFFNNorm?.array && $0.qBias?.array == $1.qBias?.array
+        }, "norm weights and biases as held")
+        // llama3 scaling: HF's rope_scaling, the GGUF's rope_freqs.weight (llama.cpp's divisors).
+        #expect(model.rope.invFreq.indices.allSatisfy {
+            abs(model.rope.invFreq[$0] - hf.rope.invFreq[$0]) <= 1e-6 * hf.rope.invFreq[$0]
+        }, "RoPE frequencies")
         let ids = reference.ids
         let rows = Array((ids.count - 3)..<ids.count)
         let result = try model.evaluate(sequences: [ids], logitRows: rows)
@@ -256,6 +261,33 @@ private struct Reference {
             let expected = try #require(reference.baseLogits[String(row)])
             #expect((0..<20).allSatisfy { abs(Double(result.logits[slot][$0]) - expected[$0]) <= 1e-3 }, "row \(row)")
         }
+    }
+
+    /// What the llama and qwen2 fixtures add: llama3 RoPE scaling (transformers' loss without
+    /// it, on a rebuilt copy, is matched with it removed) and q/k/v biases (zeroed on a copy).
+    @Test func llamaScalingAndQwen2BiasesMatter() throws {
+        let llama = try Reference("llama-tiny")
+        let model = try llama.loadModel()
+        #expect(model.config.architecture == .llama && model.config.ropeScaling?.factor == 8 && !model.config.tieWordEmbeddings)
+        let plain = try #require((llama.json["rope_scaling_effect"] as? [String: Any])?["loss_without_rope_scaling"] as? Double)
+        var config = model.config
+        config.ropeScaling = nil
+        let loss = try Llama(config: config, weights: model.weights).evaluate(sequences: [llama.ids]).loss
+        #expect(abs(loss - plain) <= 2e-4 && abs(loss - llama.baseLoss) > 1e-3, "no scaling: \(loss) vs transformers \(plain)")
+
+        let qwen2 = try Reference("qwen2-tiny")
+        let biased = try qwen2.loadModel()
+        #expect(biased.config.architecture == .qwen2 && biased.weights.layers.allSatisfy { $0.qBias != nil && $0.vBias != nil })
+        let zeroed = try #require((qwen2.json["bias_effect"] as? [String: Any])?["loss_with_biases_zero"] as? Double)
+        var weights = biased.weights
+        for l in weights.layers.indices {
+            for bias in [weights.layers[l].qBias, weights.layers[l].kBias, weights.layers[l].vBias] {
+                let b = try #require(bias)
+                b.pointer.update(repeating: 0, count: b.count)
+            }
+        }
+        let zeroLoss = try Llama(config: biased.config, weights: weights).evaluate(sequences: [qwen2.ids]).loss
+        #expect(abs(zeroLoss - zeroed) <= 2e-4 && abs(zeroLoss - qwen2.baseLoss) > 1e-3, "zero biases: \(zeroLoss) vs \(zeroed)")
     }
 
     /// Gemma 3's traits as read from its config.json, and what each does: the window on the

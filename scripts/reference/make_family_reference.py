@@ -44,6 +44,7 @@ IDS_SEED = 42
 LORA_SEED = 1234
 WEIGHT_STD = 0.05
 NORM_STD = 0.2
+BIAS_STD = 0.1
 LORA_INIT_STD = 0.05
 N_IDS = 40
 FIRST_ID = 3  # ids 0, 1, 2 are bos, eos, pad
@@ -74,6 +75,53 @@ def qwen3_config():
         tie_word_embeddings=True,
         attention_bias=False,
         use_sliding_window=False,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
+
+
+def qwen2_config():
+    return transformers.Qwen2Config(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        hidden_act="silu",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        tie_word_embeddings=True,
+        use_sliding_window=False,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
+
+
+LLAMA3_SCALING = {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                  "high_freq_factor": 4.0, "original_max_position_embeddings": 32}
+
+
+def llama_config():
+    return transformers.LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        hidden_act="silu",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-5,
+        # Llama 3.1's frequency scaling over a 32-token original context, so that it changes the
+        # 40-token input's loss.
+        rope_parameters=dict(LLAMA3_SCALING),
+        tie_word_embeddings=False,
+        attention_bias=False,
         bos_token_id=0,
         eos_token_id=1,
         pad_token_id=2,
@@ -158,6 +206,27 @@ def qk_norm_effect(family, model, ids, base_loss):
         "difference": loss - base_loss,
         "reset_parameters": reset,
     }
+
+
+def bias_effect(family, model, ids, base_loss):
+    """The base loss of a copy whose q/k/v biases are all zero."""
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            if name.endswith("bias"):
+                p.zero_()
+        loss, _ = loss_and_logits(twin, ids)
+    loss = float(loss)
+    return loss, {"loss_with_biases_zero": loss, "base_loss": base_loss, "difference": loss - base_loss}
+
+
+def rope_scaling_effect(family, model, ids, base_loss):
+    """The base loss of a rebuilt copy with the plain rotary embedding (no llama3 scaling)."""
+    plain = dict(model.config.rope_parameters)
+    plain = {"rope_type": "default", "rope_theta": plain["rope_theta"]}
+    loss = variant_loss(family, model, ids, rope_parameters=plain)
+    return loss, {"loss_without_rope_scaling": loss, "base_loss": base_loss, "difference": loss - base_loss,
+                  "rope_parameters": dict(model.config.rope_parameters)}
 
 
 def visible_keys(model, ids, layer=0):
@@ -261,6 +330,44 @@ FAMILIES = {
 query_pre_attn_scalar 24 instead of 32: {record[loss_query_pre_attn_scalar_24]:.6f}. On every layer the keys with
 nonzero attention probability were checked: the last {record[sliding_window]} on a sliding layer, all on the global one.
 """,
+        },
+    },
+    "qwen2": {
+        "config": qwen2_config,
+        "model_class": lambda: transformers.Qwen2ForCausalLM,
+        "hub_name": "tessera/qwen2-tiny",
+        "gguf": {"arch": "qwen2", "norm_shift": False},
+        "provenance": "transformers.Qwen2Config + Qwen2ForCausalLM, built in code",
+        "effect": ("bias_effect", bias_effect),
+        "effect_note": "bias_effect: the base loss of a copy whose q/k/v biases are all zero.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 256, 2 layers, 4 attention heads, 2 key/value heads, "
+                     "head_dim 16, q/k/v biases\n(randn x 0.1), RMSNorm eps 1e-6, rope_theta 1e6, tied embeddings, "
+                     "no sliding window.",
+            "norms": "input_layernorm, post_attention_layernorm, model.norm",
+            "effect": "with the q/k/v biases zeroed (on a copy)\n{effect:.6f}, so the biases do change the loss.",
+            "notes": "Qwen2 puts biases on q_proj, k_proj and v_proj (never o_proj); llama.cpp stores\n"
+                     "them as attn_q.bias, attn_k.bias, attn_v.bias.",
+            "extra": "",
+        },
+    },
+    "llama": {
+        "config": llama_config,
+        "model_class": lambda: transformers.LlamaForCausalLM,
+        "hub_name": "tessera/llama-tiny",
+        "gguf": {"arch": "llama", "norm_shift": False, "permute_qk": True},
+        "provenance": "transformers.LlamaConfig + LlamaForCausalLM, built in code",
+        "effect": ("rope_scaling_effect", rope_scaling_effect),
+        "effect_note": "rope_scaling_effect: the base loss of a rebuilt copy with the plain rotary embedding.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 256, 2 layers, 4 attention heads, 2 key/value heads, "
+                     "head_dim 16, RMSNorm eps 1e-5,\nrope_theta 1e4 with Llama 3.1's llama3 scaling (factor 8, "
+                     "low/high frequency factors 1 and 4) over a 32-token original context,\nuntied embeddings.",
+            "norms": "input_layernorm, post_attention_layernorm, model.norm",
+            "effect": "with the plain rotary embedding (a rebuilt copy)\n{effect:.6f}, so the scaling does change the loss.",
+            "notes": "llama.cpp's GGUF permutes q_proj/k_proj rows for its interleaved RoPE and carries\n"
+                     "the llama3 scaling as rope_freqs.weight; model.gguf does both, as its converter does.",
+            "extra": "",
         },
     },
     "qwen3": {
@@ -370,6 +477,9 @@ def randomize_weights(model):
             if is_norm(name):
                 assert p.dim() == 1, name
                 p.copy_(1.0 + NORM_STD * noise)
+            elif name.endswith("bias"):
+                assert p.dim() == 1, name
+                p.copy_(BIAS_STD * noise)
             else:
                 assert p.dim() == 2 and name.endswith("weight"), f"unexpected parameter {name} {tuple(p.shape)}"
                 p.copy_(WEIGHT_STD * noise)
@@ -412,6 +522,9 @@ GGUF_LAYER_NAMES = {
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+    "self_attn.q_proj.bias": "attn_q.bias",
+    "self_attn.k_proj.bias": "attn_k.bias",
+    "self_attn.v_proj.bias": "attn_v.bias",
 }
 GGUF_LAYER_NAMES_LLAMA_NORMS = {"post_attention_layernorm.weight": "ffn_norm.weight"}
 GGUF_LAYER_NAMES_GEMMA_NORMS = {
@@ -435,6 +548,32 @@ def gguf_tensor_name(family, name):
     return f"blk.{prefix[2]}.{table[rest]}"
 
 
+def permute_for_gguf(weights, heads):
+    """convert_hf_to_gguf.py's LlamaModel.permute: each head's rows from rotate-half to
+    interleaved pairs."""
+    return weights.reshape(heads, 2, weights.shape[0] // heads // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def llama3_rope_factors(config, rope):
+    """rope_freqs.weight as convert_hf_to_gguf.py derives it from llama3 rope scaling."""
+    dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    freqs = 1.0 / (rope["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    factor, low, high = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+    old = rope["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    out = []
+    for freq in freqs.tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1.0)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(out, dtype=torch.float32)
+
+
 def write_gguf(family, model, path):
     import gguf
 
@@ -450,8 +589,9 @@ def write_gguf(family, model, path):
     writer.add_head_count(c.num_attention_heads)
     writer.add_head_count_kv(c.num_key_value_heads)
     writer.add_layer_norm_rms_eps(c.rms_norm_eps)
-    writer.add_key_length(c.head_dim)
-    writer.add_value_length(c.head_dim)
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
     rope = c.rope_parameters.get("full_attention", c.rope_parameters)
     writer.add_rope_freq_base(rope["rope_theta"])
     if rope.get("rope_type", "default") == "linear":
@@ -466,10 +606,15 @@ def write_gguf(family, model, path):
     writer.add_token_merges(["t3 t4"])
     writer.add_bos_token_id(c.bos_token_id)
     writer.add_eos_token_id(c.eos_token_id)
+    if spec.get("permute_qk") and rope.get("rope_type") == "llama3":
+        writer.add_tensor("rope_freqs.weight", llama3_rope_factors(c, rope).numpy())
     for name, tensor in model.state_dict().items():
         if name == "lm_head.weight" and c.tie_word_embeddings:
             continue  # tied: llama.cpp reuses token_embd
         data = tensor.detach().to(torch.float32)
+        if spec.get("permute_qk") and name.endswith(("q_proj.weight", "k_proj.weight")):
+            heads = c.num_attention_heads if name.endswith("q_proj.weight") else c.num_key_value_heads
+            data = permute_for_gguf(data, heads)
         if spec["norm_shift"] and name.endswith("norm.weight"):
             data = data + 1.0  # convert_hf_to_gguf.py: Gemma's (1 + w) stored
         writer.add_tensor(gguf_tensor_name(family, name), data.numpy())

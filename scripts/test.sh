@@ -507,6 +507,13 @@ check "bench gemm reports every shape" bench_gemm_runs
 check "bench train under np 2 (tp 2) reports the step's time by phase and rank" bench_train_breaks_the_step_down
 check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
 check "bf16 products (AMX: the default there; AVX512-BF16 on request) stay within 1% of fp32, or are refused" bf16_compute_tracks_fp32_or_is_refused
+family_fixtures_through_the_cli() {   # scripts/family_differences.sh: the measured differences per family
+  local out rc=0
+  out=$(TESSERA="$tessera" scripts/family_differences.sh 2>&1) || rc=$?
+  echo "$out" | sed 's/^/  /'
+  return $rc
+}
+check "each family's tiny model through the CLI (eval of HF, GGUF, adapter and gradient norm) within the fixtures' tolerances of transformers + PEFT" family_fixtures_through_the_cli
 took "command checks"
 
 # Sections 4-11 are scripts that print PASS/FAIL lines and end with `N passed, N failed[, N skipped]`;

@@ -51,14 +51,9 @@ extension Llama {
 
         // MLP half.
         if recomputeSelected { try recomputeSelectedMLP(l, acts, ctx) }
-        // Sandwich families: x_out = xMid + rmsnorm(m), m = down(h)  ⇒  dm [N, C] (in projection)
-        var downGradient = ws.dResidual
-        if let postFFN = layer.postFFNNorm {
-            RMSNorm.backward(dinp: ws.projection.pointer, dweight: nil, dout: dres, inp: acts.mlpOut.pointer,
-                             weight: postFFN.pointer, rstd: acts.rstd4.pointer, rows: n, channels: c)
-            downGradient = ws.projection
-        }
-        // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank)
+        // x_out = xMid + down(h)  ⇒  dh [N, FL] = dx_out · W_down + LoRA (exact on this rank);
+        // sandwich families: x_out = xMid + rmsnorm(down(h)), through the norm first
+        let downGradient = productGradient(throughPostNorm: layer.postFFNNorm, input: acts.mlpOut, rstd: acts.rstd4, ctx)
         try backprop(.downProj, dinp: ws.dh, dout: downGradient, inp: acts.h, beta: 0)
         // h = act(gate) · up  ⇒  dgate (in place in dh), dup [N, FL]
         switch config.architecture.mlp {
@@ -81,14 +76,10 @@ extension Llama {
         // Attention half.
         try postKeyValueGradientReceives(ctx)
         if recomputeSelected { try recomputeSelectedAttention(l, acts, ctx) }
-        // Sandwich families: xMid = x + rmsnorm(a), a = o(att)  ⇒  da [N, C] (in projection)
-        var outputGradient = ws.dResidual
-        if let postAttention = layer.postAttentionNorm {
-            RMSNorm.backward(dinp: ws.projection.pointer, dweight: nil, dout: dres, inp: acts.attentionOut.pointer,
-                             weight: postAttention.pointer, rstd: acts.rstd3.pointer, rows: n, channels: c)
-            outputGradient = ws.projection
-        }
-        // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank)
+        // xMid = x + o(att)  ⇒  datt [N, QL] = dxMid · W_o + LoRA (exact on this rank); sandwich
+        // families: xMid = x + rmsnorm(o(att)), through the norm first
+        let outputGradient = productGradient(throughPostNorm: layer.postAttentionNorm, input: acts.attentionOut,
+                                             rstd: acts.rstd3, ctx)
         try backprop(.oProj, dinp: ws.dAtt, dout: outputGradient, inp: acts.att, beta: 0)
         // att = attention(q, k, v), per segment and local head  ⇒  dq, dk, dv. A KV head's query
         // heads add into its dk, dv (zeroed first); a KV head shared with another rank gets only
@@ -142,5 +133,19 @@ extension Llama {
         RMSNorm.backward(dinp: dxn, dweight: nil, dout: dxn, inp: ctx.residual(l), weight: layer.attentionNorm.pointer,
                          rstd: acts.rstd1.pointer, rows: n, channels: c)
         Elementwise.accumulate(into: dres, dxn, count: n * c)
+    }
+}
+
+extension Llama {
+    /// The gradient of a row-parallel product's output `[N, C]` from the residual stream's
+    /// (`workspace.dResidual`): through the post-norm of sandwich families (into
+    /// `workspace.projection`, free during the backward), else the residual's gradient itself.
+    func productGradient(throughPostNorm norm: FloatBuffer?, input: FloatBuffer, rstd: FloatBuffer,
+                         _ ctx: PassContext) -> FloatBuffer {
+        let ws = ctx.workspace
+        guard let norm else { return ws.dResidual }
+        RMSNorm.backward(dinp: ws.projection.pointer, dweight: nil, dout: ws.dResidual.pointer, inp: input.pointer,
+                         weight: norm.pointer, rstd: rstd.pointer, rows: ctx.tokens, channels: config.hiddenSize)
+        return ws.projection
     }
 }

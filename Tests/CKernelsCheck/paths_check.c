@@ -134,7 +134,12 @@ static void test_reductions(void) {
     }
 }
 
-static void test_swiglu(void) {
+typedef void (*gated_forward)(float *, const float *, const float *, size_t);
+typedef void (*gated_backward)(float *, float *, const float *, const float *, const float *, size_t);
+
+// A gated activation (SwiGLU, GeGLU): every path bit-identical, forward and backward, in place too,
+// nothing written past n.
+static void test_gated(const char *name, gated_forward forward, gated_backward backward) {
     static float g[MAXN], u[MAXN], dy[MAXN], o[3][MAXN], dg[3][MAXN], du[3][MAXN];
     for (int d = 0; d < D_COUNT; d++) for (size_t li = 0; li < NL; li++) {
         size_t n = lens[li];
@@ -142,44 +147,36 @@ static void test_swiglu(void) {
         for (int p = 0; p < npaths; p++) {
             tk_set_kernel_path(paths[p]);
             for (int t = 0; t < 16; t++) o[p][n + t] = dg[p][n + t] = du[p][n + t] = 12345.0f;
-            tk_swiglu(o[p], g, u, n);
-            tk_swiglu_backward(dg[p], du[p], dy, g, u, n);
+            forward(o[p], g, u, n);
+            backward(dg[p], du[p], dy, g, u, n);
         }
-        for (int p = 0; p < npaths; p++) for (int t = 0; t < 16; t++) CHECK(o[p][n + t] == 12345.0f && dg[p][n + t] == 12345.0f && du[p][n + t] == 12345.0f, "swiglu wrote past n");
+        for (int p = 0; p < npaths; p++) for (int t = 0; t < 16; t++) CHECK(o[p][n + t] == 12345.0f && dg[p][n + t] == 12345.0f && du[p][n + t] == 12345.0f, "%s wrote past n", name);
         for (int p = 1; p < npaths; p++) {
-            CHECK(samebits(o[0], o[p], n), "swiglu %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
-            CHECK(samebits(dg[0], dg[p], n) && samebits(du[0], du[p], n), "swiglu bwd %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
+            CHECK(samebits(o[0], o[p], n), "%s %s %s n %zu", name, tk_kernel_path_name(paths[p]), dname[d], n);
+            CHECK(samebits(dg[0], dg[p], n) && samebits(du[0], du[p], n), "%s bwd %s %s n %zu", name, tk_kernel_path_name(paths[p]), dname[d], n);
         }
         // in place (out aliases gate)
-        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memcpy(o[p], g, n * 4); tk_swiglu(o[p], o[p], u, n); }
-        for (int p = 1; p < npaths; p++) CHECK(samebits(o[0], o[p], n), "swiglu in place");
+        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memcpy(o[p], g, n * 4); forward(o[p], o[p], u, n); }
+        for (int p = 1; p < npaths; p++) CHECK(samebits(o[0], o[p], n), "%s in place", name);
     }
 }
 
+static void test_swiglu(void) { test_gated("swiglu", tk_swiglu, tk_swiglu_backward); }
+
+// GeGLU also against PyTorch's tanh GELU in double (the kernels use ½(1 + tanh y) = σ(2y)).
 static void test_geglu(void) {
-    static float g[MAXN], u[MAXN], dy[MAXN], o[3][MAXN], dg[3][MAXN], du[3][MAXN];
-    for (int d = 0; d < D_COUNT; d++) for (size_t li = 0; li < NL; li++) {
+    test_gated("geglu", tk_geglu, tk_geglu_backward);
+    static float g[MAXN], u[MAXN], o[MAXN];
+    for (size_t li = 0; li < NL; li++) {
         size_t n = lens[li];
-        fill(g, n, d); fill(u, n, D_UNIT); fill(dy, n, D_UNIT);
-        for (int p = 0; p < npaths; p++) {
-            tk_set_kernel_path(paths[p]);
-            for (int t = 0; t < 16; t++) o[p][n + t] = dg[p][n + t] = du[p][n + t] = 12345.0f;
-            tk_geglu(o[p], g, u, n);
-            tk_geglu_backward(dg[p], du[p], dy, g, u, n);
-        }
-        for (int p = 0; p < npaths; p++) for (int t = 0; t < 16; t++) CHECK(o[p][n + t] == 12345.0f && dg[p][n + t] == 12345.0f && du[p][n + t] == 12345.0f, "geglu wrote past n");
-        for (int p = 1; p < npaths; p++) {
-            CHECK(samebits(o[0], o[p], n), "geglu %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
-            CHECK(samebits(dg[0], dg[p], n) && samebits(du[0], du[p], n), "geglu bwd %s %s n %zu", tk_kernel_path_name(paths[p]), dname[d], n);
-        }
-        // against tanh in double: |gelu(g)·u − reference| small relative to the values' scale
-        if (d == D_UNIT) for (size_t i = 0; i < n; i++) {
+        fill(g, n, D_UNIT); fill(u, n, D_UNIT);
+        tk_set_kernel_path(paths[0]);
+        tk_geglu(o, g, u, n);
+        for (size_t i = 0; i < n; i++) {
             double x = g[i], t = tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
             double ref = 0.5 * x * (1 + t) * u[i];
-            CHECK(fabs(o[0][i] - ref) <= 1e-6 * (1 + fabs(ref)), "geglu vs tanh: g %g: %.9g vs %.9g", g[i], o[0][i], ref);
+            CHECK(fabs(o[i] - ref) <= 1e-6 * (1 + fabs(ref)), "geglu vs tanh: g %g: %.9g vs %.9g", g[i], o[i], ref);
         }
-        for (int p = 0; p < npaths; p++) { tk_set_kernel_path(paths[p]); memcpy(o[p], g, n * 4); tk_geglu(o[p], o[p], u, n); }
-        for (int p = 1; p < npaths; p++) CHECK(samebits(o[0], o[p], n), "geglu in place");
     }
 }
 

@@ -59,14 +59,19 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 # window attention with a window much shorter than the input, GQA, untied lm_head).
 
 
+def tiny_config(cls, **traits):
+    """The shape every two-layer family fixture shares (vocab 128, hidden 64, FFN 256: four column
+    blocks of 64, so tp 4 with one head per rank can shard it; 4 heads, 2 KV heads; ids 0, 1, 2 are
+    bos, eos, pad) with the family's own traits."""
+    shape = dict(vocab_size=128, hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    shape.update(traits)
+    return cls(**shape)
+
+
 def qwen3_config():
-    return transformers.Qwen3Config(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    return tiny_config(
+        transformers.Qwen3Config,
         head_dim=32,  # q width 4 × 32 = 128 ≠ hidden 64
         hidden_act="silu",
         max_position_embeddings=256,
@@ -75,29 +80,18 @@ def qwen3_config():
         tie_word_embeddings=True,
         attention_bias=False,
         use_sliding_window=False,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
     )
 
 
 def qwen2_config():
-    return transformers.Qwen2Config(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    return tiny_config(
+        transformers.Qwen2Config,
         hidden_act="silu",
         max_position_embeddings=256,
         rms_norm_eps=1e-6,
         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
         tie_word_embeddings=True,
         use_sliding_window=False,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
     )
 
 
@@ -106,13 +100,8 @@ LLAMA3_SCALING = {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "
 
 
 def llama_config():
-    return transformers.LlamaConfig(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    return tiny_config(
+        transformers.LlamaConfig,
         head_dim=16,
         hidden_act="silu",
         max_position_embeddings=256,
@@ -122,9 +111,6 @@ def llama_config():
         rope_parameters=dict(LLAMA3_SCALING),
         tie_word_embeddings=False,
         attention_bias=False,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
     )
 
 
@@ -132,13 +118,8 @@ MISTRAL_WINDOW = 8  # keys per query (itself included); the 40-token input is 5�
 
 
 def mistral_config():
-    return transformers.MistralConfig(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=256,  # four FFN column blocks of 64: tp 4 (one head per rank) can shard it
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+    return tiny_config(
+        transformers.MistralConfig,
         head_dim=16,  # = hidden / heads
         hidden_act="silu",
         max_position_embeddings=256,
@@ -146,9 +127,6 @@ def mistral_config():
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         tie_word_embeddings=False,
         sliding_window=MISTRAL_WINDOW,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=2,
     )
 
 

@@ -237,10 +237,11 @@ nan_stops_and_keeps_checkpoint() {
   echo "  $(echo "$own" | grep '^error: ' | cut -c1-120); resumed from step-000001 to the end"
 }
 nan_skipped_and_counted() {
-  local out
-  out=$(TESSERA_INJECT_NAN=2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --skip-nonfinite 1 --out "$work/nan-skip" 2>&1) \
-    || { echo "$out" | tail -3; return 1; }
-  echo "$out" | grep -q 'skipped 1 step(s) with a non-finite loss or gradient: 2' || { echo "$out" | tail -3; return 1; }
+  local out code
+  out=$(TESSERA_INJECT_NAN=2 timeout 120 scripts/mpirun.sh -np 2 "$tessera" "${nan_job[@]}" --skip-nonfinite 1 --out "$work/nan-skip" 2>&1); code=$?
+  # Here-strings, not `echo | grep -q` (under pipefail an early-exiting grep can fail the pipe).
+  [ "$code" -eq 0 ] || { echo "  exit $code"; tail -8 <<< "$out"; return 1; }
+  grep -q 'skipped 1 step(s) with a non-finite loss or gradient: 2' <<< "$out" || { echo "  no skip line"; tail -8 <<< "$out"; return 1; }
   python3 -c "import json,sys; s=[json.loads(l)['step'] for l in open(sys.argv[1])]; assert s == [1, 3], s" "$work/nan-skip/metrics.jsonl" || return 1
   echo "  $(echo "$out" | grep 'skipped 1 step')"
 }

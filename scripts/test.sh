@@ -249,7 +249,9 @@ sys.exit(0 if abs(m - p) <= 0.1 * p else 1)" "$measured" "$planned" "$(( $(date 
 bench_load_holds_base_plus_one_layer() {
   # Loading streams layer by layer: on every rank the growth of the resident set during the load
   # stays within the base it keeps plus the one-layer working set `bench load` states, and a tp 2
-  # rank, which converts only its slices, grows by at most 70 % of what one rank does.
+  # rank, which converts only its slices, keeps at most 60 % of one rank's base (its growth is held
+  # to its own base + bound above; a growth ratio moved 0.53-0.70 between runs here, the few MB of
+  # MPI and runtime start-up being a large share of a 135M model's).
   local one two
   one=$("$tessera" bench load --json) || return 1
   two=$(scripts/mpirun.sh -np 2 "$tessera" bench load --tp 2 --json) || return 1
@@ -262,9 +264,9 @@ for name, d in (('tp 1', one), ('tp 2', two)):
         grew, limit = r['load_peak_bytes'], r['base_held_bytes'] + r['working_set_bound_bytes']
         print(f\"  {name} rank {int(r['rank'])}: {r['seconds']:.1f} s, resident set grew {grew / 1e6:.0f} MB, base held {r['base_held_bytes'] / 1e6:.0f} MB + bound {r['working_set_bound_bytes'] / 1e6:.0f} MB\")
         ok &= grew <= limit
-top = max(r['load_peak_bytes'] for r in two['per_rank'])
-print(f\"  tp 2 rank's growth / tp 1's: {top / one['per_rank'][0]['load_peak_bytes']:.2f}\")
-sys.exit(0 if ok and top <= 0.7 * one['per_rank'][0]['load_peak_bytes'] else 1)" "$one" "$two"
+top = max(r['base_held_bytes'] for r in two['per_rank'])
+print(f\"  tp 2 rank's base / tp 1's: {top / one['per_rank'][0]['base_held_bytes']:.2f}\")
+sys.exit(0 if ok and top <= 0.6 * one['per_rank'][0]['base_held_bytes'] else 1)" "$one" "$two"
 }
 random_preset_directory_loads() {
   # make_random_model.py --preset: bf16 shards + index with the preset's exact shapes, streamed;

@@ -22,17 +22,51 @@ public struct Llama3RoPEScaling: Sendable, Equatable {
     }
 }
 
+/// LongRoPE (Phi-3, Phi-4-mini; HF `rope_type` longrope, formerly su): per-frequency divisors,
+/// `short_factor` while every position of a pass is below `original_max_position_embeddings`,
+/// `long_factor` for the whole pass otherwise, and cos/sin scaled by an attention factor.
+public struct LongRoPEScaling: Sendable, Equatable {
+    /// `[R/2]` divisors of the inverse frequencies (R = rotary dim).
+    public var shortFactor: [Double]
+    public var longFactor: [Double]
+    /// The context the model was pre-trained with: a pass reaching it uses `longFactor`.
+    public var originalMaxPositionEmbeddings: Int
+    /// `factor` / `attention_factor` when the config states them (else derived, `attentionScale`).
+    public var factor: Double?
+    public var attentionFactor: Double?
+
+    public init(shortFactor: [Double], longFactor: [Double], originalMaxPositionEmbeddings: Int,
+                factor: Double? = nil, attentionFactor: Double? = nil) {
+        self.shortFactor = shortFactor
+        self.longFactor = longFactor
+        self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+        self.factor = factor
+        self.attentionFactor = attentionFactor
+    }
+
+    /// The factor on cos and sin, as transformers' `_compute_longrope_parameters`: the stated
+    /// `attention_factor`, else `sqrt(1 + ln(s) / ln(original))` with `s` the stated `factor` or
+    /// `max_position_embeddings / original`, and 1 when `s <= 1`.
+    public func attentionScale(maxPositionEmbeddings: Int) -> Double {
+        if let attentionFactor { return attentionFactor }
+        let s = factor ?? Double(maxPositionEmbeddings) / Double(originalMaxPositionEmbeddings)
+        return s <= 1 ? 1 : (1 + Foundation.log(s) / Foundation.log(Double(originalMaxPositionEmbeddings))).squareRoot()
+    }
+}
+
 /// Precomputed cos/sin tables for positions `0..<positions`, built once up front.
 public final class RoPETable: @unchecked Sendable {
     /// Head dimension `D` (even).
     public let headDim: Int
+    /// Values of each head that rotate, `R <= D` (partial rotary: the first R; the rest pass).
+    public let rotaryDim: Int
     /// Number of positions the table covers (`P`).
     public let positions: Int
-    /// Inverse frequencies, `[D/2]`.
+    /// Inverse frequencies, `[R/2]`.
     public let invFreq: [Float]
-    /// `[P, D/2]`.
+    /// `[P, R/2]`, times `scale`.
     public let cos: FloatBuffer
-    /// `[P, D/2]`.
+    /// `[P, R/2]`, times `scale`.
     public let sin: FloatBuffer
 
     /// Builds tables for `theta` (HF `rope_theta`) and optional llama3 scaling.
@@ -41,14 +75,18 @@ public final class RoPETable: @unchecked Sendable {
                   invFreq: Self.inverseFrequencies(headDim: headDim, theta: theta, scaling: scaling))
     }
 
-    /// Builds tables for explicit inverse frequencies (`[D/2]`), e.g. divided by a GGUF
-    /// `rope_freqs` tensor.
-    public init(headDim: Int, positions: Int, invFreq: [Float]) {
+    /// Builds tables for explicit inverse frequencies (`[R/2]`), e.g. divided by a GGUF
+    /// `rope_freqs` tensor. `rotaryDim` R defaults to the head dim; cos and sin are multiplied by
+    /// `scale` (LongRoPE's attention factor; transformers scales both, in float32).
+    public init(headDim: Int, positions: Int, invFreq: [Float], rotaryDim: Int? = nil, scale: Float = 1) {
+        let rotary = rotaryDim ?? headDim
         precondition(headDim > 0 && headDim % 2 == 0, "RoPE: head dim must be even and positive")
+        precondition(rotary > 0 && rotary % 2 == 0 && rotary <= headDim, "RoPE: rotary dim must be even, positive and at most the head dim")
         precondition(positions > 0, "RoPE: positions must be positive")
-        precondition(invFreq.count == headDim / 2, "RoPE: need headDim / 2 inverse frequencies")
-        let half = headDim / 2
+        precondition(invFreq.count == rotary / 2, "RoPE: need rotaryDim / 2 inverse frequencies")
+        let half = rotary / 2
         self.headDim = headDim
+        self.rotaryDim = rotary
         self.positions = positions
         self.invFreq = invFreq
         cos = FloatBuffer(count: positions * half)
@@ -56,13 +94,14 @@ public final class RoPETable: @unchecked Sendable {
         for p in 0..<positions {
             for i in 0..<half {
                 let angle = Float(p) * invFreq[i]  // fp32 product, as in HF
-                cos[p * half + i] = Float(Foundation.cos(Double(angle)))
-                sin[p * half + i] = Float(Foundation.sin(Double(angle)))
+                cos[p * half + i] = Float(Foundation.cos(Double(angle))) * scale
+                sin[p * half + i] = Float(Foundation.sin(Double(angle))) * scale
             }
         }
     }
 
-    /// `1 / theta^(2i/D)` for `i < D/2`, then llama3 scaling when given.
+    /// `1 / theta^(2i/R)` for `i < R/2` (R = `headDim`, or the rotary dim of a partial rotary
+    /// embedding), then llama3 scaling when given.
     public static func inverseFrequencies(headDim: Int, theta: Double, scaling: Llama3RoPEScaling?) -> [Float] {
         // HF computes inv_freq = 1 / base^(2i/D) in float32; doing the same keeps the angles
         // bit-close to the reference.
@@ -70,6 +109,14 @@ public final class RoPETable: @unchecked Sendable {
             1 / Float(Foundation.pow(Double(Float(theta)), Double(Float(2 * i) / Float(headDim))))
         }
         return scaling.map { llama3(inv, $0) } ?? inv
+    }
+
+    /// LongRoPE's `1 / (factor_i · theta^(2i/R))` (float32, as transformers), `factors` `[R/2]`.
+    public static func longRoPEFrequencies(rotaryDim: Int, theta: Double, factors: [Double]) -> [Float] {
+        factors.indices.map { i in
+            let power = Float(Foundation.pow(Double(Float(theta)), Double(Float(2 * i) / Float(rotaryDim))))
+            return 1 / (Float(factors[i]) * power)
+        }
     }
 
     /// HF `_compute_llama3_parameters`: long wavelengths divided by `factor`, short ones kept,
@@ -136,15 +183,22 @@ public enum RoPE {
     static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int>, tokens: Int, heads: Int,
                        rowStride: Int, table: RoPETable, inverse: Bool) {
         StepProfile.measure(.elementwise) {
-            let d = table.headDim
-            let half = d / 2
+            let d = table.headDim, rotary = table.rotaryDim
+            let half = rotary / 2
             precondition(rowStride >= heads * d, "RoPE: row stride smaller than heads·headDim")
             let cosTable = UnsafePointer(table.cos.pointer)
             let sinTable = UnsafePointer(table.sin.pointer)
             for n in 0..<tokens {
                 let p = positions[n]
                 precondition(p >= 0 && p < table.positions, "RoPE: position \(p) outside the table")
-                tk_rope_row(x + n * rowStride, heads, d, cosTable + p * half, sinTable + p * half, inverse ? 1 : 0)
+                if rotary == d {
+                    tk_rope_row(x + n * rowStride, heads, d, cosTable + p * half, sinTable + p * half, inverse ? 1 : 0)
+                } else {
+                    // Partial rotary: the first R values of each head rotate, the rest pass.
+                    for h in 0..<heads {
+                        tk_rope_row(x + n * rowStride + h * d, 1, rotary, cosTable + p * half, sinTable + p * half, inverse ? 1 : 0)
+                    }
+                }
             }
         }
     }

@@ -43,6 +43,11 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     /// `output.weight`).
     public var tiedHeadByDefault: Bool
 
+    /// q/k/v and gate/up are stored (and adapted by PEFT) as one fused matrix each,
+    /// `qkv_proj` and `gate_up_proj` (Phi-3): the loader splits their rows, the writers
+    /// concatenate them, and a LoRA adapter has one A per fused module (`FusedProjection`).
+    public var fusedProjections: Bool = false
+
     /// GGUF and Hugging Face names of every tensor.
     public var tensorNames: TensorNames
 
@@ -107,7 +112,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         public var defaultTheta: Double
         /// `rope_scaling` types the family accepts besides none.
         public var scalings: [String]
-        /// Fraction of each head's D values that is rotated. Only 1 is implemented.
+        /// `partial_rotary_factor` when the config does not give it.
         public var partialRotaryFactor: Double
         /// The sliding-window layers' own base (`rope_local_base_freq`, Gemma 3), when it has one.
         public var defaultLocalTheta: Double?
@@ -163,7 +168,6 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         var out: [String] = []
         if norm.kind != .rmsNorm { out.append("\(norm.kind.rawValue) norms") }
         if norm.weightOffset != 0 && norm.weightOffset != 1 { out.append("RMSNorm weights applied as \(norm.weightOffset)+w") }
-        if rope.partialRotaryFactor != 1 { out.append("partial rotary factor \(rope.partialRotaryFactor)") }
         if attentionSoftcap != .none { out.append("attention logit soft-capping") }
         if finalLogitSoftcap != .none { out.append("final logit soft-capping") }
         return out
@@ -195,6 +199,10 @@ extension Architecture {
         case attentionNorm, q, k, v, o, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, gate, up, down
         /// The sandwich norms (`LayerNorms.sandwich`): on o_proj's and down_proj's outputs.
         case postAttentionNorm, postFFNNorm
+        /// The fused matrices of `fusedProjections` families: q, k, v rows stacked; gate, up rows stacked.
+        case qkv, gateUp
+        /// LongRoPE's divisors as llama.cpp stores them (`rope_factors_short/long.weight`).
+        case ropeFactorsShort, ropeFactorsLong
 
         /// Norm weights (what `Norm.weightOffset` applies to).
         public var isNorm: Bool {
@@ -207,7 +215,7 @@ extension Architecture {
         /// Whether the name carries a layer index.
         public var isPerLayer: Bool {
             switch self {
-            case .embedding, .outputNorm, .output, .ropeFrequencies: return false
+            case .embedding, .outputNorm, .output, .ropeFrequencies, .ropeFactorsShort, .ropeFactorsLong: return false
             default: return true
             }
         }
@@ -336,8 +344,42 @@ extension Architecture {
         return names
     }()
 
+    /// Phi-3 / Phi-4-mini: Llama's block with q/k/v and gate/up fused into one matrix each,
+    /// LongRoPE, a partial rotary embedding (Phi-4-mini rotates 3/4 of each head) and the
+    /// sliding window on every layer when `sliding_window` is set. NEOX RoPE in GGUF.
+    public static let phi3: Architecture = {
+        var a = llama
+        a.modelType = "phi3"
+        a.huggingFaceClass = "Phi3ForCausalLM"
+        a.ggufArchitecture = "phi3"
+        a.ggufPermutesQK = false
+        a.attentionBias = .none
+        a.rope = RoPE(defaultTheta: 10_000, scalings: ["longrope"], partialRotaryFactor: 1)
+        a.slidingWindow = .allLayers
+        a.fusedProjections = true
+        a.tensorNames = phi3TensorNames
+        return a
+    }()
+
+    /// Phi-3 names: Llama's without separate q/k/v and gate/up, with the fused matrices
+    /// (llama.cpp keeps the fused gate/up as `ffn_up`, 2F rows) and LongRoPE's factor tensors.
+    public static let phi3TensorNames: TensorNames = {
+        var names = llamaTensorNames
+        for role in [TensorRole.q, .k, .v, .gate, .up, .qBias, .kBias, .vBias, .qNorm, .kNorm] {
+            names.gguf[role] = nil
+            names.huggingFace[role] = nil
+        }
+        names.gguf[.qkv] = "attn_qkv.weight"
+        names.gguf[.gateUp] = "ffn_up.weight"
+        names.gguf[.ropeFactorsShort] = "rope_factors_short.weight"
+        names.gguf[.ropeFactorsLong] = "rope_factors_long.weight"
+        names.huggingFace[.qkv] = "self_attn.qkv_proj.weight"
+        names.huggingFace[.gateUp] = "mlp.gate_up_proj.weight"
+        return names
+    }()
+
     /// Every family Tessera knows, in the order error messages list them.
-    public static let known: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3]
+    public static let known: [Architecture] = [.llama, .mistral, .qwen2, .qwen3, .gemma3, .phi3]
 
     /// The family of a Hugging Face `model_type` (`llama` when the config has none).
     public static func huggingFace(modelType: String?) throws -> Architecture {

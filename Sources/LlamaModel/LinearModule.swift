@@ -42,4 +42,59 @@ public enum LinearModule: String, CaseIterable, Sendable, Codable, Comparable {
 
     /// The accepted names, for error messages.
     public static var namesList: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// The fused matrix this projection's rows are part of in a `fusedProjections` family.
+    public var fusedProjection: FusedProjection? {
+        switch self {
+        case .qProj, .kProj, .vProj: return .qkv
+        case .gateProj, .upProj: return .gateUp
+        case .oProj, .downProj: return nil
+        }
+    }
+
+    /// The module the checkpoint and PEFT see: the fused one when `fused` (Phi-3), else this one.
+    public func moduleName(fused: Bool) -> String {
+        if fused, let f = fusedProjection { return f.rawValue }
+        return rawValue
+    }
+
+    /// `fullName(layer:)` of the module the checkpoint and PEFT see (the fused one when `fused`).
+    public func fullName(layer: Int, fused: Bool) -> String {
+        if fused, let f = fusedProjection { return "model.layers.\(layer).\(f.pathInLayer)" }
+        return fullName(layer: layer)
+    }
+
+    /// The module names a model of `config` has, in PEFT order (for error messages).
+    public static func names(in config: LlamaConfig) -> [String] {
+        var seen: [String] = []
+        for m in allCases where !seen.contains(m.moduleName(fused: config.architecture.fusedProjections)) {
+            seen.append(m.moduleName(fused: config.architecture.fusedProjections))
+        }
+        return seen
+    }
+}
+
+/// One checkpoint (and PEFT) module holding the rows of several projections, stacked in order:
+/// Phi-3's `qkv_proj` (q, k, v) and `gate_up_proj` (gate, up). A LoRA adapter on it has one A
+/// and one B whose row ranges are the parts' Bs; Tessera keeps the parts' projections apart
+/// and gives them that shared A (docs/architecture.md §7.1).
+public enum FusedProjection: String, Sendable, Codable, CaseIterable {
+    case qkv = "qkv_proj"
+    case gateUp = "gate_up_proj"
+
+    /// The projections whose rows it stacks, in order.
+    public var parts: [LinearModule] { self == .qkv ? [.qProj, .kProj, .vProj] : [.gateProj, .upProj] }
+
+    /// The module's path inside a layer.
+    public var pathInLayer: String { self == .qkv ? "self_attn.qkv_proj" : "mlp.gate_up_proj" }
+
+    /// Rows of the fused matrix before `part`'s.
+    public func rowOffset(of part: LinearModule, in config: LlamaConfig) -> Int {
+        var offset = 0
+        for p in parts {
+            if p == part { return offset }
+            offset += p.features(in: config).outFeatures
+        }
+        return offset
+    }
 }

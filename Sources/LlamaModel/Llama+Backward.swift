@@ -112,7 +112,7 @@ extension Llama {
         try addKeyValueGradients(ctx)
         // RoPE(q), RoPE(k)  ⇒  rotate the gradients back (k: the heads projected here)
         let computed = ctx.shard.computedKeyValueRowsLocal
-        let table = rope(layer: l)
+        let table = rope(layer: l, longContext: ctx.longContext)
         RoPE.backward(dx: ws.dq.pointer, positions: positions, tokens: n, heads: hLocal, rowStride: qw, table: table)
         RoPE.backward(dx: ws.dk.pointer + computed.lowerBound, positions: positions, tokens: n,
                       heads: computed.count / d, rowStride: kvw, table: table)

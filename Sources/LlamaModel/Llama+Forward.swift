@@ -30,6 +30,8 @@ struct PassContext {
     /// Generation: keys and values are appended at `cache.count` and queries also attend to the
     /// cached positions (one segment; the caller advances `cache.count` after the pass).
     var cache: KVCache? = nil
+    /// The pass's positions reach LongRoPE's long factors (`Llama.usesLongRoPE`).
+    var longContext = false
 
     /// Input of layer `l` (`l == L`: output of the last layer), `[N, C]`.
     func residual(_ l: Int) -> UnsafeMutablePointer<Float> { workspace.residual(l) }
@@ -68,8 +70,10 @@ extension Llama {
         case .downProj: (weight, bias, columnOffset) = (w.down, nil, ctx.shard.ffnColumns.lowerBound)
         }
         let factors = ctx.adapters?.factors(layer: l, module: module)
+        // The parts of a fused module (Phi-3's qkv_proj) share PEFT's one dropout of its input.
+        let maskModule = config.architecture.fusedProjections ? module.fusedProjection?.parts.first ?? module : module
         let mask = ctx.training ? factors.flatMap {
-            DropoutMask(probability: $0.dropout, tokenKeys: ctx.workspace.tokenKeys, layer: l, module: module,
+            DropoutMask(probability: $0.dropout, tokenKeys: ctx.workspace.tokenKeys, layer: l, module: maskModule,
                         columnOffset: columnOffset)
         } : nil
         // k and v only for the KV heads this rank projects (the others arrive from their owner).
@@ -138,7 +142,7 @@ extension Llama {
         }
         try project(.vProj, acts.xn1, v)
         RoPE.forward(x: k + computed.lowerBound, positions: positions, tokens: n,
-                     heads: computed.count / config.headDim, rowStride: kvw, table: rope(layer: l))
+                     heads: computed.count / config.headDim, rowStride: kvw, table: rope(layer: l, longContext: ctx.longContext))
         try sendKeyValues(k: k, v: v, ctx)
         try projectQuery(l, acts, ctx)
         try receiveKeyValues(k: k, v: v, ctx)
@@ -269,7 +273,7 @@ extension Llama {
                             tokens: n, heads: heads, offset: 0, rowStride: qw)
         }
         RoPE.forward(x: acts.q.pointer, positions: UnsafePointer(ws.positions), tokens: n, heads: heads, rowStride: qw,
-                     table: rope(layer: l))
+                     table: rope(layer: l, longContext: ctx.longContext))
     }
 }
 

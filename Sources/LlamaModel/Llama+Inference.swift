@@ -25,7 +25,8 @@ extension Llama {
                      "forwardHidden: the KV cache is full or belongs to another model")
         precondition(past + (segments.map(\.count).max() ?? 0) <= ws.maxKeys, "forwardHidden: more keys than the workspace holds")
         let ctx = PassContext(tokens: n, segments: segments, shard: ws.pass.shard, group: ws.group, adapters: nil,
-                              training: false, workspace: ws.pass, cache: cache)
+                              training: false, workspace: ws.pass, cache: cache,
+                              longContext: usesLongRoPE(positions: ws.pass.positions, count: n))
         try forward(ids: ids, ctx)
         cache?.count += n
     }

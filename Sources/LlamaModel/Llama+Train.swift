@@ -67,10 +67,11 @@ extension Llama {
     public func allReduceTensorParallelPartialGradients(adapters: LowRankAdapters, shard: LlamaShard,
                                                         group: ProcessGroup) throws {
         guard group.size > 1 else { return }
+        var reducedA = Set<UnsafeMutablePointer<Float>>()   // a fused module's parts share one A
         for l in 0..<config.numHiddenLayers {
             for module in LinearModule.allCases {
                 guard let f = adapters.factors(layer: l, module: module) else { continue }
-                if module.loraGradientAIsTensorParallelPartial {
+                if module.loraGradientAIsTensorParallelPartial, reducedA.insert(f.gradA).inserted {
                     try group.allReduceSum(f.gradA, count: f.rank * shard.localFeatures(module, config).inFeatures)
                 }
                 if module == .kProj || module == .vProj {
@@ -117,7 +118,7 @@ extension Llama {
             throw LlamaModelError.invalidInput("position \(ws.positions[i]) of token \(i) is outside the model's \(maxPositions) positions")
         }
         let ctx = PassContext(tokens: n, segments: segments, shard: shard, group: group, adapters: adapters,
-                                   training: training, workspace: ws)
+                              training: training, workspace: ws, longContext: usesLongRoPE(positions: ws.positions, count: n))
         try ids.withUnsafeBufferPointer { idp in
             guard let base = idp.baseAddress else { return }
             try forward(ids: base, ctx)

@@ -12,11 +12,26 @@ public final class Llama: @unchecked Sendable {
     public let rope: RoPETable
     /// The sliding-window layers' own table when their base differs (Gemma 3), else nil.
     public let localRope: RoPETable?
+    /// LongRoPE's table for passes reaching `original_max_position_embeddings` (`rope` then
+    /// holds the short factors), else nil.
+    public let longRope: RoPETable?
 
-    /// The rotary table layer `l` uses.
-    func rope(layer l: Int) -> RoPETable {
+    /// The rotary table layer `l` uses in a pass whose positions reach `longContext`
+    /// (`usesLongRoPE`).
+    func rope(layer l: Int, longContext: Bool = false) -> RoPETable {
         if let localRope, config.isSlidingLayer(l) { return localRope }
+        if longContext, let longRope { return longRope }
         return rope
+    }
+
+    /// Whether a pass over `positions` takes LongRoPE's long factors: as transformers, when its
+    /// largest position + 1 exceeds `original_max_position_embeddings` (the whole pass then
+    /// uses them, the earlier positions too).
+    func usesLongRoPE(positions: UnsafePointer<Int>, count: Int) -> Bool {
+        guard let long = config.longRoPE, longRope != nil else { return false }
+        var largest = -1
+        for i in 0..<count { largest = max(largest, positions[i]) }
+        return largest + 1 > long.originalMaxPositionEmbeddings
     }
 
     /// Positions the model accepts (the RoPE table's length).
@@ -47,7 +62,8 @@ public final class Llama: @unchecked Sendable {
         guard positions > 0 else { throw LlamaModelError.invalidConfig("maxPositions must be positive, got \(positions)") }
         self.config = config
         self.weights = weights
-        var invFreq = RoPETable.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta,
+        let rotary = config.rotaryDim
+        var invFreq = RoPETable.inverseFrequencies(headDim: rotary, theta: config.ropeTheta,
                                                    scaling: config.ropeScaling)
         if let factors = weights.ropeFrequencyFactors {
             guard factors.count == invFreq.count, factors.allSatisfy({ $0 > 0 && $0.isFinite }) else {
@@ -58,11 +74,22 @@ public final class Llama: @unchecked Sendable {
         }
         // transformers' linear scaling: inv_freq / factor (in float32).
         if let factor = config.ropeLinearFactor { invFreq = invFreq.map { $0 / Float(factor) } }
-        rope = RoPETable(headDim: config.headDim, positions: positions, invFreq: invFreq)
+        if let long = config.longRoPE {
+            let scale = Float(long.attentionScale(maxPositionEmbeddings: config.maxPositionEmbeddings))
+            rope = RoPETable(headDim: config.headDim, positions: positions,
+                             invFreq: RoPETable.longRoPEFrequencies(rotaryDim: rotary, theta: config.ropeTheta, factors: long.shortFactor),
+                             rotaryDim: rotary, scale: scale)
+            longRope = RoPETable(headDim: config.headDim, positions: positions,
+                                 invFreq: RoPETable.longRoPEFrequencies(rotaryDim: rotary, theta: config.ropeTheta, factors: long.longFactor),
+                                 rotaryDim: rotary, scale: scale)
+        } else {
+            rope = RoPETable(headDim: config.headDim, positions: positions, invFreq: invFreq, rotaryDim: rotary)
+            longRope = nil
+        }
         localRope = config.localRopeTheta.flatMap { theta in
             theta == config.ropeTheta && config.ropeLinearFactor == nil ? nil
                 : RoPETable(headDim: config.headDim, positions: positions,
-                            invFreq: RoPETable.inverseFrequencies(headDim: config.headDim, theta: theta, scaling: nil))
+                            invFreq: RoPETable.inverseFrequencies(headDim: rotary, theta: theta, scaling: nil), rotaryDim: rotary)
         }
     }
 }

@@ -23,6 +23,8 @@ extension LlamaConfig: Codable {
         case layerTypes = "layer_types", slidingWindowPattern = "sliding_window_pattern"
         case privateSlidingWindowPattern = "_sliding_window_pattern", ropeLocalBaseFreq = "rope_local_base_freq"
         case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
+        // Phi-3.
+        case partialRotaryFactor = "partial_rotary_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
     }
 
     /// `layer_types` entries.
@@ -37,25 +39,48 @@ extension LlamaConfig: Codable {
         var lowFreqFactor: Double?
         var highFreqFactor: Double?
         var originalMaxPositionEmbeddings: Int?
+        var shortFactor: [Double]? = nil
+        var longFactor: [Double]? = nil
+        var attentionFactor: Double? = nil
+        var partialRotaryFactor: Double? = nil
         enum CodingKeys: String, CodingKey {
             case type, factor
             case ropeType = "rope_type", ropeTheta = "rope_theta", lowFreqFactor = "low_freq_factor"
             case highFreqFactor = "high_freq_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
+            case shortFactor = "short_factor", longFactor = "long_factor", attentionFactor = "attention_factor"
+            case partialRotaryFactor = "partial_rotary_factor"
+        }
+
+        /// The kind, with Phi-3's old names for LongRoPE (`su`, `yarn`) as transformers maps them.
+        func kind(_ architecture: Architecture) -> String {
+            let kind = ropeType ?? type ?? "default"
+            return architecture.rope.scalings.contains("longrope") && (kind == "su" || kind == "yarn") ? "longrope" : kind
         }
 
         /// The linear factor (`rope_type` linear), nil for every other kind.
         var linearFactor: Double? { (ropeType ?? type) == "linear" ? factor : nil }
 
+        /// LongRoPE's factors (`rope_type` longrope), nil for every other kind; the original
+        /// context from the config's top level (which transformers' Phi3Config prefers) or the object.
+        func longRoPE(_ architecture: Architecture, originalMaxPositions: Int?) throws -> LongRoPEScaling? {
+            guard kind(architecture) == "longrope" else { return nil }
+            guard let shortFactor, let longFactor, let original = originalMaxPositions ?? originalMaxPositionEmbeddings else {
+                throw LlamaModelError.invalidConfig("rope_scaling type longrope needs short_factor, long_factor and original_max_position_embeddings")
+            }
+            return LongRoPEScaling(shortFactor: shortFactor, longFactor: longFactor, originalMaxPositionEmbeddings: original,
+                                   factor: factor, attentionFactor: attentionFactor)
+        }
+
         /// nil for the plain (`default`) and linear rotary embeddings; throws for kinds not
         /// implemented or not among the family's `rope.scalings`.
         func llama3(_ architecture: Architecture) throws -> Llama3RoPEScaling? {
-            let kind = ropeType ?? type ?? "default"
+            let kind = kind(architecture)
             guard kind == "default" || architecture.rope.scalings.contains(kind) else {
                 let accepted = (architecture.rope.scalings + ["none"]).joined(separator: " or ")
                 throw LlamaModelError.invalidConfig("rope_scaling type '\(kind)' is not supported (only \(accepted))")
             }
             switch kind {
-            case "default": return nil
+            case "default", "longrope": return nil
             case "linear":
                 guard let factor, factor > 0 else {
                     throw LlamaModelError.invalidConfig("rope_scaling type linear needs a positive factor")
@@ -142,6 +167,10 @@ extension LlamaConfig: Codable {
                 slidingLayers = Self.slidingLayers(count: layers, pattern: pattern)
             }
         }
+        let rope = ropeScaling ?? ropeParameters
+        let longRoPE = try rope?.longRoPE(architecture, originalMaxPositions: c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings))
+        let partialRotary = try c.decodeIfPresent(Double.self, forKey: .partialRotaryFactor) ?? ropeParameters?.partialRotaryFactor
+            ?? architecture.rope.partialRotaryFactor
         let scalar = architecture.attentionScale == .queryPreAttentionScalar
             ? try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar) ?? 256 : nil
         self.init(
@@ -166,7 +195,9 @@ extension LlamaConfig: Codable {
             slidingLayers: slidingLayers,
             queryPreAttentionScalar: scalar,
             localRopeTheta: localTheta,
-            ropeLinearFactor: (ropeScaling ?? ropeParameters)?.linearFactor)
+            ropeLinearFactor: rope?.linearFactor,
+            partialRotaryFactor: partialRotary,
+            longRoPE: longRoPE)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -193,6 +224,14 @@ extension LlamaConfig: Codable {
         } else {
             try c.encode(ropeTheta, forKey: .ropeTheta)
         }
+        if let long = longRoPE {
+            // transformers 4's keys, which 5 still reads: rope_scaling with the factors.
+            try c.encode(RopeObject(type: "longrope", ropeType: nil, ropeTheta: nil, factor: long.factor, lowFreqFactor: nil,
+                                    highFreqFactor: nil, originalMaxPositionEmbeddings: nil, shortFactor: long.shortFactor,
+                                    longFactor: long.longFactor, attentionFactor: long.attentionFactor), forKey: .ropeScaling)
+            try c.encode(long.originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+        }
+        if partialRotaryFactor != 1 { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         if let s = ropeScaling {
             try c.encode(RopeObject(type: nil, ropeType: "llama3", ropeTheta: nil, factor: s.factor,
                                     lowFreqFactor: s.lowFreqFactor, highFreqFactor: s.highFreqFactor,

@@ -50,6 +50,13 @@ public struct LlamaConfig: Sendable, Equatable {
     public var localRopeTheta: Double?
     /// Linear RoPE scaling of the global layers (`rope_type` linear: frequencies / factor).
     public var ropeLinearFactor: Double?
+    /// Fraction of each head's values that rotate (`partial_rotary_factor`, Phi-4-mini 0.75).
+    public var partialRotaryFactor: Double
+    /// LongRoPE scaling (`rope_type` longrope, Phi-3 / Phi-4-mini).
+    public var longRoPE: LongRoPEScaling?
+
+    /// `R`: the values of each head that rotate, `int(D · partial_rotary_factor)` as transformers.
+    public var rotaryDim: Int { Int(Double(headDim) * partialRotaryFactor) }
 
     /// The window attention applies on every layer (Mistral's); nil where layers differ.
     public var attentionWindow: Int? { architecture.slidingWindow == .allLayers ? slidingWindow : nil }
@@ -95,7 +102,8 @@ public struct LlamaConfig: Sendable, Equatable {
                 vocabSize: Int, maxPositionEmbeddings: Int = 2048, tieWordEmbeddings: Bool = false,
                 bosTokenId: Int? = nil, eosTokenIds: [Int] = [], attentionBias: Bool = false,
                 slidingWindow: Int? = nil, slidingLayers: [Bool]? = nil, queryPreAttentionScalar: Double? = nil,
-                localRopeTheta: Double? = nil, ropeLinearFactor: Double? = nil) {
+                localRopeTheta: Double? = nil, ropeLinearFactor: Double? = nil, partialRotaryFactor: Double = 1,
+                longRoPE: LongRoPEScaling? = nil) {
         self.architecture = architecture
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -117,6 +125,8 @@ public struct LlamaConfig: Sendable, Equatable {
         self.queryPreAttentionScalar = queryPreAttentionScalar
         self.localRopeTheta = localRopeTheta
         self.ropeLinearFactor = ropeLinearFactor
+        self.partialRotaryFactor = partialRotaryFactor
+        self.longRoPE = longRoPE
     }
 
     /// Gemma 3's layer kinds when `layer_types` is not given: every `pattern`-th layer global.
@@ -161,6 +171,19 @@ public struct LlamaConfig: Sendable, Equatable {
         }
         guard headDim % 2 == 0 else {
             throw LlamaModelError.invalidConfig("head_dim \(headDim) must be even for rotary embeddings")
+        }
+        guard partialRotaryFactor > 0, partialRotaryFactor <= 1, rotaryDim > 0, rotaryDim % 2 == 0 else {
+            throw LlamaModelError.invalidConfig("partial_rotary_factor \(partialRotaryFactor) must be in (0, 1] and give an even rotary dim (head_dim \(headDim) × factor = \(rotaryDim))")
+        }
+        if let long = longRoPE {
+            for (factors, field) in [(long.shortFactor, "short_factor"), (long.longFactor, "long_factor")] {
+                guard factors.count == rotaryDim / 2, factors.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                    throw LlamaModelError.invalidConfig("rope_scaling (longrope) \(field) must hold \(rotaryDim / 2) positive numbers (rotary dim \(rotaryDim) / 2), got \(factors.count)")
+                }
+            }
+            guard long.originalMaxPositionEmbeddings > 0 else {
+                throw LlamaModelError.invalidConfig("original_max_position_embeddings must be positive, got \(long.originalMaxPositionEmbeddings)")
+            }
         }
         guard rmsNormEps > 0, rmsNormEps.isFinite else {
             throw LlamaModelError.invalidConfig("rms_norm_eps must be positive, got \(rmsNormEps)")

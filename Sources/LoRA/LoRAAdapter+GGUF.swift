@@ -42,18 +42,21 @@ extension LoRAAdapter {
         writer.set("adapter.type", .string("lora"))
         writer.set("adapter.lora.alpha", .float32(ggufAlpha))
         let r = rank
-        for f in factors {
-            let t = f.target
-            try checkFits(t, model: model)
-            var b = f.b.array                                              // [O, r]
-            if model.architecture.ggufPermutesQK, let heads = Self.ropeHeads(t.module, model: model) {
+        // One pair per PEFT module: a fused one (Phi-3's attn_qkv, and ffn_up holding gate and
+        // up, as llama.cpp stores the base) with its parts' B rows stacked.
+        for m in peftModules {
+            let t = m.parts[0].target
+            for part in m.parts { try checkFits(part.target, model: model) }
+            var b = m.parts.flatMap(\.b.array)                              // [O, r]
+            if model.architecture.ggufPermutesQK, m.parts.count == 1, let heads = Self.ropeHeads(t.module, model: model) {
                 b = ggufPermutedRows(b, rows: t.outFeatures, columns: r, heads: heads)
             }
-            let base = "blk.\(t.layer).\(Self.ggufTensorName(t.module)).weight"
+            let tensor = t.fused.map { $0 == .qkv ? "attn_qkv" : "ffn_up" } ?? Self.ggufTensorName(t.module)
+            let base = "blk.\(t.layer).\(tensor).weight"
             do {
-                try writer.addTensor(name: base + ".lora_a", type: .f32, dimensions: [t.inFeatures, r],
-                                     bytes: f.a.array.withUnsafeBytes { [UInt8]($0) })   // A [r, I]
-                try writer.addTensor(name: base + ".lora_b", type: .f32, dimensions: [r, t.outFeatures],
+                try writer.addTensor(name: base + ".lora_a", type: .f32, dimensions: [m.inFeatures, r],
+                                     bytes: m.a.array.withUnsafeBytes { [UInt8]($0) })   // A [r, I]
+                try writer.addTensor(name: base + ".lora_b", type: .f32, dimensions: [r, m.outFeatures],
                                      bytes: b.withUnsafeBytes { [UInt8]($0) })           // B [O, r]
             } catch {
                 throw LoRAError.adapterMismatch("\(t.fullName): cannot be written as GGUF tensor \(base): \(error)")

@@ -13,6 +13,15 @@ extension LoRAAdapter {
     public func initialize(seed: UInt64) {
         let r = config.r
         for f in factors {
+            // A fused module's later parts hold the first part's A, drawn once.
+            if f.target.sharesA {
+                if config.initLoRAWeights == .linearDefault {
+                    Self.fillUniform(f.b, bound: 1 / Double(r).squareRoot(), seed: seed, name: f.target.trainableBName)
+                } else {
+                    f.b.zero()
+                }
+                continue
+            }
             switch config.initLoRAWeights {
             case .kaimingUniform:
                 Self.fillUniform(f.a, bound: 1 / Double(f.target.inFeatures).squareRoot(), seed: seed, name: f.target.loraAName)
@@ -24,7 +33,7 @@ extension LoRAAdapter {
                 f.b.zero()
             case .linearDefault:
                 Self.fillUniform(f.a, bound: 1 / Double(f.target.inFeatures).squareRoot(), seed: seed, name: f.target.loraAName)
-                Self.fillUniform(f.b, bound: 1 / Double(r).squareRoot(), seed: seed, name: f.target.loraBName)
+                Self.fillUniform(f.b, bound: 1 / Double(r).squareRoot(), seed: seed, name: f.target.trainableBName)
             }
         }
         zeroGradients()

@@ -31,6 +31,9 @@ extension LoRAAdapter {
     /// `adapters.safetensors` for `model`: transposed factors, zeros for the modules mlx-lm wraps
     /// but the adapter does not target.
     public func mlxSafeTensors(model: LlamaConfig) throws -> SafeTensorsWriter {
+        guard !model.architecture.fusedProjections else {
+            throw LoRAError.adapterMismatch("an MLX adapter for \(model.architecture.modelType) (fused qkv_proj / gate_up_proj) is not written yet; save the PEFT adapter or merge it")
+        }
         let r = rank
         let modules = Set(targets.map(\.module)).sorted()
         var writer = SafeTensorsWriter(metadata: ["format": "mlx"])

@@ -31,9 +31,8 @@ extension LoRAAdapter {
         var writer = SafeTensorsWriter(metadata: ["format": "pt"])
         let weightsPath = directory.appendingPathComponent(Self.weightsFileName).path
         do {
-            for f in factors {
-                try writer.add(name: f.target.loraAName, shape: f.target.shapeA(rank: rank), floats: f.a.array)
-                try writer.add(name: f.target.loraBName, shape: f.target.shapeB(rank: rank), floats: f.b.array)
+            for tensor in peftTensors() {
+                try writer.add(name: tensor.name, shape: tensor.shape, floats: tensor.values)
             }
             try writer.write(to: weightsPath)
         } catch let error as ModelFormatsError {
@@ -57,16 +56,17 @@ extension LoRAAdapter {
             throw LoRAError.io("cannot open \(path): \(error)")
         }
 
-        var expected: [String: (shape: [Int], buffer: FloatBuffer)] = [:]
-        for f in adapter.factors {
-            expected[f.target.loraAName] = (f.target.shapeA(rank: config.r), f.a)
-            expected[f.target.loraBName] = (f.target.shapeB(rank: config.r), f.b)
+        // Each PEFT tensor fills one buffer, or (a fused module's B) its parts' rows in order.
+        var expected: [String: (shape: [Int], buffers: [FloatBuffer])] = [:]
+        for m in adapter.peftModules {
+            expected[m.aName] = ([config.r, m.inFeatures], [m.a])
+            expected[m.bName] = ([m.outFeatures, config.r], m.parts.map(\.b))
         }
         for tensor in file.tensors where expected[tensor.name] == nil {
             throw LoRAError.adapterMismatch("\(path): unexpected tensor '\(tensor.name)' \(tensor.shape); with r=\(config.r) and target_modules \(config.targetModules) this model (\(model.numHiddenLayers) layers) has no such LoRA factor")
         }
         for name in expected.keys.sorted() {
-            guard let (shape, buffer) = expected[name] else { continue }
+            guard let (shape, buffers) = expected[name] else { continue }
             guard let tensor = file.tensor(named: name) else {
                 throw LoRAError.adapterMismatch("\(path): missing tensor '\(name)' (expected F32 \(shape))")
             }
@@ -81,7 +81,11 @@ extension LoRAAdapter {
                 throw LoRAError.adapterMismatch("\(path): tensor '\(name)' cannot be read as floats: \(error)")
             }
             values.withUnsafeBufferPointer { source in
-                if let base = source.baseAddress { buffer.pointer.update(from: base, count: buffer.count) }
+                guard var base = source.baseAddress else { return }
+                for buffer in buffers {
+                    buffer.pointer.update(from: base, count: buffer.count)
+                    base += buffer.count
+                }
             }
         }
         return adapter

@@ -18,6 +18,10 @@ extension LoRAConfig {
             throw LoRAError.invalidConfig("layers_to_transform contains layer \(bad), but the model has \(layerCount) layers (0...\(layerCount - 1))")
         }
         let selectedLayers = layersToTransform.map(Set.init)
+        // Phi-3's q/k/v and gate/up are one module each (qkv_proj, gate_up_proj): matched, and
+        // adapted, as a whole.
+        let fused = model.architecture.fusedProjections
+        func fullName(_ module: LinearModule, _ layer: Int) -> String { module.fullName(layer: layer, fused: fused) }
 
         let isTarget: (Int, LinearModule) -> Bool
         switch targetModules {
@@ -25,18 +29,20 @@ extension LoRAConfig {
             isTarget = { _, _ in true }
         case .regex(let pattern):
             let regex = try Self.compile(pattern)
-            isTarget = { layer, module in (try? regex.wholeMatch(in: module.fullName(layer: layer))) != nil }
+            isTarget = { layer, module in (try? regex.wholeMatch(in: fullName(module, layer))) != nil }
         case .names(let names):
             for name in names {
                 let matchesSomething = (0..<layerCount).contains { layer in
-                    LinearModule.allCases.contains { Self.suffixMatches(name, module: $0.fullName(layer: layer)) }
+                    LinearModule.allCases.contains { Self.suffixMatches(name, module: fullName($0, layer)) }
                 }
                 guard matchesSomething else {
-                    throw LoRAError.invalidConfig("target module '\(name)' is not a module of this model (\(layerCount) layers; valid names: \(LinearModule.namesList))")
+                    let fusedHint = fused && LinearModule(rawValue: name)?.fusedProjection != nil
+                        ? "; \(model.architecture.modelType) stores \(name) inside \(LinearModule(rawValue: name)?.fusedProjection?.rawValue ?? ""), target that" : ""
+                    throw LoRAError.invalidConfig("target module '\(name)' is not a module of this model (\(layerCount) layers; valid names: \(LinearModule.names(in: model).joined(separator: ", "))\(fusedHint))")
                 }
             }
             isTarget = { layer, module in
-                let full = module.fullName(layer: layer)
+                let full = fullName(module, layer)
                 if names.contains(full) { return true }
                 guard names.contains(where: { Self.suffixMatches($0, module: full) }) else { return false }
                 return selectedLayers?.contains(layer) ?? true
@@ -47,7 +53,8 @@ extension LoRAConfig {
         for layer in 0..<layerCount {
             for module in LinearModule.allCases where isTarget(layer, module) {
                 let (inFeatures, outFeatures) = module.features(in: model)
-                result.append(LoRATarget(layer: layer, module: module, inFeatures: inFeatures, outFeatures: outFeatures))
+                result.append(LoRATarget(layer: layer, module: module, inFeatures: inFeatures, outFeatures: outFeatures,
+                                         fused: fused ? module.fusedProjection : nil))
             }
         }
         guard !result.isEmpty else {

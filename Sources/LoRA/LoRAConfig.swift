@@ -104,8 +104,9 @@ public struct LoRAConfig: Sendable, Equatable {
             }
             for name in names {
                 let last = name.split(separator: ".", omittingEmptySubsequences: false).last.map(String.init) ?? name
-                guard LinearModule(rawValue: last) != nil else {
-                    throw LoRAError.invalidConfig("target module '\(name)' is not a linear module of a Llama layer; valid names: \(LinearModule.namesList)")
+                // Fused modules (Phi-3) are checked against the model in `targets(for:)`.
+                guard LinearModule(rawValue: last) != nil || FusedProjection(rawValue: last) != nil else {
+                    throw LoRAError.invalidConfig("target module '\(name)' is not a linear module of a Llama layer; valid names: \(LinearModule.namesList) (qkv_proj, gate_up_proj for Phi-3)")
                 }
             }
         }

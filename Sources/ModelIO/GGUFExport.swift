@@ -208,11 +208,30 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
     if let factors = try ropeFrequencyFactors(config: config, weights: weights) {
         try vector(.ropeFrequencies, nil, factors)                                // [D/2]
     }
+    if let long = config.longRoPE {
+        try vector(.ropeFactorsLong, nil, long.longFactor.map(Float.init))       // [R/2]
+        try vector(.ropeFactorsShort, nil, long.shortFactor.map(Float.init))     // [R/2]
+    }
+    /// Fused families (Phi-3): the parts' rows stacked (NEOX RoPE: nothing permuted).
+    func fused(_ role: Architecture.TensorRole, _ layer: Int, _ parts: [FrozenMatrix]) throws {
+        var values: [Float] = []
+        for m in parts { values += try m.dequantized() }
+        let rows = parts.reduce(0) { $0 + $1.rows }, columns = parts[0].columns
+        let type = quantization?.tensorType(role: role, layer: layer, layers: config.numHiddenLayers,
+                                            rowLength: columns, tiedEmbeddings: config.tieWordEmbeddings) ?? dtype.ggmlType
+        try writer.addTensor(name: names.name(role, layer: layer, format: .gguf), type: type,
+                             dimensions: [columns, rows], bytes: ggufBytes(values, type))
+    }
+    let fusedProjections = config.architecture.fusedProjections
     for (l, layer) in weights.layers.enumerated() {
         try vector(.attentionNorm, l, layer.attentionNorm.array)                  // [C]
-        try matrix(.q, l, layer.q, heads: config.numAttentionHeads)               // [H·D, C]
-        try matrix(.k, l, layer.k, heads: config.numKeyValueHeads)                // [G·D, C]
-        try matrix(.v, l, layer.v)                                                // [G·D, C]
+        if fusedProjections {
+            try fused(.qkv, l, [layer.q, layer.k, layer.v])                       // [(H + 2G)·D, C]
+        } else {
+            try matrix(.q, l, layer.q, heads: config.numAttentionHeads)           // [H·D, C]
+            try matrix(.k, l, layer.k, heads: config.numKeyValueHeads)            // [G·D, C]
+            try matrix(.v, l, layer.v)                                            // [G·D, C]
+        }
         try matrix(.o, l, layer.o)                                                // [C, H·D]
         // Biases (qwen2) are never permuted: qwen2 uses NEOX RoPE (ggufPermutesQK false).
         if let b = layer.qBias { try vector(.qBias, l, b.array) }                 // [H·D]
@@ -225,8 +244,12 @@ public func ggufModelWriter(model: Llama, tokenizer: GGUFTokenizerMetadata, dtyp
         if let w = layer.postAttentionNorm { try vector(.postAttentionNorm, l, w.array) } // [C]
         try vector(.ffnNorm, l, layer.ffnNorm.array)                              // [C]
         if let w = layer.postFFNNorm { try vector(.postFFNNorm, l, w.array) }     // [C]
-        try matrix(.gate, l, layer.gate)                                          // [F, C]
-        try matrix(.up, l, layer.up)                                              // [F, C]
+        if fusedProjections {
+            try fused(.gateUp, l, [layer.gate, layer.up])                         // [2F, C], llama.cpp's ffn_up
+        } else {
+            try matrix(.gate, l, layer.gate)                                      // [F, C]
+            try matrix(.up, l, layer.up)                                          // [F, C]
+        }
         try matrix(.down, l, layer.down)                                          // [C, F]
     }
     try vector(.outputNorm, nil, weights.outputNorm.array)                        // [C]
@@ -245,7 +268,7 @@ func ggufHyperParameters(_ config: LlamaConfig) throws -> [(String, GGUFValue)] 
         ("embedding_length", u32(config.hiddenSize)),
         ("block_count", u32(config.numHiddenLayers)),
         ("feed_forward_length", u32(config.intermediateSize)),
-        ("rope.dimension_count", u32(config.headDim)),
+        ("rope.dimension_count", u32(config.rotaryDim)),
         ("attention.head_count", u32(config.numAttentionHeads)),
         ("attention.head_count_kv", u32(config.numKeyValueHeads)),
         ("attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps))),
@@ -259,6 +282,14 @@ func ggufHyperParameters(_ config: LlamaConfig) throws -> [(String, GGUFValue)] 
             throw LlamaModelError.invalidConfig("GGUF (llama.cpp's \(config.architecture.ggufArchitecture)) fixes every 6th layer global, rope_local_base_freq \(llamaCpp.localRopeTheta ?? 0) and query_pre_attn_scalar = head_dim; this model differs (layer_types, rope_local_base_freq \(config.localRopeTheta ?? 0), query_pre_attn_scalar \(config.queryPreAttentionScalar ?? 0)): export it as Hugging Face safetensors")
         }
         if let w = config.slidingWindow { keys.append(("attention.sliding_window", u32(w))) }
+    }
+    if config.architecture.slidingWindow == .allLayers && config.architecture.fusedProjections {
+        // llama.cpp's phi3 reads the window (0: none) and LongRoPE's original context and factor.
+        keys.append(("attention.sliding_window", u32(config.slidingWindow ?? 0)))
+    }
+    if let long = config.longRoPE {
+        keys.append(("rope.scaling.attn_factor", .float32(Float(long.attentionScale(maxPositionEmbeddings: config.maxPositionEmbeddings)))))
+        keys.append(("rope.scaling.original_context_length", u32(long.originalMaxPositionEmbeddings)))
     }
     if let factor = config.ropeLinearFactor {
         keys.append(("rope.scaling.type", .string("linear")))

@@ -127,12 +127,25 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
                        as: dtype.safeTensorsDType)
     }
 
+    /// Fused families (Phi-3): the parts' rows stacked under the fused name.
+    func fused(_ role: Architecture.TensorRole, _ layer: Int, _ parts: [FrozenMatrix]) throws {
+        var values: [Float] = []
+        for m in parts { values += try m.dequantized() }
+        try writer.add(name: names.name(role, layer: layer, format: .huggingFace),
+                       shape: [parts.reduce(0) { $0 + $1.rows }, parts[0].columns], floats: values, as: dtype.safeTensorsDType)
+    }
+    let fusedProjections = config.architecture.fusedProjections
+
     try matrix(.embedding, nil, weights.embedding)                       // [V, C]
     for (l, layer) in weights.layers.enumerated() {
         try vector(.attentionNorm, l, layer.attentionNorm)               // [C]
-        try matrix(.q, l, layer.q)                                       // [H·D, C]
-        try matrix(.k, l, layer.k)                                       // [G·D, C]
-        try matrix(.v, l, layer.v)                                       // [G·D, C]
+        if fusedProjections {
+            try fused(.qkv, l, [layer.q, layer.k, layer.v])              // [(H + 2G)·D, C]
+        } else {
+            try matrix(.q, l, layer.q)                                   // [H·D, C]
+            try matrix(.k, l, layer.k)                                   // [G·D, C]
+            try matrix(.v, l, layer.v)                                   // [G·D, C]
+        }
         try matrix(.o, l, layer.o)                                       // [C, H·D]
         if let b = layer.qBias { try vector(.qBias, l, b) }              // [H·D]
         if let b = layer.kBias { try vector(.kBias, l, b) }              // [G·D]
@@ -142,8 +155,12 @@ public func huggingFaceSafeTensors(model: Llama, dtype: HFExportDType) throws ->
         if let w = layer.postAttentionNorm { try vector(.postAttentionNorm, l, w) } // [C]
         try vector(.ffnNorm, l, layer.ffnNorm)                           // [C]
         if let w = layer.postFFNNorm { try vector(.postFFNNorm, l, w) }  // [C]
-        try matrix(.gate, l, layer.gate)                                 // [F, C]
-        try matrix(.up, l, layer.up)                                     // [F, C]
+        if fusedProjections {
+            try fused(.gateUp, l, [layer.gate, layer.up])                // [2F, C]
+        } else {
+            try matrix(.gate, l, layer.gate)                             // [F, C]
+            try matrix(.up, l, layer.up)                                 // [F, C]
+        }
         try matrix(.down, l, layer.down)                                 // [C, F]
     }
     try vector(.outputNorm, nil, weights.outputNorm)                     // [C]

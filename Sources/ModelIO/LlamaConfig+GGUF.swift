@@ -3,17 +3,30 @@
 // looked up once, `Architecture.gguf(architecture:)`).
 
 import LlamaModel
+import Kernels
 import ModelFormats
 
 extension LlamaConfig {
     /// Reads the model hyper-parameters from a GGUF file's metadata. The output head is tied
     /// when the file has no `output.weight` tensor.
     public init(gguf file: GGUFFile) throws {
-        try self.init(ggufMetadata: file.metadata, hasOutputWeight: file.tensor(named: "output.weight") != nil)
+        // LongRoPE's factors are tensors (`rope_factors_short/long.weight`, F32 [R/2]).
+        func factors(_ name: String) throws -> [Double]? {
+            guard let t = file.tensor(named: name) else { return nil }
+            guard t.type == .f32 else {
+                throw LlamaModelError.invalidConfig("GGUF tensor '\(name)' is \(t.type), expected F32")
+            }
+            let bytes = file.data(for: t)
+            return (0..<(bytes.count / 4)).map { Double(bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)) }
+        }
+        try self.init(ggufMetadata: file.metadata, hasOutputWeight: file.tensor(named: "output.weight") != nil,
+                      ropeFactors: (try factors("rope_factors_short.weight"), try factors("rope_factors_long.weight")))
     }
 
-    /// Reads the model hyper-parameters from GGUF metadata and validates them.
-    public init(ggufMetadata metadata: [String: GGUFValue], hasOutputWeight: Bool) throws {
+    /// Reads the model hyper-parameters from GGUF metadata and validates them; `ropeFactors`:
+    /// LongRoPE's short and long factor tensors when the file has them.
+    public init(ggufMetadata metadata: [String: GGUFValue], hasOutputWeight: Bool,
+                ropeFactors: (short: [Double]?, long: [Double]?) = (nil, nil)) throws {
         let architecture = try Architecture.gguf(architecture: metadata["general.architecture"]?.string)
         let arch = architecture.ggufArchitecture
         func int(_ key: String) throws -> Int {
@@ -75,6 +88,20 @@ extension LlamaConfig {
                 }
             }
             if metadata["\(arch).attention.layer_norm_rms_epsilon"] == nil { rmsNormEps = 1e-6 }
+        }
+        if architecture.slidingWindow == .allLayers, let w = optionalInt("attention.sliding_window"), w > 0 {
+            slidingWindow = w   // llama.cpp's phi3: 0 means no window
+        }
+        // Partial rotary: llama.cpp's n_rot.
+        if let rotary = optionalInt("rope.dimension_count"), rotary != headDim, headDim > 0 {
+            partialRotaryFactor = Double(rotary) / Double(headDim)
+        }
+        if architecture.rope.scalings.contains("longrope"), let short = ropeFactors.short, let long = ropeFactors.long {
+            guard let original = optionalInt("rope.scaling.original_context_length") else {
+                throw LlamaModelError.invalidConfig("GGUF has LongRoPE factors but no '\(arch).rope.scaling.original_context_length'")
+            }
+            longRoPE = LongRoPEScaling(shortFactor: short, longFactor: long, originalMaxPositionEmbeddings: original,
+                                       attentionFactor: optionalDouble("rope.scaling.attn_factor"))
         }
         try validate()
     }

@@ -33,6 +33,12 @@ extension LlamaConfig {
                                          highFreqFactor: $0.highFreqFactor,
                                          originalMaxPositionEmbeddings: $0.originalMaxPositionEmbeddings)
             },
+            longRoPE: longRoPE.map {
+                HFConfigFile.LongRoPE(type: "longrope", shortFactor: $0.shortFactor, longFactor: $0.longFactor,
+                                      factor: $0.factor, attentionFactor: $0.attentionFactor)
+            },
+            originalMaxPositionEmbeddings: longRoPE?.originalMaxPositionEmbeddings,
+            partialRotaryFactor: partialRotaryFactor == 1 ? nil : partialRotaryFactor,
             tieWordEmbeddings: tieWordEmbeddings,
             vocabSize: vocabSize,
             bosTokenID: bosTokenId,
@@ -85,6 +91,16 @@ private struct HFConfigFile: Encodable {
         }
     }
 
+    /// Phi-3's `rope_scaling` (transformers 4's keys, which 5 reads).
+    struct LongRoPE: Encodable {
+        var type: String
+        var shortFactor, longFactor: [Double]
+        var factor, attentionFactor: Double?
+        enum CodingKeys: String, CodingKey {
+            case type, factor, shortFactor = "short_factor", longFactor = "long_factor", attentionFactor = "attention_factor"
+        }
+    }
+
     /// HF allows one id or a list for `eos_token_id`.
     enum TokenIDs: Encodable {
         case one(Int), many([Int])
@@ -119,6 +135,9 @@ private struct HFConfigFile: Encodable {
     var maxPositionEmbeddings: Int
     var rmsNormEps, ropeTheta: Double
     var ropeScaling: RopeScaling?
+    var longRoPE: LongRoPE?
+    var originalMaxPositionEmbeddings: Int?
+    var partialRotaryFactor: Double?
     var tieWordEmbeddings: Bool
     var vocabSize: Int
     var bosTokenID: Int?
@@ -144,6 +163,7 @@ private struct HFConfigFile: Encodable {
         case hiddenActivation = "hidden_activation", layerTypes = "layer_types", queryPreAttnScalar = "query_pre_attn_scalar"
         case ropeParameters = "rope_parameters", finalLogitSoftcapping = "final_logit_softcapping"
         case attnLogitSoftcapping = "attn_logit_softcapping"
+        case originalMaxPositionEmbeddings = "original_max_position_embeddings", partialRotaryFactor = "partial_rotary_factor"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -168,9 +188,15 @@ private struct HFConfigFile: Encodable {
         } else {
             try c.encode(hiddenAct, forKey: .hiddenAct)
             try c.encode(ropeTheta, forKey: .ropeTheta)
-            // An explicit null: transformers' defaults must not add scaling the model does not have.
-            try c.encode(ropeScaling, forKey: .ropeScaling)
+            if let longRoPE {
+                try c.encode(longRoPE, forKey: .ropeScaling)
+            } else {
+                // An explicit null: transformers' defaults must not add scaling the model does not have.
+                try c.encode(ropeScaling, forKey: .ropeScaling)
+            }
         }
+        try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+        try c.encodeIfPresent(partialRotaryFactor, forKey: .partialRotaryFactor)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encode(vocabSize, forKey: .vocabSize)
         try c.encode(bosTokenID, forKey: .bosTokenID)

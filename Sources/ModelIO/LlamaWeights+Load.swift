@@ -55,20 +55,35 @@ extension LlamaWeights {
         layers.reserveCapacity(config.numHiddenLayers)
         let qkNorm = config.architecture.qkNorm == .rmsPerHead
         let sandwich = config.architecture.layerNorms == .sandwich
+        // Fused families (Phi-3): q, k, v and gate, up are row ranges of one stored matrix each;
+        // a row slice of stored blocks is a view, so nothing is copied.
+        func projections(_ l: Int) throws -> (q: FrozenMatrix, k: FrozenMatrix, v: FrozenMatrix, gate: FrozenMatrix, up: FrozenMatrix) {
+            guard config.architecture.fusedProjections else {
+                return (try matrix(.q, l, qw, c, heads: config.numAttentionHeads),
+                        try matrix(.k, l, kvw, c, heads: config.numKeyValueHeads), try matrix(.v, l, kvw, c),
+                        try matrix(.gate, l, f, c), try matrix(.up, l, f, c))
+            }
+            let qkv = try matrix(.qkv, l, qw + 2 * kvw, c), gateUp = try matrix(.gateUp, l, 2 * f, c)
+            let all = 0..<c
+            return (try qkv.sliced(rows: 0..<qw, columns: all), try qkv.sliced(rows: qw..<(qw + kvw), columns: all),
+                    try qkv.sliced(rows: (qw + kvw)..<(qw + 2 * kvw), columns: all),
+                    try gateUp.sliced(rows: 0..<f, columns: all), try gateUp.sliced(rows: f..<(2 * f), columns: all))
+        }
         for l in 0..<config.numHiddenLayers {
             let bias = config.attentionBias
+            let p = try projections(l)
             layers.append(LlamaLayerWeights(
                 attentionNorm: try vector(.attentionNorm, l, c),
-                q: try matrix(.q, l, qw, c, heads: config.numAttentionHeads),
-                k: try matrix(.k, l, kvw, c, heads: config.numKeyValueHeads),
-                v: try matrix(.v, l, kvw, c),
+                q: p.q,
+                k: p.k,
+                v: p.v,
                 o: try matrix(.o, l, c, qw),
                 qBias: bias ? try vector(.qBias, l, qw) : nil,
                 kBias: bias ? try vector(.kBias, l, kvw) : nil,
                 vBias: bias ? try vector(.vBias, l, kvw) : nil,
                 ffnNorm: try vector(.ffnNorm, l, c),
-                gate: try matrix(.gate, l, f, c),
-                up: try matrix(.up, l, f, c),
+                gate: p.gate,
+                up: p.up,
                 down: try matrix(.down, l, c, f),
                 qNorm: qkNorm ? try vector(.qNorm, l, config.headDim) : nil,
                 kNorm: qkNorm ? try vector(.kNorm, l, config.headDim) : nil,

@@ -49,7 +49,10 @@ extension LlamaWeights {
         var layers: [LlamaLayerWeights] = []
         layers.reserveCapacity(config.numHiddenLayers)
         for l in 0..<config.numHiddenLayers {
-            let layerNames = try roles.map { try names.name($0, layer: l, format: .huggingFace) }
+            // Fused families (Phi-3) name no q/k/v/gate/up tensor: the part of the fused one.
+            let layerNames = roles.map { role in
+                (try? names.name(role, layer: l, format: .huggingFace)) ?? "model.layers.\(l).\(role.rawValue)"
+            }
             // Sharded double quantization needs the full matrix's statistics: plain first, then gathered.
             let needsGather = !whole && target == .nf4(doubleQuantization: true)
             let local = try parallelMap(7, threads: threads) { i in

@@ -24,7 +24,7 @@ public struct ModelSummary: Sendable {
     /// Names of the per-layer linear weights in both naming schemes.
     static func isLayerLinear(_ name: String) -> Bool {
         let suffixes = ["attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-                        "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "_proj.weight"]
+                        "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "attn_qkv.weight", "_proj.weight"]
         return suffixes.contains { name.hasSuffix($0) } && !name.hasPrefix("lm_head")
     }
 
@@ -81,9 +81,13 @@ public struct ModelSummary: Sendable {
         try add(.embedding, nil, v * c)
         for l in 0..<config.numHiddenLayers {
             try add(.attentionNorm, l, c)
-            try add(.q, l, qw * c)
-            try add(.k, l, kvw * c)
-            try add(.v, l, kvw * c)
+            if config.architecture.fusedProjections {
+                try add(.qkv, l, (qw + 2 * kvw) * c)
+            } else {
+                try add(.q, l, qw * c)
+                try add(.k, l, kvw * c)
+                try add(.v, l, kvw * c)
+            }
             try add(.o, l, c * qw)
             if config.attentionBias {
                 try add(.qBias, l, qw)
@@ -99,8 +103,12 @@ public struct ModelSummary: Sendable {
                 try add(.postAttentionNorm, l, c)
                 try add(.postFFNNorm, l, c)
             }
-            try add(.gate, l, f * c)
-            try add(.up, l, f * c)
+            if config.architecture.fusedProjections {
+                try add(.gateUp, l, 2 * f * c)
+            } else {
+                try add(.gate, l, f * c)
+                try add(.up, l, f * c)
+            }
             try add(.down, l, c * f)
         }
         try add(.outputNorm, nil, c)

@@ -89,7 +89,8 @@ public struct PlannedJob: Sendable, Equatable {
         (0..<config.numHiddenLayers).flatMap { layer in
             LinearModule.allCases.filter(modules.contains).map { module in
                 let (i, o) = module.features(in: config)
-                return LoRATarget(layer: layer, module: module, inFeatures: i, outFeatures: o)
+                return LoRATarget(layer: layer, module: module, inFeatures: i, outFeatures: o,
+                                  fused: config.architecture.fusedProjections ? module.fusedProjection : nil)
             }
         }
     }

@@ -67,14 +67,22 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
             let target = source.target
             let (aColumns, bRows) = Self.slices(target.module, shard: shard, target: target)
             let (owned, shared) = Self.ownership(target, shards: shards, tpRank: tpRank)
-            let a = FloatBuffer(count: r * aColumns.count), b = FloatBuffer(count: bRows.count * r)
-            for i in 0..<r {   // A [r, I] → columns aColumns
-                (a.pointer + i * aColumns.count).update(from: source.a.pointer + i * target.inFeatures + aColumns.lowerBound,
-                                                         count: aColumns.count)
-            }
+            let b = FloatBuffer(count: bRows.count * r)
             b.pointer.update(from: source.b.pointer + bRows.lowerBound * r, count: bRows.count * r)
+            let a: FloatBuffer, gradA: FloatBuffer
+            if target.sharesA, let first = factors.last(where: { $0.target.layer == target.layer && $0.target.fused == target.fused }) {
+                // A later part of a fused module (column-parallel, A whole): the first part's A.
+                (a, gradA) = (first.a, first.gradA)
+            } else {
+                a = FloatBuffer(count: r * aColumns.count)
+                gradA = FloatBuffer(count: a.count)
+                for i in 0..<r {   // A [r, I] → columns aColumns
+                    (a.pointer + i * aColumns.count).update(from: source.a.pointer + i * target.inFeatures + aColumns.lowerBound,
+                                                             count: aColumns.count)
+                }
+            }
             index["\(target.layer).\(target.module.rawValue)"] = factors.count
-            factors.append(LocalLoRAFactors(target: target, a: a, b: b, gradA: FloatBuffer(count: a.count),
+            factors.append(LocalLoRAFactors(target: target, a: a, b: b, gradA: gradA,
                                             gradB: FloatBuffer(count: b.count), aColumns: aColumns, bRows: bRows,
                                             bRowsOwned: owned, gradBIsPartial: shared))
         }
@@ -84,14 +92,16 @@ public final class ShardedLoRAAdapter: LowRankAdapters, @unchecked Sendable {
             let target = f.target, module = target.module
             let held = shards.map { Self.slices(module, shard: $0, target: target) }
             let owned = shards.indices.map { Self.ownership(target, shards: shards, tpRank: $0).owned }
-            return [
+            // A fused module's later parts: their A is the first part's tensor.
+            return (target.sharesA ? [] : [
                 // A [r, I]: split by columns (row-parallel), else replicated with a partial gradient.
                 TrainableTensor(name: target.loraAName, layer: target.layer, value: f.a, gradient: f.gradA,
                                 fullShape: [r, target.inFeatures], splitDimension: 1, heldByRank: held.map(\.0),
                                 ownedByRank: held.map(\.0), tpRank: tpRank, replicated: !module.isRowParallel,
                                 gradientIsPartial: f.gradAIsPartial),
+            ]) + [
                 // B [O, r]: split by rows (column-parallel; shared KV rows partial), else replicated.
-                TrainableTensor(name: target.loraBName, layer: target.layer, value: f.b, gradient: f.gradB,
+                TrainableTensor(name: target.trainableBName, layer: target.layer, value: f.b, gradient: f.gradB,
                                 fullShape: [target.outFeatures, r], splitDimension: 0, heldByRank: held.map(\.1),
                                 ownedByRank: owned, tpRank: tpRank, replicated: module.isRowParallel,
                                 gradientIsPartial: f.gradBIsPartial),

@@ -29,7 +29,7 @@ import ModelFormats
         #expect(try decode(hfConfig("")).architecture == .llama)
         #expect(try Architecture.huggingFace(modelType: "gemma3_text") == .gemma3)
         // The multimodal Gemma 3 checkpoints (4B+) nest their text model's config.
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2, qwen3, gemma3_text)")) {
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'gemma3' is not supported (llama, mistral, qwen2, qwen3, gemma3_text, phi3)")) {
             try decode(hfConfig(#""model_type": "gemma3""#))
         }
     }
@@ -43,7 +43,7 @@ import ModelFormats
         let metadata: [String: GGUFValue] = [
             "general.architecture": .string("gemma2"), "gemma2.embedding_length": .uint32(64),
         ]
-        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'gemma2' is not supported (llama, qwen2, qwen3, gemma3)")) {
+        #expect(throws: LlamaModelError.invalidConfig("GGUF general.architecture 'gemma2' is not supported (llama, qwen2, qwen3, gemma3, phi3)")) {
             try LlamaConfig(ggufMetadata: metadata, hasOutputWeight: true)
         }
         // llama.cpp writes Mistral as `llama`; such a file loads as the llama family.
@@ -102,14 +102,14 @@ import ModelFormats
             #expect(try names.name(role, layer: layer, format: .gguf) == gguf)
             #expect(try names.name(role, layer: layer, format: .huggingFace) == hf)
         }
-        #expect(Set(expected.map(\.0)) == Set(Architecture.TensorRole.allCases).subtracting([.postAttentionNorm, .postFFNNorm]),
-                "every role but the sandwich norms has its names")
+        #expect(Set(expected.map(\.0)) == Set(Architecture.TensorRole.allCases).subtracting([.postAttentionNorm, .postFFNNorm, .qkv, .gateUp, .ropeFactorsShort, .ropeFactorsLong]),
+                "every role but the sandwich norms and Phi-3's has its names")
         // A per-layer name needs its layer: asking without one is an error, not a guess.
         #expect(throws: LlamaModelError.invalidConfig("tensor qNorm needs a layer index")) {
             try names.name(.qNorm, format: .gguf)
         }
         for family in Architecture.known {
-            #expect(family.tensorNames == names || family.layerNorms == .sandwich, "\(family)")
+            #expect(family.tensorNames == names || family.layerNorms == .sandwich || family.fusedProjections, "\(family)")
             #expect(family.unsupportedTraits.isEmpty, "\(family)")
         }
         // Gemma: four norms, the one before the MLP named pre_feedforward_layernorm.
@@ -119,15 +119,23 @@ import ModelFormats
         #expect(try gemma.name(.postFFNNorm, layer: 2, format: .huggingFace) == "model.layers.2.post_feedforward_layernorm.weight")
         #expect(try gemma.name(.postAttentionNorm, layer: 2, format: .gguf) == "blk.2.post_attention_norm.weight")
         #expect(try gemma.name(.postFFNNorm, layer: 2, format: .gguf) == "blk.2.post_ffw_norm.weight")
+        // Phi-3: fused q/k/v and gate/up, and no separate names for their parts.
+        let phi3 = Architecture.phi3.tensorNames
+        #expect(try phi3.name(.qkv, layer: 1, format: .huggingFace) == "model.layers.1.self_attn.qkv_proj.weight")
+        #expect(try phi3.name(.qkv, layer: 1, format: .gguf) == "blk.1.attn_qkv.weight")
+        #expect(try phi3.name(.gateUp, layer: 1, format: .huggingFace) == "model.layers.1.mlp.gate_up_proj.weight")
+        #expect(try phi3.name(.gateUp, layer: 1, format: .gguf) == "blk.1.ffn_up.weight")
+        #expect(try phi3.name(.ropeFactorsLong, format: .gguf) == "rope_factors_long.weight")
+        #expect(throws: LlamaModelError.self) { try phi3.name(.q, layer: 1, format: .huggingFace) }
     }
 
     @Test func unsupportedTraitsAreRefusedAtValidation() throws {
         var partial = Architecture.qwen3
-        partial.modelType = "qwen3-partial"
-        partial.rope.partialRotaryFactor = 0.75
+        partial.modelType = "qwen3-layernorm"
+        partial.norm.kind = .layerNorm
         var config = LlamaConfig(architecture: partial, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 1,
                                  numAttentionHeads: 4, vocabSize: 10)
-        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3-partial' needs partial rotary factor 0.75, not supported yet")) {
+        #expect(throws: LlamaModelError.invalidConfig("model_type 'qwen3-layernorm' needs LayerNorm norms, not supported yet")) {
             try config.validate()
         }
         var gemma2 = Architecture.gemma3

@@ -4,7 +4,8 @@
 // (q/k/v biases), qwen3 (head_dim 32 apart from hidden 64 / 4 heads,
 // tied embeddings, random q/k norm weights), mistral (sliding window 8 over 40 tokens, untied
 // head) and gemma3 (norms as 1 + w, four per layer, GeGLU, √C embeddings, five sliding-window
-// layers and a global one with their own RoPE bases, one KV head). For each: the base loss and logits; generation's KV-cache steps against one pass; with
+// layers and a global one with their own RoPE bases, one KV head) and phi3 (fused qkv_proj and
+// gate_up_proj adapted by PEFT as one module each, LongRoPE, partial rotary 0.75, window 16). For each: the base loss and logits; generation's KV-cache steps against one pass; with
 // the all-linear PEFT adapter the loss and every gradient under each activation-checkpointing
 // mode; one training step through the session on (tp, dp) = (1,1), (2,1), (1,2), (2,2) (threads),
 // whose loss and gradient norm are PEFT's; the adapter merged and the model written as Hugging
@@ -25,7 +26,7 @@ import TestSupport
 import Tokenization
 import Training
 
-private let families = ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma3-tiny"]
+private let families = ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma3-tiny", "phi3-tiny"]
 
 private struct Reference {
     let fixture: URL
@@ -122,19 +123,20 @@ private struct Reference {
         #expect(abs(loss - reference.loraLoss) <= 2e-4, "\(family) \(checkpointing): loss \(loss) vs PEFT \(reference.loraLoss)")
         let grads = try SafeTensorsFile(path: reference.fixture.appendingPathComponent("lora_grads.safetensors").path)
         var squares = 0.0
-        for f in adapter.factors {
-            for (name, grad) in [(f.target.loraAName, f.gradA), (f.target.loraBName, f.gradB)] {
-                let expected = try grads.floats(named: name)
-                try #require(expected.count == grad.count, "\(name)")
-                var diff = 0.0, norm = 0.0
-                for (g, e) in zip(grad.array, expected) {
-                    diff += Double(g - e) * Double(g - e)
-                    norm += Double(e) * Double(e)
-                    squares += Double(g) * Double(g)
-                }
-                let relative = (diff / max(norm, 1e-30)).squareRoot()
-                #expect(relative <= 1e-3, "\(family) \(checkpointing): \(name) relative error \(relative)")
+        // PEFT's tensors (a fused module's A once, its B the parts' rows stacked).
+        let tensors = adapter.peftTensors(gradients: true)
+        #expect(Set(tensors.map(\.name)) == Set(grads.tensors.map(\.name)), "\(family): the adapter's tensors are PEFT's")
+        for (name, _, grad) in tensors {
+            let expected = try grads.floats(named: name)
+            try #require(expected.count == grad.count, "\(name)")
+            var diff = 0.0, norm = 0.0
+            for (g, e) in zip(grad, expected) {
+                diff += Double(g - e) * Double(g - e)
+                norm += Double(e) * Double(e)
+                squares += Double(g) * Double(g)
             }
+            let relative = (diff / max(norm, 1e-30)).squareRoot()
+            #expect(relative <= 1e-3, "\(family) \(checkpointing): \(name) relative error \(relative)")
         }
         #expect(abs(squares.squareRoot() - reference.gradNorm) <= 1e-3 * reference.gradNorm)
     }
@@ -234,7 +236,7 @@ private struct Reference {
     /// writes the family (Gemma's norms stored as 1 + w, no q/k permutation, a tied head as no
     /// output.weight, only the keys llama.cpp reads): the same model as the safetensors, so
     /// transformers' base loss and logits.
-    @Test(arguments: ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny"])
+    @Test(arguments: ["llama-tiny", "qwen2-tiny", "qwen3-tiny", "gemma3-tiny", "phi3-tiny"])
     func ggufFromTheGGUFPackageGivesTransformersLoss(family: String) throws {
         let reference = try Reference(family)
         let model = try ModelPath(reference.fixture.appendingPathComponent("model.gguf").path).load(baseQuantization: .none)
@@ -243,8 +245,12 @@ private struct Reference {
         #expect(a.architecture == b.architecture && a.headDim == b.headDim && a.numKeyValueHeads == b.numKeyValueHeads
                 && a.tieWordEmbeddings == b.tieWordEmbeddings && a.slidingWindow == b.slidingWindow && a.slidingLayers == b.slidingLayers
                 && a.localRopeTheta == b.localRopeTheta && a.ropeLinearFactor == b.ropeLinearFactor
-                && a.queryPreAttentionScalar == b.queryPreAttentionScalar && Float(a.rmsNormEps) == Float(b.rmsNormEps),
+                && a.queryPreAttentionScalar == b.queryPreAttentionScalar && Float(a.rmsNormEps) == Float(b.rmsNormEps)
+                && a.rotaryDim == b.rotaryDim && a.longRoPE?.originalMaxPositionEmbeddings == b.longRoPE?.originalMaxPositionEmbeddings
+                && a.longRoPE?.longFactor.map(Float.init) == b.longRoPE?.longFactor.map(Float.init),
                 "\(a) vs \(b)")
+        // LongRoPE: the GGUF states the attention factor, transformers derives it.
+        #expect(model.longRope?.invFreq == hf.longRope?.invFreq && model.longRope?.cos[5] == hf.longRope?.cos[5])
         #expect(zip(model.weights.layers, hf.weights.layers).allSatisfy {
             $0.attentionNorm.array == $1.attentionNorm.array && $0.qNorm?.array == $1.qNorm?.array
                 && $0.postFFNNorm?.array == $1.postFFNNorm?.array && $0.qBias?.array == $1.qBias?.array
@@ -321,6 +327,39 @@ private struct Reference {
         let scaledLoss = try Llama(config: rescaled, weights: model.weights).evaluate(sequences: [reference.ids]).loss
         #expect(abs(scaledLoss - scaled) <= 2e-4, "query_pre_attn_scalar 24: \(scaledLoss) vs transformers \(scaled)")
         #expect(abs(scaledLoss - reference.baseLoss) > 1e-3 && abs(loss - reference.baseLoss) > 1e-3)
+    }
+
+    /// Phi-3's traits as read from its config.json, and LongRoPE's two regimes: the first 24
+    /// ids stay inside the 32-token original context (short factors: transformers' loss of that
+    /// prefix), the 40-token pass takes the long factors (with them replaced by the short ones,
+    /// transformers' loss of that copy). The fused matrices are split by rows on load, and a
+    /// PEFT adapter on them has one A per fused module, shared by its parts.
+    @Test func phi3FusedProjectionsAndLongRoPE() throws {
+        let reference = try Reference("phi3-tiny")
+        let model = try reference.loadModel()
+        let config = model.config
+        #expect(config.architecture == .phi3 && config.headDim == 16 && config.rotaryDim == 12 && config.tieWordEmbeddings)
+        #expect(config.attentionWindow == 16 && config.longRoPE?.originalMaxPositionEmbeddings == 32)
+        #expect(model.rope.rotaryDim == 12 && model.longRope?.invFreq != model.rope.invFreq)
+        let file = try SafeTensorsFile(path: reference.fixture.appendingPathComponent("model/model.safetensors").path)
+        let qkv = try file.floats(named: "model.layers.1.self_attn.qkv_proj.weight")
+        let v = try model.weights.layers[1].v.dequantized()
+        #expect(Array(qkv[(96 * 64)...]) == v, "v is the last 32 rows of qkv_proj")
+        let adapter = try LoRAAdapter.load(from: reference.adapterDirectory, model: config)
+        let q = try #require(adapter.factors(layer: 0, module: .qProj)), k = try #require(adapter.factors(layer: 0, module: .kProj))
+        #expect(q.a === k.a && q.b !== k.b && q.target.loraAName.hasSuffix("self_attn.qkv_proj.lora_A.weight"))
+        #expect(adapter.tensors.count == 2 * (4 + 2 + 3 + 2) && adapter.peftModules.count == 2 * 4)   // qkv: A + 3 B; gate_up: A + 2 B
+
+        let effects = try #require(reference.json["phi3_effects"] as? [String: Any])
+        let prefix = try #require(effects["loss_first_24_ids"] as? Double)
+        let short = try model.evaluate(sequences: [Array(reference.ids.prefix(24))]).loss
+        #expect(abs(short - prefix) <= 2e-4, "24 ids (short factors): \(short) vs transformers \(prefix)")
+        var swapped = config
+        swapped.longRoPE?.longFactor = config.longRoPE?.shortFactor ?? []
+        let swappedReference = try #require(effects["loss_long_factor_as_short"] as? Double)
+        let swappedLoss = try Llama(config: swapped, weights: model.weights).evaluate(sequences: [reference.ids]).loss
+        #expect(abs(swappedLoss - swappedReference) <= 2e-4, "long factors as short: \(swappedLoss) vs \(swappedReference)")
+        #expect(abs(swappedLoss - reference.baseLoss) > 1e-3, "the long factors must change the loss")
     }
 
     /// Mistral's window is applied: with it the loss is transformers' windowed one (above), and

@@ -130,6 +130,33 @@ def mistral_config():
     )
 
 
+PHI3_ORIGINAL = 32  # LongRoPE's original context: the 40-token input takes the long factors
+PHI3_WINDOW = 16
+PHI3_SHORT = [1.0, 1.1, 1.3, 1.7, 2.2, 3.0]  # rotary dim 16 x 0.75 = 12: six frequencies
+PHI3_LONG = [1.0, 1.5, 2.5, 4.0, 6.0, 9.0]
+
+
+def phi3_config():
+    """Phi-4-mini's traits at the tiny shape: fused qkv_proj / gate_up_proj, LongRoPE over a
+    32-token original context (max 128: attention factor sqrt(1 + ln 4 / ln 32)), a partial
+    rotary embedding (3/4 of each 16-value head), tied embeddings, and a sliding window."""
+    return tiny_config(
+        transformers.Phi3Config,
+        hidden_act="silu",
+        max_position_embeddings=128,
+        original_max_position_embeddings=PHI3_ORIGINAL,
+        rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.75,
+                         "short_factor": list(PHI3_SHORT), "long_factor": list(PHI3_LONG)},
+        partial_rotary_factor=0.75,
+        tie_word_embeddings=True,
+        sliding_window=PHI3_WINDOW,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attention_dropout=0.0,
+    )
+
+
 GEMMA3_WINDOW = 8  # keys per query on the sliding layers; the 40-token input is 5x longer
 GEMMA3_LAYERS = 6  # llama.cpp's fixed pattern: layers 0-4 sliding, layer 5 global
 
@@ -281,7 +308,56 @@ def gemma3_effects(family, model, ids, base_loss):
     }
 
 
+def phi3_effects(family, model, ids, base_loss):
+    """LongRoPE's two regimes: the loss of the first 24 ids (every position below the original
+    context: short factors), and of all 40 with long_factor replaced by short_factor (a rebuilt
+    copy), which shows the long factors are what the 40-token pass uses."""
+    n = 24
+    with torch.no_grad():
+        short, _ = loss_and_logits(model, ids[:, :n])
+    rope = copy.deepcopy(model.config.rope_parameters)
+    rope["long_factor"] = list(rope["short_factor"])
+    swapped = variant_loss(family, model, ids, rope_parameters=rope)
+    return float(short), {
+        "base_loss": base_loss,
+        "prefix_ids": n,
+        "loss_first_24_ids": float(short),
+        "loss_long_factor_as_short": swapped,
+        "rope_parameters": dict(model.config.rope_parameters),
+        "rule": "transformers picks long_factor for the whole pass when max(position_ids) + 1 > "
+                "original_max_position_embeddings, else short_factor; cos and sin are multiplied by "
+                "sqrt(1 + ln(max_position_embeddings / original) / ln(original))",
+    }
+
+
 FAMILIES = {
+    "phi3": {
+        "config": phi3_config,
+        "model_class": lambda: transformers.Phi3ForCausalLM,
+        "hub_name": "tessera/phi3-tiny",
+        "gguf": {"arch": "phi3", "norm_shift": False},
+        "lora_targets": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+        "provenance": "transformers.Phi3Config + Phi3ForCausalLM, built in code",
+        "effect": ("phi3_effects", phi3_effects),
+        "effect_note": "phi3_effects: the loss of the first 24 ids (short factors) and of all 40 with "
+                       "long_factor replaced by short_factor.",
+        "readme": {
+            "shape": "vocab 128, hidden 64, intermediate 256, 2 layers, 4 attention heads, 2 key/value heads, "
+                     "head_dim 16,\n**fused qkv_proj [128, 64] and gate_up_proj [512, 64]**, RMSNorm eps 1e-5, "
+                     "LongRoPE (rope_theta 1e4, short and long\nfactors, original context 32, max 128), "
+                     "partial_rotary_factor 0.75 (12 of 16 values rotate), tied embeddings,\nsliding_window 16.",
+            "norms": "input_layernorm, post_attention_layernorm, model.norm",
+            "effect": "on the first 24 ids (short factors)\n{effect:.6f}.",
+            "notes": "Phi-3 fuses q, k, v into qkv_proj and gate, up into gate_up_proj (gate first); the\n"
+                     "PEFT adapter targets qkv_proj, o_proj, gate_up_proj and down_proj (PEFT's all-linear).",
+            "extra": """
+**LongRoPE (`reference.json` → `phi3_effects`).** The 40-token input reaches past the 32-token original
+context, so transformers uses long_factor for every position of it; the first 24 ids alone use
+short_factor: {record[loss_first_24_ids]:.6f}. With long_factor replaced by short_factor the 40-token
+loss is {record[loss_long_factor_as_short]:.6f}.
+""",
+        },
+    },
     "gemma3": {
         "config": gemma3_config,
         "model_class": lambda: transformers.Gemma3ForCausalLM,
@@ -500,6 +576,8 @@ GGUF_LAYER_NAMES = {
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+    "self_attn.qkv_proj.weight": "attn_qkv.weight",  # phi3: fused, as stored
+    "mlp.gate_up_proj.weight": "ffn_up.weight",  # phi3: gate and up stacked, llama.cpp's ffn_up
     "self_attn.q_proj.bias": "attn_q.bias",
     "self_attn.k_proj.bias": "attn_k.bias",
     "self_attn.v_proj.bias": "attn_v.bias",
@@ -577,6 +655,17 @@ def write_gguf(family, model, path):
         writer.add_rope_scaling_factor(rope["factor"])
     if spec["norm_shift"]:
         writer.add_sliding_window(c.sliding_window)
+    if spec["arch"] == "phi3":
+        # convert_hf_to_gguf.py's Phi3MiniModel: n_rot, the window (0: none), LongRoPE's original
+        # context, its attention factor and the two factor tensors.
+        writer.add_rope_dimension_count(int(head_dim * rope.get("partial_rotary_factor", 1.0)))
+        writer.add_sliding_window(c.sliding_window or 0)
+        original = c.original_max_position_embeddings
+        scale = c.max_position_embeddings / original
+        writer.add_rope_scaling_orig_ctx_len(original)
+        writer.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(original)) if scale > 1.0 else 1.0)
+        writer.add_tensor("rope_factors_long.weight", np.array(rope["long_factor"], dtype=np.float32))
+        writer.add_tensor("rope_factors_short.weight", np.array(rope["short_factor"], dtype=np.float32))
     tokens = [f"t{i}" for i in range(c.vocab_size - 1)] + ["t3t4"]
     writer.add_tokenizer_model("gpt2")
     writer.add_token_list(tokens)
@@ -633,7 +722,8 @@ def make_ids(vocab_size):
 
 def make_adapter(family, model_dir, ids, out):
     model = load_model(family, model_dir)
-    config = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS, lora_dropout=0.0,
+    targets = family.get("lora_targets", LORA_TARGETS)
+    config = LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=targets, lora_dropout=0.0,
                         bias="none", task_type="CAUSAL_LM")
     wrapped = get_peft_model(model, config)
     g = torch.Generator().manual_seed(LORA_SEED)
@@ -666,9 +756,9 @@ def make_adapter(family, model_dir, ids, out):
     saved_shapes = safetensors_shapes(f"{adapter_dir}/adapter_model.safetensors")
     grad_shapes = {k: list(v.shape) for k, v in sorted(grads.items())}
     assert saved_shapes == grad_shapes, "adapter_model.safetensors and lora_grads keys/shapes differ"
-    scaling = wrapped.base_model.model.model.layers[0].self_attn.q_proj.scaling["default"]
+    scaling = wrapped.base_model.model.model.layers[0].self_attn.o_proj.scaling["default"]
     lora_cfg = {"r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": float(scaling),
-                "target_modules": sorted(LORA_TARGETS), "dropout": 0.0, "bias": "none",
+                "target_modules": sorted(targets), "dropout": 0.0, "bias": "none",
                 "init": f"every A and B = randn(shape, one generator seeded {LORA_SEED}) × {LORA_INIT_STD}, "
                         "in named_parameters() order"}
     return float(loss.detach()), logits.detach(), norms, total, lora_cfg, grad_shapes
@@ -700,7 +790,7 @@ file bit for bit (on another, torch's kernels move the gradients' last bits: abo
 |---|---|
 | `model/config.json`, `model/model.safetensors` | the model as transformers saves it ({n_tensors} tensors; {lm_head}) |
 | `reference.json` | ids; base loss and first 20 logits at the last 3 positions; the same with the adapter; per-tensor and total gradient L2 norms; the LoRA config; `{effect_name}`; the safetensors names and shapes |
-| `adapter/` | a PEFT adapter saved by PEFT (adapter_config.json, adapter_model.safetensors): r {r}, alpha {alpha}, all seven linears, A and B seeded randn × {lstd} (seed {lseed}) so that B ≠ 0 |
+| `adapter/` | a PEFT adapter saved by PEFT (adapter_config.json, adapter_model.safetensors): r {r}, alpha {alpha}, {linears}, A and B seeded randn × {lstd} (seed {lseed}) so that B ≠ 0 |
 | `lora_grads.safetensors` | d(mean loss)/d(every LoRA tensor), float32, keyed as in `adapter/adapter_model.safetensors` |
 {gguf_row}| `versions.json` | Python and package versions |
 
@@ -791,7 +881,9 @@ def main():
             wstd=WEIGHT_STD, nstd=NORM_STD,
             wseed=WEIGHT_SEED, n=N_IDS, iseed=IDS_SEED, first=FIRST_ID, n_tensors=len(tensors),
             lm_head="lm_head.weight is stored" if lm_head_stored else "the tied lm_head.weight is not stored",
-            r=LORA_R, alpha=LORA_ALPHA, lstd=LORA_INIT_STD, lseed=LORA_SEED, base=float(base_loss),
+            r=LORA_R, alpha=LORA_ALPHA, lstd=LORA_INIT_STD,
+            linears=("all seven linears" if "lora_targets" not in family
+                     else "every linear (" + ", ".join(family["lora_targets"]) + ")"), lseed=LORA_SEED, base=float(base_loss),
             lora=lora_loss, hub=family["hub_name"],
             gguf_row=(f"| `model.gguf` | the same weights as llama.cpp's converter lays out `{family['gguf']['arch']}` "
                       "(F32, written with the gguf package; a stand-in tokenizer): its loss is the base loss |\n"

@@ -92,11 +92,10 @@ struct EvalCommand: ParsableCommand {
             }
             var norms: [(String, Double)] = []
             if gradNorms, let adapter = prepared.adapter {
-                for f in adapter.factors {
-                    for (name, buffer) in [(f.target.loraAName, f.gradA), (f.target.loraBName, f.gradB)] {
-                        try world.allReduce(buffer.buffer, .sum)
-                        norms.append((name, buffer.array.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()))
-                    }
+                // Each buffer once (a fused module's parts share their A), then PEFT's tensors.
+                for tensor in adapter.tensors { try world.allReduce(tensor.gradient.buffer, .sum) }
+                for tensor in adapter.peftTensors(gradients: true) {
+                    norms.append((tensor.name, tensor.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()))
                 }
             }
             guard world.isRoot else { return }

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Trains an adapter with Tessera on each tiny family model (Tests/Fixtures/reference/<family>-tiny,
-# all seven linears, r 8, fp32 base, 4 steps on the fixture's ids), merges it into a Hugging Face
+# every linear (all-linear), r 8, fp32 base, 4 steps on the fixture's ids), merges it into a Hugging Face
 # directory, and holds both to transformers + PEFT (scripts/check_family_peft.py): PEFT loads the
 # adapter with no missing or unexpected keys and gives Tessera's loss within 1e-4, and transformers
 # gives the merged model the same loss. Not run by CI (torch is a multi-GB install).
 #   PYTHON=/path/to/venv/bin/python scripts/check_family_peft.sh [FAMILY ...]
-# FAMILY: llama, qwen2, qwen3, mistral, gemma3 (default: all). Prints one JSON line per family; exits 1 when any
+# FAMILY: llama, qwen2, qwen3, mistral, gemma3, phi3 (default: all). Prints one JSON line per family; exits 1 when any
 # check fails, 2 when the Python environment lacks torch, transformers or peft.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 tessera=${TESSERA:-.build/release/tessera}
 families=("$@")
-[ ${#families[@]} -gt 0 ] || families=(llama qwen2 qwen3 mistral gemma3)
+[ ${#families[@]} -gt 0 ] || families=(llama qwen2 qwen3 mistral gemma3 phi3)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0

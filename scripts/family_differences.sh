@@ -6,12 +6,12 @@
 # differences and exits 1 when one is outside the fixtures' tolerances (losses 2e-4, gradient norm
 # 1e-3 relative). No torch: the fixtures carry the reference numbers. The fixtures hold no
 # tokenizer (their tests feed ids), so a copy of each model gets a stand-in byte-level one.
-#   scripts/family_differences.sh [FAMILY ...]     (default: llama qwen2 qwen3 mistral gemma3)
+#   scripts/family_differences.sh [FAMILY ...]     (default: llama qwen2 qwen3 mistral gemma3 phi3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tessera=${TESSERA:-.build/release/tessera}
 families=("$@")
-[ ${#families[@]} -gt 0 ] || families=(llama qwen2 qwen3 mistral gemma3)
+[ ${#families[@]} -gt 0 ] || families=(llama qwen2 qwen3 mistral gemma3 phi3)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0

@@ -69,6 +69,7 @@ public final class LoRAAdapter: Sendable {
     /// A freshly initialised adapter for `model`: factors per `config.initLoRAWeights`, drawn from
     /// a stream keyed by `seed` and each tensor's PEFT name; gradients zero.
     public convenience init(config: LoRAConfig, model: LlamaConfig, seed: UInt64) throws {
+        let config = config.resolved(for: model)   // saved as PEFT reads it (Phi-3: qkv_proj)
         try self.init(config: config, targets: config.targets(for: model))
         initialize(seed: seed)
     }

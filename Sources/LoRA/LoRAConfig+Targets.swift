@@ -12,6 +12,7 @@ extension LoRAConfig {
     /// Throws `invalidConfig` when a listed target names no module of this model, when a layer in
     /// `layers_to_transform` does not exist, or when nothing matches at all.
     public func targets(for model: LlamaConfig) throws -> [LoRATarget] {
+        let targetModules = resolved(for: model).targetModules
         try validate()
         let layerCount = model.numHiddenLayers
         if let layers = layersToTransform, let bad = layers.first(where: { $0 >= layerCount }) {
@@ -61,6 +62,17 @@ extension LoRAConfig {
             throw LoRAError.invalidConfig("target_modules \(targetModules) with layers_to_transform \(layersToTransform.map { "\($0)" } ?? "null") matches no module of this model")
         }
         return result
+    }
+
+    /// The config as it applies to `model`: on a family with fused projections (Phi-3), the
+    /// default list (q_proj, v_proj, rows of the fused qkv_proj there) becomes PEFT's default
+    /// for the family, qkv_proj. Anything else is unchanged.
+    public func resolved(for model: LlamaConfig) -> LoRAConfig {
+        guard model.architecture.fusedProjections, case .names(let names) = targetModules,
+              names == Self.defaultLlamaTargets else { return self }
+        var config = self
+        config.targetModules = .names([FusedProjection.qkv.rawValue])
+        return config
     }
 
     /// PEFT's list rule: equal to the full name, or a suffix after a dot.

@@ -1,4 +1,4 @@
-// Published shapes of common Llama-family, Qwen3 and Gemma 3 models, so `tessera info`, `plan` and `bench train` can
+// Published shapes of common Llama-family, Qwen3, Gemma 3 and Phi models, so `tessera info`, `plan` and `bench train` can
 // work on a model that is not on disk (ModelSource.swift). Every value is the one in the model's
 // Hugging Face `config.json` (hidden_size, intermediate_size, num_hidden_layers,
 // num_attention_heads, num_key_value_heads, vocab_size, tie_word_embeddings, rope_theta,
@@ -97,6 +97,18 @@ public struct ModelPreset: Sendable, Equatable {
         ModelPreset(name: "gemma3-4b", huggingFaceID: "google/gemma-3-4b-pt", config: gemma3(
             hiddenSize: 2560, intermediateSize: 10240, numHiddenLayers: 34, numAttentionHeads: 8, numKeyValueHeads: 4,
             vocabSize: 262_208, slidingWindow: 1024, maxPositionEmbeddings: 131_072, linearFactor: 8)),
+        // Phi-3-mini-4k: C 3072, F 8192, L 32, H 32, G 32, V 32064, untied, window 2047, no rope_scaling.
+        ModelPreset(name: "phi3-mini", huggingFaceID: "microsoft/Phi-3-mini-4k-instruct", config: LlamaConfig(
+            architecture: .phi3, hiddenSize: 3072, intermediateSize: 8192, numHiddenLayers: 32, numAttentionHeads: 32,
+            numKeyValueHeads: 32, vocabSize: 32064, maxPositionEmbeddings: 4096, bosTokenId: 1, eosTokenIds: [32000],
+            slidingWindow: 2047)),
+        // Phi-4-mini: C 3072, F 8192, L 32, H 24, G 8, V 200064, tied, partial rotary 0.75. Its
+        // LongRoPE factors (48 each) are the checkpoint's: a preset, which is a shape for
+        // `plan` / `bench`, leaves them out, so its rotary embedding is the unscaled one.
+        ModelPreset(name: "phi4-mini", huggingFaceID: "microsoft/Phi-4-mini-instruct", config: LlamaConfig(
+            architecture: .phi3, hiddenSize: 3072, intermediateSize: 8192, numHiddenLayers: 32, numAttentionHeads: 24,
+            numKeyValueHeads: 8, vocabSize: 200_064, maxPositionEmbeddings: 131_072, tieWordEmbeddings: true,
+            bosTokenId: 199_999, eosTokenIds: [199_999], slidingWindow: 262_144, partialRotaryFactor: 0.75)),
     ]
 
     /// A Gemma 3 shape: head dim 256 and query_pre_attn_scalar 256, every 6th layer global (θ 1e6)

@@ -216,7 +216,7 @@ public enum CapacityPlanner {
                             tensorParallelAllReduces: 0, tensorParallelBytes: 0, dataParallelSeconds: 0,
                             dataParallelBytes: 0)
         var plan = CapacityPlan(tp: tp, dp: mesh.dp, microBatchSize: micro, accumulationSteps: accumulation,
-                                loraParameters: job.targets.reduce(0) { $0 + job.loraRank * ($1.inFeatures + $1.outFeatures) },
+                                loraParameters: job.targets.reduce(0) { $0 + $1.parameterCount(rank: job.loraRank) },
                                 memory: memory, nodeBytes: Double(cluster.ranksPerNode) * memory.totalBytes,
                                 nodeBudgetBytes: (1 - cost.memoryMargin) * cluster.memoryPerNodeBytes,
                                 time: time, tokensPerStep: job.globalBatchSize * job.seqLen)
@@ -278,7 +278,7 @@ public enum CapacityPlanner {
     public static func loraFloats(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob) -> Int {
         job.targets.reduce(0) { sum, target in
             let (i, o) = localFactorWidths(target, config, shard: shard)
-            return sum + job.loraRank * (i + o)
+            return sum + job.loraRank * ((target.sharesA ? 0 : i) + o)   // a fused module's parts share A
         }
     }
 
@@ -365,7 +365,7 @@ public enum CapacityPlanner {
             bytes *= Double(plan.accumulationSteps)
             count *= plan.accumulationSteps
             // Partial gradA of column-parallel targets, once per optimizer step.
-            let partialA = 4 * r * Double(job.targets.filter { !$0.module.isRowParallel }.reduce(0) { $0 + $1.inFeatures })
+            let partialA = 4 * r * Double(job.targets.filter { !$0.module.isRowParallel && !$0.sharesA }.reduce(0) { $0 + $1.inFeatures })
             if partialA > 0 {
                 seconds += ringAllReduceSeconds(bytes: partialA, ranks: tp, latency: link.latency, bandwidth: link.bandwidth)
                 bytes += partialA

@@ -14,6 +14,28 @@ import ModelIO
         #expect(targets[59].loraBName == "base_model.model.model.layers.29.self_attn.v_proj.lora_B.weight")
     }
 
+    /// Phi-3 fuses q/k/v (qkv_proj) and gate/up (gate_up_proj): those are PEFT's names there, a
+    /// part's name is refused with the module to target instead, and the default list (q_proj,
+    /// v_proj) becomes PEFT's phi3 default, qkv_proj, in the adapter's own config too.
+    @Test func fusedModulesOfPhi3() throws {
+        let phi3 = LlamaConfig(architecture: .phi3, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2,
+                               numAttentionHeads: 4, numKeyValueHeads: 2, vocabSize: 10)
+        let targets = try LoRAConfig(targetModules: .names(["qkv_proj"])).targets(for: phi3)
+        #expect(targets.map(\.module) == [.qProj, .kProj, .vProj, .qProj, .kProj, .vProj])
+        #expect(targets.allSatisfy { $0.fused == .qkv && $0.fullName.hasSuffix("self_attn.qkv_proj") })
+        #expect(targets.map(\.sharesA) == [false, true, true, false, true, true])
+        #expect(targets.map { $0.parameterCount(rank: 2) } == [2 * (16 + 16), 2 * 8, 2 * 8, 2 * (16 + 16), 2 * 8, 2 * 8])
+        #expect(try LoRAConfig(targetModules: .allLinear).targets(for: phi3).count == 2 * 7)
+        #expect(throws: LoRAError.invalidConfig("target module 'up_proj' is not a module of this model (2 layers; valid names: qkv_proj, o_proj, gate_up_proj, down_proj; phi3 stores up_proj inside gate_up_proj, target that)")) {
+            try LoRAConfig(targetModules: .names(["up_proj"])).targets(for: phi3)
+        }
+        let byDefault = try LoRAAdapter(config: LoRAConfig(targetModules: .names(LoRAConfig.defaultLlamaTargets)), model: phi3, seed: 1)
+        #expect(byDefault.config.targetModules == .names(["qkv_proj"]) && byDefault.targets.count == 6)
+        #expect(byDefault.peftTensors().map(\.shape) == [[8, 16], [32, 8], [8, 16], [32, 8]])   // A [r, C], B [(H + 2G)·D, r]
+        // Not fused elsewhere: the same list stays itself.
+        #expect(LoRAConfig(targetModules: .names(["q_proj", "v_proj"])).resolved(for: tinyModel).targetModules == .names(["q_proj", "v_proj"]))
+    }
+
     @Test func allLinearShapesAndOrder() throws {
         let targets = try LoRAConfig(targetModules: .allLinear).targets(for: tinyModel)
         #expect(targets.count == 3 * 7)

@@ -28,6 +28,8 @@ import TestSupport
         ("qwen3-4b", 4_022_468_096),
         ("qwen3-8b", 8_190_735_360),
         ("gemma3-270m", 268_098_176),
+        ("phi3-mini", 3_821_079_552),
+        ("phi4-mini", 3_836_021_760),
         ("gemma3-1b", 999_885_952),
         ("gemma3-4b", 3_880_263_168),   // the text model; the checkpoint adds a vision tower
     ]
@@ -46,7 +48,8 @@ import TestSupport
             let total = try source.summary().parameterCount
             #expect(total == entry["parameters"] as? Int, "\(name): \(total) vs transformers")
             let lines = try #require(entry["peft_trainable_lines"] as? [String: String])
-            for (key, adapter) in adapters {
+            // A family with fused modules (Phi) names its own adapters.
+            for (key, adapter) in entry["adapters"] as? [String: [String: Any]] ?? adapters {
                 let r = try #require(adapter["r"] as? Int), alpha = try #require(adapter["lora_alpha"] as? Double)
                 let modules = try #require(adapter["target_modules"] as? [String])
                 let config = LoRAConfig(r: r, loraAlpha: alpha, targetModules: .names(modules))
@@ -67,18 +70,21 @@ import TestSupport
     }
 
     /// Llama 3.1 and 3.2 carry their rope_scaling; 3.2, SmolLM2 and the small Qwen3 tie the head;
-    /// the Qwen3 presets are the qwen3 family (q/k norm) with head dim 128.
+    /// the Qwen3 presets are the qwen3 family (q/k norm) with head dim 128; Phi-4-mini ties the head
+    /// and rotates 96 of each head's 128 values.
     @Test func ropeScalingAndTiedEmbeddings() throws {
         let scaled = ["llama3.1-8b": 8.0, "llama3.1-70b": 8.0, "llama3.2-1b": 32.0, "llama3.2-3b": 32.0]
         for preset in ModelPreset.all {
             #expect(preset.config.ropeScaling?.factor == scaled[preset.name], "\(preset.name)")
             #expect(preset.config.tieWordEmbeddings
-                    == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b"].contains(preset.name)
+                    == ["smollm2-135m", "llama3.2-1b", "llama3.2-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "phi4-mini"].contains(preset.name)
                     || preset.name.hasPrefix("gemma3"))
+            #expect((preset.config.architecture == .phi3) == preset.name.hasPrefix("phi"), "\(preset.name)")
             #expect((preset.config.architecture == .gemma3) == preset.name.hasPrefix("gemma3"), "\(preset.name)")
             #expect((preset.config.architecture == .qwen3) == preset.name.hasPrefix("qwen3"), "\(preset.name)")
             try preset.config.validate()
         }
+        #expect(ModelPreset.named("phi4-mini")?.config.rotaryDim == 96 && ModelPreset.named("phi3-mini")?.config.rotaryDim == 96)
     }
 
     /// The seed's line: PEFT prints it for Llama-2-7B with LoraConfig(r=8, target_modules=

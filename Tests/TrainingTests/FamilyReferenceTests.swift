@@ -203,7 +203,21 @@ private struct Reference {
         try sessionStep(family: family, mesh: [4, 1])
     }
 
-    private func sessionStep(family: String, mesh shape: [Int]) throws {
+    /// Phi-3 with LoRA dropout 0.1 (PEFT draws one mask per module input, so q, k, v of the fused
+    /// qkv_proj share it): the masks depend on no rank, so every mesh takes the (1, 1) step, and
+    /// dropout changes the loss.
+    @Test func phi3DropoutStepIsTheSameOnEveryMesh() throws {
+        let reports = try [[1, 1], [2, 1], [4, 1], [2, 2]].map { try sessionStep(family: "phi3-tiny", mesh: $0, dropout: 0.1) }
+        let reference = try Reference("phi3-tiny")
+        for (mesh, report) in zip([[2, 1], [4, 1], [2, 2]], reports.dropFirst()) {
+            #expect(abs(report.loss - reports[0].loss) <= 1e-5 * reports[0].loss, "\(mesh): \(report.loss) vs \(reports[0].loss)")
+            #expect(abs(report.gradNorm - reports[0].gradNorm) <= 1e-4 * reports[0].gradNorm, "\(mesh)")
+        }
+        #expect(abs(reports[0].loss - reference.loraLoss) > 1e-3, "dropout must change the loss")
+    }
+
+    @discardableResult
+    private func sessionStep(family: String, mesh shape: [Int], dropout: Double = 0) throws -> StepReport {
         let reference = try Reference(family)
         let ids = reference.ids
         let (modelPath, adapterDirectory) = (reference.modelPath, reference.adapterDirectory)
@@ -218,10 +232,20 @@ private struct Reference {
                                          packing: false, maxGradNorm: nil, activationCheckpointing: .selective)
             let session = try TrainingSession(source: .weights(try ModelPath(modelPath)),
                                               mesh: mesh, baseQuantization: .none, stream: stream, options: options) { model in
-                try LoRAAdapter.load(from: adapterDirectory, model: model)
+                let peft = try LoRAAdapter.load(from: adapterDirectory, model: model)
+                guard dropout > 0 else { return peft }
+                var config = peft.config
+                config.loraDropout = dropout
+                let adapter = try LoRAAdapter(config: config, targets: peft.targets)
+                for (to, from) in zip(adapter.factors, peft.factors) {
+                    to.a.pointer.update(from: from.a.pointer, count: from.a.count)
+                    to.b.pointer.update(from: from.b.pointer, count: from.b.count)
+                }
+                return adapter
             }
             return try session.trainer.step(0)
         }
+        if dropout > 0 { return try results[0].get() }
         for (w, result) in results.enumerated() {
             let report = try result.get()
             let label = "\(family) tp \(tp) dp \(dp) rank \(w)"
@@ -230,6 +254,7 @@ private struct Reference {
             #expect(abs(report.gradNorm - reference.gradNorm) <= 1e-3 * reference.gradNorm,
                     "\(label): gradient norm \(report.gradNorm) vs PEFT \(reference.gradNorm)")
         }
+        return try results[0].get()
     }
 
     /// The GGUF the generator wrote with the gguf package, laid out as llama.cpp's converter

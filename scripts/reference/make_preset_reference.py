@@ -2,7 +2,8 @@
 """Writes Tests/Fixtures/reference/presets.json: for every `tessera` model preset, the parameter
 count transformers gives the published config (the model built with `from_config` on the meta
 device: no weights, no download) and PEFT's print_trainable_parameters line for two adapters
-(r 16 on q_proj, v_proj; r 8 on all seven linears). ModelPresetTests holds Tessera's presets to it.
+(r 16 on q_proj, v_proj; r 8 on all seven linears; a Phi entry names its own two, on its fused
+modules). ModelPresetTests holds Tessera's presets to it.
 
     HF_HUB_OFFLINE=1 /path/to/venv/bin/python scripts/reference/make_preset_reference.py \\
         --out Tests/Fixtures/reference/presets.json
@@ -55,6 +56,16 @@ def gemma3(hidden, ffn, layers, heads, kv, vocab, window, linear=None):
         tie_word_embeddings=True)
 
 
+def phi3(heads, kv, vocab, tied, window, partial=1.0, positions=4096):
+    """A Phi-3 / Phi-4-mini shape (hidden 3072, FFN 8192, 32 layers) without LongRoPE (its factors
+    are the checkpoint's; the parameter count does not depend on them)."""
+    return transformers.Phi3Config(
+        hidden_size=3072, intermediate_size=8192, num_hidden_layers=32, num_attention_heads=heads,
+        num_key_value_heads=kv, vocab_size=vocab, tie_word_embeddings=tied, sliding_window=window,
+        max_position_embeddings=positions, partial_rotary_factor=partial,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": partial})
+
+
 PRESETS = {
     "smollm2-135m": lambda: llama(576, 1536, 30, 9, 3, 49152, tied=True, theta=100000.0, positions=8192),
     "llama2-7b": lambda: llama(4096, 11008, 32, 32, 32, 32000),
@@ -75,6 +86,14 @@ PRESETS = {
     "gemma3-270m": lambda: gemma3(640, 2048, 18, 4, 1, 262144, 512),
     "gemma3-1b": lambda: gemma3(1152, 6912, 26, 4, 1, 262144, 512),
     "gemma3-4b": lambda: gemma3(2560, 10240, 34, 8, 4, 262208, 1024, linear=8.0),
+    "phi3-mini": lambda: phi3(32, 32, 32064, False, 2047),
+    "phi4-mini": lambda: phi3(24, 8, 200064, True, 262144, partial=0.75, positions=131072),
+}
+
+# Phi-3 fuses q/k/v and gate/up: PEFT's modules there are qkv_proj and gate_up_proj.
+FUSED_ADAPTERS = {
+    "r16_qkv": {"r": 16, "lora_alpha": 32, "target_modules": ["qkv_proj"]},
+    "r8_all_linear": {"r": 8, "lora_alpha": 16, "target_modules": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]},
 }
 
 ADAPTERS = {
@@ -103,12 +122,15 @@ def main():
         config = make()
         with torch.device("meta"):
             model = transformers.AutoModelForCausalLM.from_config(config)
+        adapters = FUSED_ADAPTERS if name.startswith("phi") else ADAPTERS
         entries[name] = {
             "model_class": type(model).__name__,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "peft_trainable_lines": {key: trainable_line(config, adapter) for key, adapter in ADAPTERS.items()},
+            "peft_trainable_lines": {key: trainable_line(config, adapter) for key, adapter in adapters.items()},
         }
-        print(name, entries[name]["parameters"], entries[name]["peft_trainable_lines"]["r16_q_v"])
+        if adapters is not ADAPTERS:
+            entries[name]["adapters"] = adapters
+        print(name, entries[name]["parameters"], list(entries[name]["peft_trainable_lines"].values())[0])
     record = {
         "generator": "scripts/reference/make_preset_reference.py",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},

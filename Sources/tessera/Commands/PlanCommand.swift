@@ -155,7 +155,11 @@ private struct PlanReport {
     static func seconds(_ s: Double) -> String { s < 1 ? String(format: "%.1f ms", s * 1e3) : String(format: "%.2f s", s) }
 
     var modules: String {
-        LinearModule.allCases.filter { m in job.targets.contains { $0.module == m } }.map(\.rawValue).joined(separator: ",")
+        var names: [String] = []   // PEFT's module names (Phi-3: qkv_proj for q, k, v)
+        for t in job.targets where !names.contains(t.module.moduleName(fused: t.fused != nil)) {
+            names.append(t.module.moduleName(fused: t.fused != nil))
+        }
+        return names.joined(separator: ",")
     }
 
     var verdict: String {

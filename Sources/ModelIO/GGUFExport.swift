@@ -129,6 +129,7 @@ extension PreTokenizer {
         case .smollm: return "smollm"
         case .llama3: return "llama-bpe"
         case .qwen2: return "qwen2"
+        case .gpt4o: return "gpt-4o"
         }
     }
 }

@@ -13,9 +13,14 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     case llama3
     /// Qwen2: the Llama-3 pattern with `\p{N}` (one number scalar per word) instead of `\p{N}{1,3}`.
     case qwen2
+    /// GPT-4o / o200k (Phi-4-mini): words are a case run (`[U]*[L]+` or `[U]+[L]*`, U upper-,
+    /// title-, modifier-, other-letters and marks, L lower-, modifier-, other-letters and marks)
+    /// with an optional leading non-letter and a trailing contraction; `\p{N}{1,3}`; punctuation
+    /// runs keep trailing `\r`, `\n` and `/`.
+    case gpt4o
 
     /// The GGUF names accepted by `init(ggufName:)`.
-    public static let supportedGGUFNames = ["default", "gpt2", "smollm", "llama-bpe", "llama3", "qwen2"]
+    public static let supportedGGUFNames = ["default", "gpt2", "smollm", "llama-bpe", "llama3", "qwen2", "gpt-4o"]
 
     /// Picks the pre-tokenizer for a GGUF `tokenizer.ggml.pre` value.
     public init(ggufName: String) throws {
@@ -24,6 +29,7 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
         case "smollm": self = .smollm
         case "llama-bpe", "llama3": self = .llama3
         case "qwen2": self = .qwen2
+        case "gpt-4o": self = .gpt4o
         default:
             throw TokenizationError.invalidTokenizer(
                 "pre-tokenizer '\(ggufName)' is not supported; supported tokenizer.ggml.pre values: "
@@ -41,6 +47,8 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
             Self.splitLlama3(text, 0, count, maxDigits: 3, into: &words)
         case .qwen2:
             Self.splitLlama3(text, 0, count, maxDigits: 1, into: &words)
+        case .gpt4o:
+            Self.splitGPT4o(text, 0, count, into: &words)
         case .smollm:
             // Number scalars become words of their own; the GPT-2 pattern then sees only the runs
             // between them, so its lookahead stops at a digit exactly as llama.cpp's does.

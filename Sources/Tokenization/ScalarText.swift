@@ -7,6 +7,8 @@ struct ScalarText {
     static let number: UInt8 = 2        // \p{N}
     static let whitespace: UInt8 = 4    // \s (Unicode White_Space)
     static let newline: UInt8 = 8       // \r or \n
+    static let casedUpper: UInt8 = 16   // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (GPT-4o's first word class)
+    static let casedLower: UInt8 = 32   // [\p{Ll}\p{Lm}\p{Lo}\p{M}] (its second)
 
     /// Unicode scalar values.
     var scalars: [UInt32] = []
@@ -25,8 +27,14 @@ struct ScalarText {
         let properties = scalar.properties
         var bits: UInt8 = 0
         switch properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            bits |= letter
+        case .uppercaseLetter, .titlecaseLetter:
+            bits |= letter | casedUpper
+        case .lowercaseLetter:
+            bits |= letter | casedLower
+        case .modifierLetter, .otherLetter:
+            bits |= letter | casedUpper | casedLower
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            bits |= casedUpper | casedLower
         case .decimalNumber, .letterNumber, .otherNumber:
             bits |= number
         default:

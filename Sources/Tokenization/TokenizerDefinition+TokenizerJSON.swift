@@ -10,6 +10,7 @@ extension TokenizerDefinition {
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3,
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .qwen2,
+        #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .gpt4o,
     ]
 
     /// Parses a Hugging Face `tokenizer.json` whose model is byte-level BPE, or SentencePiece-style
@@ -146,7 +147,7 @@ extension TokenizerDefinition {
             case "Split":
                 let regex = (step["pattern"] as? [String: Any])?["Regex"] as? String ?? ""
                 guard let known = knownSplitPatterns[regex] else {
-                    throw invalid("pre_tokenizer Split pattern '\(regex)' is not one of the supported GPT-2, Llama-3 or Qwen2 patterns")
+                    throw invalid("pre_tokenizer Split pattern '\(regex)' is not one of the supported GPT-2, Llama-3, Qwen2 or GPT-4o patterns")
                 }
                 pattern = known
             default:
@@ -156,7 +157,7 @@ extension TokenizerDefinition {
         switch (pattern, splitsDigits) {
         case (.gpt2?, true): return .smollm
         case (let pattern?, false): return pattern
-        case (.some, true): throw invalid("pre_tokenizer Digits combined with a Llama-3 or Qwen2 Split is not supported")
+        case (.some, true): throw invalid("pre_tokenizer Digits combined with a Llama-3, Qwen2 or GPT-4o Split is not supported")
         case (nil, _): throw invalid("pre_tokenizer has no word-splitting regex (ByteLevel use_regex or Split)")
         }
     }

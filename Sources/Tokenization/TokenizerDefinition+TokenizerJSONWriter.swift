@@ -108,7 +108,7 @@ extension TokenizerDefinition {
             digits.add("type", .string("Digits"))
             digits.add("individual_digits", .bool(true))
             return sequence([.object(digits), byteLevelJSON(addPrefixSpace: false, trimOffsets: true, useRegex: true)])
-        case .llama3, .qwen2:
+        case .llama3, .qwen2, .gpt4o:
             var pattern = JSONWriterObject()
             pattern.add("Regex", .string(Self.splitPattern(for: preTokenizer)))
             var split = JSONWriterObject()

@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import TestSupport
 @testable import Tokenization
 
 /// Word splits checked against Hugging Face `tokenizers` 0.22 (`Split(Regex(pattern), "isolated")`,
@@ -61,9 +63,25 @@ import Testing
         #expect(try PreTokenizer(ggufName: "default") == .gpt2)
         #expect(try PreTokenizer(ggufName: "llama-bpe") == .llama3)
         #expect(try PreTokenizer(ggufName: "qwen2") == .qwen2)
+        #expect(try PreTokenizer(ggufName: "gpt-4o") == .gpt4o)
         #expect(throws: TokenizationError.invalidTokenizer(
-            "pre-tokenizer 'tekken' is not supported; supported tokenizer.ggml.pre values: default, gpt2, smollm, llama-bpe, llama3, qwen2"
+            "pre-tokenizer 'tekken' is not supported; supported tokenizer.ggml.pre values: default, gpt2, smollm, llama-bpe, llama3, qwen2, gpt-4o"
         )) { try PreTokenizer(ggufName: "tekken") }
+    }
+
+    /// GPT-4o / o200k (Phi-4-mini): every case of Tests/Fixtures/reference/pretokenizers/gpt4o.json
+    /// (Hugging Face `tokenizers`' Split with the pattern, scripts/reference/make_pretokenizer_reference.py),
+    /// and the pattern is the one `tokenizer.json` files carry.
+    @Test func gpt4oMatchesHuggingFaceTokenizers() throws {
+        let url = TestPaths.familyReference("pretokenizers/gpt4o.json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let cases = try #require(json["cases"] as? [[String: Any]])
+        #expect(cases.count >= 25)
+        for entry in cases {
+            let text = try #require(entry["text"] as? String), words = try #require(entry["words"] as? [String])
+            #expect(Self.words(text, .gpt4o) == words, "\(text.debugDescription)")
+        }
+        #expect(TokenizerDefinition.knownSplitPatterns[try #require(json["pattern"] as? String)] == .gpt4o)
     }
 
     @Test func emptyTextHasNoWords() {

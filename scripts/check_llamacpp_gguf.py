@@ -4,7 +4,7 @@ and the base + LoRA adapter pair, on the same ids, against Tessera's own logits.
 
 usage: check_llamacpp_gguf.py MERGED_GGUF BASE_GGUF LORA_GGUF IDS_JSON TESSERA_LOGITS_NPY [TOLERANCE]
 MERGED_GGUF is `tessera merge --format gguf --dtype f32` of a model and an adapter, BASE_GGUF
-the model as GGUF (the fixtures' gguf-package file), LORA_GGUF `tessera export --adapter
+the model alone as GGUF (the merge of the adapter with B zeroed), LORA_GGUF `tessera export --adapter
 --format gguf` of the adapter, IDS_JSON a JSON object with "input_ids", TESSERA_LOGITS_NPY
 `tessera eval --logits` of the merged model on those ids. llama.cpp evaluates the ids (no BOS
 added) with every position's logits kept; the check is the largest logit difference and the
@@ -28,8 +28,9 @@ ours = np.load(ours_path)
 
 
 def logits(model_path, lora_path=None):
-    llm = Llama(model_path=model_path, lora_path=lora_path, n_ctx=max(64, len(ids)), n_batch=len(ids),
-                logits_all=True, n_threads=2, verbose=False, seed=0)
+    # An f32 KV cache: llama.cpp's default f16 one rounds k and v (scripts/check_llamacpp.sh).
+    llm = Llama(model_path=model_path, lora_path=lora_path, n_ctx=max(64, len(ids)), n_batch=64, n_ubatch=64,
+                logits_all=True, n_threads=2, type_k=0, type_v=0, verbose=False, seed=0)   # 0: GGML_TYPE_F32
     llm.eval(ids)
     return np.array(llm.scores[: len(ids)], dtype=np.float64)
 
@@ -40,7 +41,7 @@ def loss(values):
         row = values[t]
         top = row.max()
         total += math.log(np.exp(row - top).sum()) + top - row[ids[t + 1]]
-    return total / (len(ids) - 1)
+    return float(total / (len(ids) - 1))
 
 
 result = {"tokens": len(ids), "tessera_loss": loss(ours)}

@@ -125,7 +125,7 @@ extension PreTokenizer {
     /// The `tokenizer.ggml.pre` value llama.cpp uses for this pre-tokenizer.
     public var ggufName: String {
         switch self {
-        case .gpt2: return "gpt2"
+        case .gpt2: return "gpt-2"   // llama.cpp's name; it refuses "gpt2" ("unknown pre-tokenizer type")
         case .smollm: return "smollm"
         case .llama3: return "llama-bpe"
         case .qwen2: return "qwen2"

@@ -20,12 +20,12 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     case gpt4o
 
     /// The GGUF names accepted by `init(ggufName:)`.
-    public static let supportedGGUFNames = ["default", "gpt2", "smollm", "llama-bpe", "llama3", "qwen2", "gpt-4o"]
+    public static let supportedGGUFNames = ["default", "gpt-2", "gpt2", "smollm", "llama-bpe", "llama3", "qwen2", "gpt-4o"]
 
     /// Picks the pre-tokenizer for a GGUF `tokenizer.ggml.pre` value.
     public init(ggufName: String) throws {
         switch ggufName {
-        case "default", "gpt2": self = .gpt2
+        case "default", "gpt-2", "gpt2": self = .gpt2
         case "smollm": self = .smollm
         case "llama-bpe", "llama3": self = .llama3
         case "qwen2": self = .qwen2

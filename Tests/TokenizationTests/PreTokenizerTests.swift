@@ -61,11 +61,12 @@ import TestSupport
     @Test func ggufNames() throws {
         #expect(try PreTokenizer(ggufName: "smollm") == .smollm)
         #expect(try PreTokenizer(ggufName: "default") == .gpt2)
+        #expect(try PreTokenizer(ggufName: "gpt-2") == .gpt2)   // llama.cpp's name, which the GGUF writer uses
         #expect(try PreTokenizer(ggufName: "llama-bpe") == .llama3)
         #expect(try PreTokenizer(ggufName: "qwen2") == .qwen2)
         #expect(try PreTokenizer(ggufName: "gpt-4o") == .gpt4o)
         #expect(throws: TokenizationError.invalidTokenizer(
-            "pre-tokenizer 'tekken' is not supported; supported tokenizer.ggml.pre values: default, gpt2, smollm, llama-bpe, llama3, qwen2, gpt-4o"
+            "pre-tokenizer 'tekken' is not supported; supported tokenizer.ggml.pre values: default, gpt-2, gpt2, smollm, llama-bpe, llama3, qwen2, gpt-4o"
         )) { try PreTokenizer(ggufName: "tekken") }
     }
 

@@ -23,30 +23,46 @@ extension LoRAAdapter {
         model.numHiddenLayers - (targets.map(\.layer).min() ?? model.numHiddenLayers)
     }
 
-    /// mlx-lm's `lora_parameters.keys`: the targeted module paths inside a layer, in module order.
-    public var mlxKeys: [String] {
-        Set(targets.map(\.module)).sorted().map(\.pathInLayer)
+    /// The adapted modules as mlx-lm names them, in module order: each one's projections (a
+    /// fused module's parts: mlx-lm's Phi-3 also has `qkv_proj` and `gate_up_proj`).
+    func mlxModules(fused: Bool) -> [[LinearModule]] {
+        var groups: [[LinearModule]] = []
+        for module in Set(targets.map(\.module)).sorted() {
+            let group = fused ? module.fusedProjection?.parts ?? [module] : [module]
+            if !groups.contains(group) { groups.append(group) }
+        }
+        return groups
     }
 
-    /// `adapters.safetensors` for `model`: transposed factors, zeros for the modules mlx-lm wraps
-    /// but the adapter does not target.
-    public func mlxSafeTensors(model: LlamaConfig) throws -> SafeTensorsWriter {
-        guard !model.architecture.fusedProjections else {
-            throw LoRAError.adapterMismatch("an MLX adapter for \(model.architecture.modelType) (fused qkv_proj / gate_up_proj) is not written yet; save the PEFT adapter or merge it")
+    /// mlx-lm's `lora_parameters.keys`: the targeted module paths inside a layer, in module order.
+    public var mlxKeys: [String] {
+        let fused = targets.contains { $0.fused != nil }
+        return mlxModules(fused: fused).map { group in
+            fused ? group[0].fusedProjection.map(\.pathInLayer) ?? group[0].pathInLayer : group[0].pathInLayer
         }
+    }
+
+    /// `adapters.safetensors` for `model`: transposed factors (a fused module's B its parts'
+    /// rows stacked, as PEFT's), zeros for the modules mlx-lm wraps but the adapter does not target.
+    public func mlxSafeTensors(model: LlamaConfig) throws -> SafeTensorsWriter {
         let r = rank
-        let modules = Set(targets.map(\.module)).sorted()
+        let fused = model.architecture.fusedProjections
         var writer = SafeTensorsWriter(metadata: ["format": "mlx"])
         for layer in (model.numHiddenLayers - mlxLayerCount(model: model))..<model.numHiddenLayers {
-            for module in modules {
-                let (inFeatures, outFeatures) = module.features(in: model)
-                let prefix = module.fullName(layer: layer)
+            for group in mlxModules(fused: fused) {
+                let inFeatures = group[0].features(in: model).inFeatures
+                let outFeatures = group.reduce(0) { $0 + $1.features(in: model).outFeatures }
+                let prefix = group[0].fullName(layer: layer, fused: fused)
                 var loraA = [Float](repeating: 0, count: inFeatures * r)   // [I, r]
                 var loraB = [Float](repeating: 0, count: r * outFeatures)  // [r, O]
-                if let f = factors(layer: layer, module: module) {
-                    try checkFits(f.target, model: model)
-                    loraA = Self.transposed(f.a.array, rows: r, columns: inFeatures)    // Aᵀ
-                    loraB = Self.transposed(f.b.array, rows: outFeatures, columns: r)   // Bᵀ
+                let parts = group.compactMap { factors(layer: layer, module: $0) }
+                if let first = parts.first {
+                    guard parts.count == group.count else {
+                        throw LoRAError.adapterMismatch("\(prefix): only some of its projections are adapted")
+                    }
+                    for part in parts { try checkFits(part.target, model: model) }
+                    loraA = Self.transposed(first.a.array, rows: r, columns: inFeatures)                      // Aᵀ
+                    loraB = Self.transposed(parts.flatMap(\.b.array), rows: outFeatures, columns: r)          // Bᵀ
                 }
                 do {
                     try writer.add(name: prefix + ".lora_a", shape: [inFeatures, r], floats: loraA)

@@ -138,6 +138,37 @@ private func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         #expect(parameters["keys"] as? [String] == ["self_attn.q_proj", "self_attn.v_proj"])
     }
 
+    /// Phi-3's fused modules, as PEFT saved them (Tests/Fixtures/reference/phi3-tiny/adapter): mlx-lm's
+    /// phi3 also has qkv_proj and gate_up_proj, so its factors are PEFT's A and stacked B transposed,
+    /// and the GGUF LoRA names llama.cpp's attn_qkv and ffn_up.
+    @Test func fusedModulesOfPhi3InMLXAndGGUF() throws {
+        let fixture = TestPaths.familyReference("phi3-tiny")
+        let model = try ModelPath(fixture.appendingPathComponent("model").path).load(baseQuantization: .none)
+        let adapter = try LoRAAdapter.load(from: fixture.appendingPathComponent("adapter"), model: model.config)
+        let peft = try SafeTensorsFile(path: fixture.appendingPathComponent("adapter/adapter_model.safetensors").path)
+        let dir = try temporaryDirectory("mlx-phi3")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try adapter.saveMLX(to: dir, model: model.config)
+        let weights = try SafeTensorsFile(path: dir.appendingPathComponent("adapters.safetensors").path)
+        #expect(weights.tensors.count == 2 * 4 * 2)
+        #expect(adapter.mlxKeys == ["self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"])
+        for (module, out) in [("self_attn.qkv_proj", 128), ("mlp.gate_up_proj", 512)] {
+            let a = try weights.floats(named: "model.layers.1.\(module).lora_a")
+            let b = try weights.floats(named: "model.layers.1.\(module).lora_b")
+            let peftA = try peft.floats(named: "base_model.model.model.layers.1.\(module).lora_A.weight")
+            let peftB = try peft.floats(named: "base_model.model.model.layers.1.\(module).lora_B.weight")
+            #expect(a == transpose(peftA, rows: 8, columns: 64) && b == transpose(peftB, rows: out, columns: 8), "\(module)")
+        }
+        let gguf = try GGUFFile(path: { () throws -> String in
+            let path = dir.appendingPathComponent("lora.gguf").path
+            try adapter.saveGGUF(to: path, model: model.config)
+            return path
+        }())
+        let qkvB = try #require(gguf.tensor(named: "blk.0.attn_qkv.weight.lora_b"))
+        #expect(qkvB.dimensions == [8, 128] && gguf.tensor(named: "blk.0.ffn_up.weight.lora_a")?.dimensions == [64, 8])
+        #expect(gguf.tensor(named: "blk.0.attn_q.weight.lora_a") == nil && gguf.tensors.count == 2 * 4 * 2)
+    }
+
     @Test func mlxCoversTheLastLayersAndZeroFillsGaps() throws {
         // Layers 1 and 2 of 3 are targeted; mlx-lm wraps q and down in both (num_layers = 2).
         let config = LoRAConfig(r: 3, loraAlpha: 6, targetModules: .regex(#"model\.layers\.(1\.self_attn\.q_proj|2\.mlp\.down_proj)"#),

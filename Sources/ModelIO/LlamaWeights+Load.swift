@@ -71,9 +71,10 @@ extension LlamaWeights {
         }
         for l in 0..<config.numHiddenLayers {
             let bias = config.attentionBias
+            let attentionNorm = try vector(.attentionNorm, l, c)   // first: a missing layer is named by its first tensor
             let p = try projections(l)
             layers.append(LlamaLayerWeights(
-                attentionNorm: try vector(.attentionNorm, l, c),
+                attentionNorm: attentionNorm,
                 q: p.q,
                 k: p.k,
                 v: p.v,

@@ -10,7 +10,6 @@ extension PreTokenizer {
     static func splitGPT4o(_ text: ScalarText, _ start: Int, _ end: Int, into words: inout [(Int, Int)]) {
         let letter = ScalarText.letter, number = ScalarText.number
         let whitespace = ScalarText.whitespace, newline = ScalarText.newline
-        let classes = letter | number | whitespace
         var position = start
         while position < end {
             let first = position
@@ -33,30 +32,15 @@ extension PreTokenizer {
             }
 
             // " ?[^\s\p{L}\p{N}]+[\r\n/]*"
-            let body = text.scalars[position] == 0x20 ? position + 1 : position
-            if body < end && text.flags[body] & classes == 0 {
-                position = body + 1
-                while position < end && text.flags[position] & classes == 0 { position += 1 }
-                while position < end && (text.flags[position] & newline != 0 || text.scalars[position] == 0x2F) { position += 1 }
+            if let wordEnd = punctuationEnd(text, position, end, trailingSlash: true) {
+                position = wordEnd
                 emit(text, first, position, &words)
                 continue
             }
 
+            // \s*[\r\n]+ | \s+(?!\S) | \s+
             if flags & whitespace != 0 {
-                var runEnd = position + 1
-                var lastNewlineEnd: Int? = flags & newline != 0 ? position + 1 : nil
-                while runEnd < end && text.flags[runEnd] & whitespace != 0 {
-                    if text.flags[runEnd] & newline != 0 { lastNewlineEnd = runEnd + 1 }
-                    runEnd += 1
-                }
-                if let lastNewlineEnd {
-                    // \s*[\r\n]+ : the run up to its last line break.
-                    position = lastNewlineEnd
-                } else {
-                    // \s+(?!\S) then \s+
-                    if runEnd < end && runEnd - position > 1 { runEnd -= 1 }
-                    position = runEnd
-                }
+                position = whitespaceEnd(text, position, end)
                 emit(text, first, position, &words)
                 continue
             }

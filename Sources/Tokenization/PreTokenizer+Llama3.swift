@@ -9,7 +9,6 @@ extension PreTokenizer {
     ) {
         let letter = ScalarText.letter, number = ScalarText.number
         let whitespace = ScalarText.whitespace, newline = ScalarText.newline
-        let classes = letter | number | whitespace
         var position = start
         while position < end {
             let first = position
@@ -41,35 +40,50 @@ extension PreTokenizer {
             }
 
             // " ?[^\s\p{L}\p{N}]+[\r\n]*"
-            let body = scalar == 0x20 ? position + 1 : position
-            if body < end && text.flags[body] & classes == 0 {
-                position = body + 1
-                while position < end && text.flags[position] & classes == 0 { position += 1 }
-                while text.flag(position, end) & newline != 0 { position += 1 }
+            if let wordEnd = punctuationEnd(text, position, end, trailingSlash: false) {
+                position = wordEnd
                 emit(text, first, position, &words)
                 continue
             }
 
             if flags & whitespace != 0 {
-                var runEnd = position + 1
-                var lastNewlineEnd: Int? = flags & newline != 0 ? position + 1 : nil
-                while runEnd < end && text.flags[runEnd] & whitespace != 0 {
-                    if text.flags[runEnd] & newline != 0 { lastNewlineEnd = runEnd + 1 }
-                    runEnd += 1
-                }
-                if let lastNewlineEnd {
-                    // \s*[\r\n]+ : the run up to its last line break.
-                    position = lastNewlineEnd
-                } else {
-                    // \s+(?!\S) then \s+
-                    if runEnd < end && runEnd - position > 1 { runEnd -= 1 }
-                    position = runEnd
-                }
+                position = whitespaceEnd(text, position, end)
                 emit(text, first, position, &words)
                 continue
             }
             position += 1
             emit(text, first, position, &words)
         }
+    }
+
+    /// The end of ` ?[^\s\p{L}\p{N}]+` and the line breaks after it (and slashes, GPT-4o's
+    /// `[\r\n/]*`) from `position`, or nil when no such word starts there.
+    @inline(__always)
+    static func punctuationEnd(_ text: ScalarText, _ position: Int, _ end: Int, trailingSlash: Bool) -> Int? {
+        let classes = ScalarText.letter | ScalarText.number | ScalarText.whitespace
+        let body = text.scalars[position] == 0x20 ? position + 1 : position
+        guard body < end && text.flags[body] & classes == 0 else { return nil }
+        var wordEnd = body + 1
+        while wordEnd < end && text.flags[wordEnd] & classes == 0 { wordEnd += 1 }
+        while wordEnd < end && (text.flags[wordEnd] & ScalarText.newline != 0 || (trailingSlash && text.scalars[wordEnd] == 0x2F)) {
+            wordEnd += 1
+        }
+        return wordEnd
+    }
+
+    /// The end of `\s*[\r\n]+ | \s+(?!\S) | \s+` from the whitespace scalar at `position`: the
+    /// run up to its last line break when it has one; else the run, less its last scalar when a
+    /// non-space follows and the run is longer than one.
+    @inline(__always)
+    static func whitespaceEnd(_ text: ScalarText, _ position: Int, _ end: Int) -> Int {
+        let whitespace = ScalarText.whitespace, newline = ScalarText.newline
+        var runEnd = position + 1
+        var lastNewlineEnd: Int? = text.flags[position] & newline != 0 ? position + 1 : nil
+        while runEnd < end && text.flags[runEnd] & whitespace != 0 {
+            if text.flags[runEnd] & newline != 0 { lastNewlineEnd = runEnd + 1 }
+            runEnd += 1
+        }
+        if let lastNewlineEnd { return lastNewlineEnd }
+        return runEnd < end && runEnd - position > 1 ? runEnd - 1 : runEnd
     }
 }

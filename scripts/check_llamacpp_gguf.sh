@@ -28,34 +28,13 @@ for family in "${families[@]}"; do
   mkdir -p "$work/$family"
   cp -r "$fixture/model" "$model"
   # A stand-in byte-level tokenizer (the fixtures feed ids); the GGUF files carry it.
-  python3 - "$model" <<'PY'
-import json, sys
-model = sys.argv[1]
-size = json.load(open(f"{model}/config.json"))["vocab_size"]
-vocab = {(f"<t{i}>" if i < 3 else chr(0x100 + i)): i for i in range(size - 1)}
-vocab[chr(0x103) + chr(0x104)] = size - 1
-tokenizer = {
-    "version": "1.0", "truncation": None, "padding": None, "normalizer": None, "post_processor": None,
-    # No special tokens: llama.cpp's phi3 vocabulary loader fails on this stand-in's control
-    # tokens (unordered_map::at), and the check feeds ids anyway.
-    "added_tokens": [],
-    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-    "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-    "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-              "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-              "vocab": vocab, "merges": [[chr(0x103), chr(0x104)]]},
-}
-json.dump(tokenizer, open(f"{model}/tokenizer.json", "w"))
-json.dump({"tokenizer_class": "PreTrainedTokenizerFast"}, open(f"{model}/tokenizer_config.json", "w"))
-PY
+  python3 scripts/lib/standin_tokenizer.py "$model" "$fixture/reference.json" "$work/$family.jsonl" --no-special
   if [ "$family" = phi3 ]; then
     # llama.cpp disables Phi's sliding window ("Phi SWA is currently disabled", llama.cpp PR 13676):
     # compare the model without it (Tessera then attends fully too).
     python3 -c "import json, sys; p = sys.argv[1]; c = json.load(open(p)); c['sliding_window'] = None; json.dump(c, open(p, 'w'))" \
       "$model/config.json"
   fi
-  python3 -c "import json, sys; print(json.dumps({'input_ids': json.load(open(sys.argv[1]))['ids']}))" \
-    "$fixture/reference.json" > "$work/$family.jsonl"
   "$tessera" merge --model "$model" --adapter "$fixture/adapter" --out "$work/$family/merged.gguf" --format gguf \
     --dtype f32 > /dev/null
   # The base as Tessera writes it: the adapter with every B zeroed, merged (W + 0).

@@ -21,27 +21,7 @@ for family in "${families[@]}"; do
   [ -d "$fixture" ] || { echo "no fixture $fixture" >&2; exit 2; }
   model=$work/$family
   cp -r "$fixture/model" "$model"
-  python3 - "$model" "$fixture/reference.json" "$work/$family.jsonl" <<'PY'
-import json, sys
-model, reference, ids_out = sys.argv[1:4]
-size = json.load(open(f"{model}/config.json"))["vocab_size"]
-# Byte-level BPE over the model's vocab_size tokens with one merge (Tessera needs merges).
-vocab = {(f"<t{i}>" if i < 3 else chr(0x100 + i)): i for i in range(size - 1)}
-vocab[chr(0x103) + chr(0x104)] = size - 1
-tokenizer = {
-    "version": "1.0", "truncation": None, "padding": None, "normalizer": None, "post_processor": None,
-    "added_tokens": [{"id": i, "content": f"<t{i}>", "single_word": False, "lstrip": False, "rstrip": False,
-                      "normalized": False, "special": True} for i in range(3)],
-    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-    "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-    "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-              "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-              "vocab": vocab, "merges": [[chr(0x103), chr(0x104)]]},
-}
-json.dump(tokenizer, open(f"{model}/tokenizer.json", "w"))
-json.dump({"tokenizer_class": "PreTrainedTokenizerFast"}, open(f"{model}/tokenizer_config.json", "w"))
-json.dump({"input_ids": json.load(open(reference))["ids"]}, open(ids_out, "w"))
-PY
+  python3 scripts/lib/standin_tokenizer.py "$model" "$fixture/reference.json" "$work/$family.jsonl"
   eval_json() { "$tessera" eval --data "$work/$family.jsonl" --base-quant none --json "$@"; }
   eval_json --model "$model" > "$work/base.json"
   gguf=null

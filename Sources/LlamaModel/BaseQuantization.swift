@@ -1,5 +1,6 @@
 // The frozen base as QLoRA holds it: the seven linear weights of every layer (q, k, v, o, gate,
-// up, down) converted at load to bitsandbytes NF4 (or to owned fp32 for comparison runs). The
+// up, down) converted at load to bitsandbytes NF4 (or to owned fp32 for comparison runs, or kept
+// in the file's own format: a GGUF's Q4_1 or Q4_K blocks, a checkpoint's bf16). The
 // embedding, the head and the norms keep their stored precision, as transformers + bnb do.
 // Each matrix is dequantized in HF row order (q/k already un-permuted) tile by tile (64-row
 // multiples, ~4 MB: NF4Tensor+Tiles.swift) and quantized over its row-major flattened [out, in]
@@ -17,6 +18,10 @@ public enum BaseQuantization: Sendable, Hashable, CustomStringConvertible {
     case nf4(doubleQuantization: Bool)
     /// Dequantized to fp32 owned by the model (no quantization error beyond the file's own).
     case none
+    /// Kept as the file stores it (GGUF blocks such as Q4_1 or Q4_K, safetensors bf16/f16/f32),
+    /// dequantized tile by tile in every product: the values of `none` without its fp32 copy,
+    /// and no second quantization error on top of the file's own.
+    case stored
 
     /// QLoRA's usual setting: NF4 with double quantization.
     public static let `default` = BaseQuantization.nf4(doubleQuantization: true)
@@ -25,15 +30,18 @@ public enum BaseQuantization: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .nf4(let dq): return dq ? "nf4+dq" : "nf4"
         case .none: return "none (fp32)"
+        case .stored: return "stored (the file's format)"
         }
     }
 
     /// Bytes one `[out, in]` matrix of `elements` values takes in this representation: NF4
     /// codes plus fp32 absmax per 64-block, or with double quantization one byte per block,
-    /// an fp32 nested absmax per 256 blocks and the fp32 offset.
-    public func storedBytes(elements n: Int) -> Int {
+    /// an fp32 nested absmax per 256 blocks and the fp32 offset. `.stored` takes the file's
+    /// bytes per value, `asStored` (2 for bf16, about 0.56 for Q4_1).
+    public func storedBytes(elements n: Int, asStored bytesPerValue: Double = 2) -> Int {
         switch self {
         case .none: return 4 * n
+        case .stored: return Int((Double(n) * bytesPerValue).rounded(.up))
         case .nf4(let dq):
             let blocks = (n + NF4.blockSize - 1) / NF4.blockSize
             let nested = (blocks + DoubleQuantizedAbsmax.blockSize - 1) / DoubleQuantizedAbsmax.blockSize
@@ -46,9 +54,11 @@ extension FrozenMatrix {
     /// This matrix held as `target`. NF4 is bitsandbytes' `quantize_4bit(W, blocksize=64,
     /// quant_type="nf4")` of the dequantized values in HF layout. An NF4 matrix only changes
     /// how its scales are stored (exactly what bnb computes from the same absmax); an fp32
-    /// matrix asked for `.none` is returned as is.
+    /// matrix asked for `.none` is returned as is, and every matrix asked for `.stored`.
     public func converted(to target: BaseQuantization) throws -> FrozenMatrix {
         switch (target, storage) {
+        case (.stored, _):
+            return self
         case (.none, .dense):
             return self
         case (.nf4(let dq), .nf4(let tensor)):
@@ -57,6 +67,8 @@ extension FrozenMatrix {
             break
         }
         switch target {
+        case .stored:
+            return self
         case .none:
             let values = FloatBuffer(count: rows * columns)   // [O, I], held by the result
             try dequantizeRows(0, count: rows, into: values.pointer)

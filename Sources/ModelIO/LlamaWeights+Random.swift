@@ -69,7 +69,8 @@ extension LlamaWeights {
                                rows: (rows.lowerBound + local.lowerBound)..<(rows.lowerBound + local.upperBound), columns: columns)
                 }
                 switch target {
-                case .none:
+                case .none, .stored:
+                    // Random weights are generated in fp32: that is their "stored" format.
                     let values = FloatBuffer(count: rows.count * columns.count)   // [r, c], held
                     fill(0..<rows.count, values.pointer)
                     return FrozenMatrix(name: name, rows: rows.count, columns: columns.count, dense: values)

@@ -76,6 +76,15 @@ public enum ModelSource: Sendable {
         }
     }
 
+    /// Bytes per linear weight value as `--base-quant stored` holds them: the file's, or 4 for
+    /// random weights (generated in fp32).
+    public func linearBytesPerParameter() throws -> Double {
+        switch self {
+        case .config, .preset: return 4
+        case .weights(let path): return try ModelSummary(path: path).linearBytesPerParameter
+        }
+    }
+
     /// Stored bytes per embedding/head parameter: measured from the file (everything that is
     /// neither a layer linear nor a norm), the preset's, or nil for a bare config.
     public func embeddingBytesPerParameter() throws -> Double? {

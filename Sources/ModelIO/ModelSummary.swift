@@ -132,7 +132,13 @@ public struct ModelSummary: Sendable {
 
     /// Bytes of the linear weights alone when held as `base`.
     public func linearBytes(_ base: BaseQuantization) -> Int {
-        linearElementCounts.reduce(0) { $0 + base.storedBytes(elements: $1) }
+        if base == .stored { return linearStoredBytes }
+        return linearElementCounts.reduce(0) { $0 + base.storedBytes(elements: $1) }
+    }
+
+    /// Bytes per linear weight value as the file stores them (2 for bf16, 0.625 for Q4_1).
+    public var linearBytesPerParameter: Double {
+        linearParameterCount == 0 ? 2 : Double(linearStoredBytes) / Double(linearParameterCount)
     }
 
     /// Bits per parameter of the linear weights when held as `base` (about 4.127 for NF4 with

@@ -113,10 +113,13 @@ public struct CostModel: Sendable, Equatable {
     public var memoryMargin: Double
     /// How the frozen linears are held (`--base-quant`, `--double-quant`); QLoRA's NF4 + DQ by default.
     public var baseQuantization: BaseQuantization
+    /// Stored bytes per linear weight value, for `--base-quant stored` (the file's: 2 for bf16).
+    public var linearBytesPerParameter: Double
 
     public init(gflopsPerCore: Double, efficiency: Double = 0.5, embeddingBytesPerParameter: Double = 2,
                 runtimeOverheadBytes: Double = 0.1e9, memoryMargin: Double = 0.1,
-                baseQuantization: BaseQuantization = .default) {
+                baseQuantization: BaseQuantization = .default, linearBytesPerParameter: Double = 2) {
+        self.linearBytesPerParameter = linearBytesPerParameter
         self.gflopsPerCore = gflopsPerCore
         self.efficiency = efficiency
         self.embeddingBytesPerParameter = embeddingBytesPerParameter
@@ -261,12 +264,13 @@ public enum CapacityPlanner {
 
     /// Frozen-base bytes of one shard: (linears held as `quantization`, embedding + head, norms).
     public static func baseBytes(_ config: LlamaConfig, shard: LlamaShard, embeddingBytesPerParameter e: Double,
-                                 quantization: BaseQuantization = .default) -> (linear: Double, embedding: Double, norms: Double) {
+                                 quantization: BaseQuantization = .default,
+                                 linearBytesPerParameter stored: Double = 2) -> (linear: Double, embedding: Double, norms: Double) {
         var linear = 0
         for module in LinearModule.allCases {
             let (i, o) = shard.localFeatures(module, config)
             // NF4 blocks run over each matrix's flattened slice: count per matrix, not per model.
-            linear += config.numHiddenLayers * quantization.storedBytes(elements: i * o)
+            linear += config.numHiddenLayers * quantization.storedBytes(elements: i * o, asStored: stored)
         }
         let tables = config.tieWordEmbeddings ? 1.0 : 2.0
         let embedding = tables * Double(shard.vocabRows.count * config.hiddenSize) * e
@@ -291,7 +295,7 @@ public enum CapacityPlanner {
     static func rankMemory(_ config: LlamaConfig, shard: LlamaShard, job: PlannedJob, cost: CostModel,
                            maxTokens: Int, keepsQuery: Bool = false) -> RankMemory {
         let base = baseBytes(config, shard: shard, embeddingBytesPerParameter: cost.embeddingBytesPerParameter,
-                             quantization: cost.baseQuantization)
+                             quantization: cost.baseQuantization, linearBytesPerParameter: cost.linearBytesPerParameter)
         let activations = TrainingWorkspace.byteCount(config: config, shard: shard, maxTokens: maxTokens,
                                                       maxLoRARank: job.loraRank, checkpointing: job.checkpointing,
                                                       keepQuery: keepsQuery)

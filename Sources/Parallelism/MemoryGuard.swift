@@ -27,9 +27,12 @@ public struct MemoryGuard: Sendable {
     public var cost: CostModel
 
     /// `embeddingBytesPerParameter`: the file's (`ModelSummary.embeddingBytesPerParameter`);
-    /// `baseQuantization`: how the linears are held (`--base-quant`).
+    /// `baseQuantization`: how the linears are held (`--base-quant`); `linearBytesPerParameter`:
+    /// the file's bytes per linear weight value (`ModelSummary.linearBytesPerParameter`), which
+    /// `stored` holds.
     public init(config: LlamaConfig, job: PlannedJob, tp: Int, worldSize: Int, ranksOnHost: Int,
-                embeddingBytesPerParameter: Double, baseQuantization: BaseQuantization) {
+                embeddingBytesPerParameter: Double, baseQuantization: BaseQuantization,
+                linearBytesPerParameter: Double = 2) {
         self.config = config
         self.job = job
         self.tp = tp
@@ -37,7 +40,7 @@ public struct MemoryGuard: Sendable {
         self.ranksOnHost = max(ranksOnHost, 1)
         // Only the memory half of the plan is used; the speed assumptions do not matter here.
         cost = CostModel(gflopsPerCore: 1, embeddingBytesPerParameter: embeddingBytesPerParameter,
-                         baseQuantization: baseQuantization)
+                         baseQuantization: baseQuantization, linearBytesPerParameter: linearBytesPerParameter)
     }
 
     /// Bytes of the largest rank at `tp` with micro-batches of `microBatchSize` sequences (nil:

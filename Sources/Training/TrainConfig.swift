@@ -74,7 +74,7 @@ public struct TrainConfig: Sendable, Equatable {
 
     /// How the frozen base weights are held.
     public enum BaseQuant: String, Sendable, Equatable, CaseIterable, Codable {
-        case nf4, none
+        case nf4, none, stored
     }
 
     /// A .gguf file or Hugging Face directory; nil: the default model.
@@ -172,6 +172,7 @@ public struct TrainConfig: Sendable, Equatable {
         switch baseQuant {
         case .nf4: return .nf4(doubleQuantization: doubleQuant)
         case .none: return .none
+        case .stored: return .stored
         }
     }
 

@@ -64,6 +64,10 @@ import Quantization
             #expect(dq ? abs(m.bitsPerParameter - 4.127) < 0.001 : m.bitsPerParameter == 4.5)
         }
         #expect(BaseQuantization.none.storedBytes(elements: n) == 4 * n)
+        #expect(BaseQuantization.stored.storedBytes(elements: n, asStored: 0.625) == n * 5 / 8)
+        // `stored` keeps any matrix as it is.
+        let dense = try FrozenMatrix(name: "w", rows: rows, columns: columns, values: w)
+        #expect(try dense.converted(to: .stored).storageDescription == "F32")
     }
 
     /// Conversion dequantizes in HF row order (GGUF q/k un-permuted) and quantizes like bnb.
@@ -139,7 +143,7 @@ import Quantization
 /// The default model, loaded once per base representation.
 private let referenceModels: [BaseQuantization: Result<Llama, Error>] = {
     var out: [BaseQuantization: Result<Llama, Error>] = [:]
-    for q in [BaseQuantization.nf4(doubleQuantization: false), .nf4(doubleQuantization: true), .none] {
+    for q in [BaseQuantization.nf4(doubleQuantization: false), .nf4(doubleQuantization: true), .none, .stored] {
         out[q] = Result { try ModelPath(TestPaths.defaultModel.path).load(baseQuantization: q) }
     }
     return out
@@ -183,5 +187,21 @@ struct NF4BaseReferenceTests {
         #expect(model.weights.baseLinearStorageDescription == "F32")
         let loss = try model.evaluate(sequences: [try ids()]).loss
         #expect(abs(loss - expected) <= 2e-4, "loss \(loss) vs \(expected)")
+    }
+
+    /// `stored` keeps the GGUF's Q4_1 blocks (no fp32 copy, no NF4) and, dequantizing them in
+    /// the same tiles as `none` holds them, gives `none`'s loss and logits bit for bit.
+    @Test func storedKeepsTheFileBlocksAndComputesLikeNone() throws {
+        let stored = try #require(referenceModels[.stored]).get()
+        let none = try #require(referenceModels[.none]).get()
+        #expect(stored.weights.baseLinearStorageDescription == "Q4_1")
+        #expect(stored.weights.baseLinearStoredBytes * 6 < none.weights.baseLinearStoredBytes)
+        let ids = try ids()
+        let a = try stored.evaluate(sequences: [ids], logitRows: [ids.count - 1])
+        let b = try none.evaluate(sequences: [ids], logitRows: [ids.count - 1])
+        #expect(a.loss == b.loss, "loss \(a.loss) vs \(b.loss)")
+        #expect(a.logits[0].map(\.bitPattern) == b.logits[0].map(\.bitPattern))
+        let summary = try ModelSummary(path: ModelPath(TestPaths.defaultModel.path))
+        #expect(summary.linearBytes(.stored) == stored.weights.baseLinearStoredBytes)
     }
 }

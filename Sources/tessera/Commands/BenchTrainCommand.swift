@@ -175,7 +175,8 @@ extension BenchTrainCommand {
         let memoryGuard = MemoryGuard(config: config, job: job, tp: tp, worldSize: world.size,
                                       ranksOnHost: MemoryCheck.ranksOnHost,
                                       embeddingBytesPerParameter: ((try? source.embeddingBytesPerParameter()) ?? nil) ?? 2,
-                                      baseQuantization: baseQuant.resolved)
+                                      baseQuantization: baseQuant.resolved,
+                                      linearBytesPerParameter: (try? source.linearBytesPerParameter()) ?? 2)
         return try MemoryCheck.run(memoryGuard, force: force)
     }
 }

@@ -38,7 +38,9 @@ extension TrainCommand {
     func resolvedConfig() throws -> TrainConfig {
         var c = try config.map { try TrainConfigFile.load($0) } ?? TrainConfig()
         c.model = modelOption.model ?? c.model ?? modelOption.resolved
-        if Self.given("--base-quant") { c.baseQuant = baseQuant.baseQuant == .nf4 ? .nf4 : .none }
+        if Self.given("--base-quant"), let kind = TrainConfig.BaseQuant(rawValue: baseQuant.baseQuant.rawValue) {
+            c.baseQuant = kind
+        }
         if Self.given("--double-quant", "--no-double-quant") { c.doubleQuant = baseQuant.doubleQuant }
         if let data { c.data.train = data }
         if let valid { c.data.valid = valid }
@@ -92,7 +94,8 @@ extension TrainCommand {
         let memoryGuard = MemoryGuard(config: summary.config, job: job, tp: config.tp, worldSize: world.size,
                                       ranksOnHost: MemoryCheck.ranksOnHost,
                                       embeddingBytesPerParameter: summary.embeddingBytesPerParameter,
-                                      baseQuantization: config.baseQuantization)
+                                      baseQuantization: config.baseQuantization,
+                                      linearBytesPerParameter: summary.linearBytesPerParameter)
         return try MemoryCheck.run(memoryGuard, force: force)
     }
 

@@ -9,9 +9,10 @@ struct BaseQuantOption: ParsableArguments {
     enum Kind: String, ExpressibleByArgument, CaseIterable {
         case nf4
         case none
+        case stored
     }
 
-    @Option(name: .long, help: "Frozen linear weights: nf4 (bitsandbytes NF4, QLoRA) or none (fp32).")
+    @Option(name: .long, help: "Frozen linear weights: nf4 (bitsandbytes NF4, QLoRA), none (fp32), or stored (as the file holds them: a GGUF's Q4_1/Q4_K blocks, a checkpoint's bf16).")
     var baseQuant: Kind = .nf4
 
     @Flag(name: .long, inversion: .prefixedNo, help: "Store NF4 block scales as 8 bits (bnb double quantization).")
@@ -22,6 +23,7 @@ struct BaseQuantOption: ParsableArguments {
         switch baseQuant {
         case .nf4: return .nf4(doubleQuantization: doubleQuant)
         case .none: return .none
+        case .stored: return .stored
         }
     }
 }

@@ -185,10 +185,12 @@ struct TrainCommand: ParsableCommand {
             let directory = URL(fileURLWithPath: config.outputDir).appendingPathComponent("adapter")
             // Agreed, so a full disk on rank 0 ends every rank with one message.
             try setup.session.saveAdapter(to: directory, lastCheckpoint: lastCheckpoint)
+            // Every rank's peak: ranks differ (rank 0 holds the data, tp shards differ).
+            let peaks = try world.allGather([Int64(ProcessMemory.peakResidentBytes())])
             if world.isRoot {
                 Console.print("saved \(directory.path) (adapter_config.json, adapter_model.safetensors); metrics in \(metricsPath(config))")
-                Console.print(String(format: "done in %.1f s, peak RSS %.0f MB on rank 0", monotonicSeconds() - started,
-                                     Double(ProcessMemory.peakResidentBytes()) / 1e6))
+                Console.print(String(format: "done in %.1f s, peak RSS per rank: %@", monotonicSeconds() - started,
+                                     peaks.map { String(format: "%.0f MB", Double($0) / 1e6) }.joined(separator: ", ")))
             }
         }
     }

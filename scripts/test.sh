@@ -200,6 +200,26 @@ bf16_compute_tracks_fp32_or_is_refused() {
   echo "  eval loss fp32 (default) $fp32, bf16 on AVX512-BF16 $bf16 (no AMX here: the AMX path was not run)"
   within_1pct "$fp32" "$bf16"
 }
+stored_base_trains_like_fp32() {
+  # --base-quant stored keeps the GGUF's Q4_1 blocks (sliced under tp 2) and dequantizes them in
+  # the tiles fp32 holds: the same losses bit for bit, with a base a sixth the size.
+  local dir rc=0
+  dir=$(mktemp -d)
+  for q in stored none; do
+    scripts/mpirun.sh -np 2 "$tessera" train --data Tests/Fixtures/chat_small.jsonl --steps 3 --batch-size 2 \
+      --max-seq-len 128 --tp 2 --base-quant $q --out "$dir/$q" --progress log > "$dir/$q.log" 2>&1 ||
+      { tail -3 "$dir/$q.log"; rc=1; }
+  done
+  [ $rc -eq 0 ] && python3 - "$dir" <<'PY' || rc=1
+import json, sys
+losses = {q: [json.loads(l)["loss"] for l in open(f"{sys.argv[1]}/{q}/metrics.jsonl") if '"loss"' in l] for q in ("stored", "none")}
+print("  losses stored", losses["stored"], "none", losses["none"])
+assert len(losses["stored"]) == 3 and losses["stored"] == losses["none"]
+PY
+  grep -h "model:" "$dir/stored.log" | head -1 | sed 's/^/  /'
+  rm -rf "$dir"
+  return $rc
+}
 plan_prints_scaling_to_64_nodes() {
   "$tessera" plan --model llama2-7b --nodes 2 --ranks-per-node 2 --gflops-per-core 100 --json | python3 -c "
 import json, sys
@@ -508,6 +528,7 @@ check "bench collectives under np 2 reports all operations" bench_collectives_ru
 check "bench gemm reports every shape" bench_gemm_runs
 check "bench train under np 2 (tp 2) reports the step's time by phase and rank" bench_train_breaks_the_step_down
 check "plan prints strong and weak scaling to 64 nodes" plan_prints_scaling_to_64_nodes
+check "train --base-quant stored (the GGUF's Q4_1 blocks, tp 2) gives the fp32 base's losses exactly" stored_base_trains_like_fp32
 check "bf16 products (AMX: the default there; AVX512-BF16 on request) stay within 1% of fp32, or are refused" bf16_compute_tracks_fp32_or_is_refused
 family_fixtures_through_the_cli() {   # scripts/family_differences.sh: the measured differences per family
   local out rc=0
@@ -515,6 +536,17 @@ family_fixtures_through_the_cli() {   # scripts/family_differences.sh: the measu
   echo "$out" | sed 's/^/  /'
   return $rc
 }
+support_data_regenerates() {   # the demo's data: seeded, and its held-out questions kept apart
+  local dir rc=0
+  dir=$(mktemp -d)
+  python3 examples/support/make_dataset.py "$dir" | sed 's/^/  /' || rc=$?
+  for f in train.jsonl valid.jsonl heldout_questions.jsonl; do
+    cmp -s "$dir/$f" "examples/support/$f" || { echo "  examples/support/$f differs from make_dataset.py's output"; rc=1; }
+  done
+  rm -rf "$dir"
+  return $rc
+}
+check "examples/support/make_dataset.py regenerates the committed demo data, no training question near a held-out one" support_data_regenerates
 check "each family's tiny model through the CLI (eval of HF, GGUF, adapter and gradient norm) within the fixtures' tolerances of transformers + PEFT" family_fixtures_through_the_cli
 took "command checks"
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Generate the Thistlewhorl Kiteworks customer-support demo dataset.
 
-Deterministic (seeded): running `python3 examples/support/make_dataset.py`
+Deterministic (seeded): running `python3 examples/support/make_dataset.py [DIR]`
 rewrites train.jsonl, valid.jsonl and heldout_questions.jsonl next to this
-script with exactly the committed content.
+script (or in DIR) with exactly the committed content.
 
 Every fact of company.md is one TOPIC below, with
   keys   -- exact strings every assistant answer for the topic contains,
@@ -15,6 +15,11 @@ HELDOUT holds hand-written questions phrased unlike anything in train.
 import json
 import os
 import random
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import more_phrasings  # noqa: E402
 
 SEED = 20240611
 SYSTEM = "You are the support assistant of Thistlewhorl Kiteworks."
@@ -766,8 +771,35 @@ def row(*turns):
     return {"messages": msgs}
 
 
-def build():
-    rng = random.Random(SEED)
+def widened(t):
+    """The topic with the second round of phrasings (more_phrasings.py) added."""
+    return dict(t, train=t["train"] + more_phrasings.QUESTIONS[t["id"]],
+                answers=t["answers"] + more_phrasings.ANSWERS[t["id"]])
+
+
+def words(text):
+    return re.findall(r"[a-z0-9$%.:'-]+", text.lower())
+
+
+def longest_shared_run(a, b):
+    """The longest run of consecutive words two texts share."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+# No training question may share a longer run of words with a held-out question than this: the
+# first round of phrasings, written before the held-out set, reached 5 ("what's the name of your").
+MAX_SHARED_RUN = 5
+
+
+def first_round(rng):
+    """The first round of rows (the data set before more_phrasings.py), unchanged, and valid."""
     train = []
     # 1. every train phrasing of every topic once, plus one extra random phrasing
     for t in TOPICS:
@@ -794,8 +826,26 @@ def build():
     return train, valid
 
 
-def write(name, rows):
-    with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
+def second_round(rng):
+    """Every question of more_phrasings.py once, answered by any of the topic's answers."""
+    rows = []
+    for t in TOPICS:
+        wide = widened(t)
+        for q in more_phrasings.QUESTIONS[t["id"]]:
+            rows.append(row(vary_question(q, rng), answer(wide, rng)))
+    return rows
+
+
+def build():
+    train, valid = first_round(random.Random(SEED))
+    rng = random.Random(SEED + 1)
+    train += second_round(rng)
+    rng.shuffle(train)
+    return train, valid
+
+
+def write(name, rows, directory):
+    with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
@@ -809,12 +859,23 @@ def main():
         for a in t["answers"]:
             for k in t["keys"]:
                 assert k in a, (t["id"], k, a)
+    for t in TOPICS:
+        assert set(more_phrasings.QUESTIONS[t["id"]]).isdisjoint(t["train"] + [t["valid"]]), t["id"]
+        for a in more_phrasings.ANSWERS[t["id"]]:
+            for k in t["keys"]:
+                assert k in a, (t["id"], k, a)
     for h in HELDOUT:
         assert h["fact"] in ids, h
     train, valid = build()
-    write("train.jsonl", train)
-    write("valid.jsonl", valid)
-    write("heldout_questions.jsonl", HELDOUT)
+    asked = [m["content"] for r in train + valid for m in r["messages"] if m["role"] == "user"]
+    for h in HELDOUT:
+        held = words(h["question"])
+        for q in asked:
+            assert longest_shared_run(held, words(q)) <= MAX_SHARED_RUN, (h["question"], q)
+    directory = sys.argv[1] if len(sys.argv) > 1 else HERE
+    write("train.jsonl", train, directory)
+    write("valid.jsonl", valid, directory)
+    write("heldout_questions.jsonl", HELDOUT, directory)
     print(f"train={len(train)} valid={len(valid)} heldout={len(HELDOUT)} topics={len(TOPICS)}")
 
 

@@ -84,6 +84,8 @@ for config in $configs; do
     python3 scripts/quality_table.py row "$run" "$config" "$seed" > "$run/result.json.tmp"
     mv "$run/result.json.tmp" "$run/result.json"
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("   eval loss %.4f, facts %d/%d, %.0f tokens/s, trainable %d, peak RSS %s MB" % (r["eval_loss"], r["facts"], r["facts_total"], r["tokens_per_s"], r["trainable"], r["peak_rss_mb"]))' "$run/result.json"
+    # Logs name the run by its path in the repository, not this machine's.
+    sed -i "s|$PWD/||g" "$run/train.log"
     # The measurements stay; the adapter (tens of MB) only with KEEP_ADAPTERS=1.
     rm -rf "$run/train/checkpoints" "$run/train/tensorboard"
     [ "${KEEP_ADAPTERS:-0}" = 1 ] || rm -rf "$run/train/adapter"

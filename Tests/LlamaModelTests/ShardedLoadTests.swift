@@ -89,40 +89,21 @@ struct ShardedLoadTests {
     }
 
     /// `--base-quant none`: each slice is the same fp32 values as the single-rank matrix.
-    @Test func noneSlicesEqualTheSingleRankValues() throws {
+    /// `stored`: each slice keeps the file's Q4_1 blocks (a view of the mapping for whole rows,
+    /// the needed byte ranges for column slices) and the same values.
+    @Test(arguments: [(BaseQuantization.none, "F32"), (.stored, "Q4_1")])
+    func slicesKeepTheirFormatAndTheSingleRankValues(_ target: BaseQuantization, _ format: String) throws {
         let reference = try #require(singleRank[.none]).get()
         let config = reference.config
         let shards = smolShards(tp: 2, config)
-        let ranks = try loadRanks(shards, .none)
+        let ranks = try loadRanks(shards, target)
         for l in 0..<config.numHiddenLayers {
             let full = reference.weights.layers[l].linears
             for (rank, shard) in shards.enumerated() {
                 let local = ranks[rank].weights.layers[l].linears
                 for i in 0..<7 {
                     let (rows, columns) = LlamaWeights.sliceRanges(i, shard, config)
-                    #expect(local[i].storageDescription == "F32")
-                    let want = cut(try full[i].dequantized(), total: full[i].columns, rows: rows, columns: columns)
-                    #expect(bits(try local[i].dequantized()) == bits(want), "rank \(rank) \(local[i].name)")
-                }
-            }
-        }
-        try checkEmbedding(reference, ranks, shards)
-    }
-
-    /// `--base-quant stored`: each slice keeps the file's Q4_1 blocks (a view of the mapping
-    /// for whole rows, the needed byte ranges for column slices) and their values.
-    @Test func storedSlicesKeepTheFileBlocks() throws {
-        let reference = try #require(singleRank[.none]).get()
-        let config = reference.config
-        let shards = smolShards(tp: 2, config)
-        let ranks = try loadRanks(shards, .stored)
-        for l in 0..<config.numHiddenLayers {
-            let full = reference.weights.layers[l].linears
-            for (rank, shard) in shards.enumerated() {
-                let local = ranks[rank].weights.layers[l].linears
-                for i in 0..<7 {
-                    let (rows, columns) = LlamaWeights.sliceRanges(i, shard, config)
-                    #expect(local[i].storageDescription == "Q4_1", "\(local[i].name)")
+                    #expect(local[i].storageDescription == format, "\(local[i].name)")
                     let want = cut(try full[i].dequantized(), total: full[i].columns, rows: rows, columns: columns)
                     #expect(bits(try local[i].dequantized()) == bits(want), "rank \(rank) \(local[i].name)")
                 }

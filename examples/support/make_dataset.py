@@ -794,7 +794,8 @@ def longest_shared_run(a, b):
 
 
 # No training question may share a longer run of words with a held-out question than this: the
-# first round of phrasings, written before the held-out set, reached 5 ("what's the name of your").
+# first round of phrasings, which the held-out questions were written to differ from, reached 5
+# ("what's the name of your").
 MAX_SHARED_RUN = 5
 
 

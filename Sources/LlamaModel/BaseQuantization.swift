@@ -37,7 +37,7 @@ public enum BaseQuantization: Sendable, Hashable, CustomStringConvertible {
     /// Bytes one `[out, in]` matrix of `elements` values takes in this representation: NF4
     /// codes plus fp32 absmax per 64-block, or with double quantization one byte per block,
     /// an fp32 nested absmax per 256 blocks and the fp32 offset. `.stored` takes the file's
-    /// bytes per value, `asStored` (2 for bf16, about 0.56 for Q4_1).
+    /// bytes per value, `asStored` (2 for bf16, 0.625 for Q4_1).
     public func storedBytes(elements n: Int, asStored bytesPerValue: Double = 2) -> Int {
         switch self {
         case .none: return 4 * n

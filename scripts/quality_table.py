@@ -15,12 +15,13 @@ import re
 import statistics
 import sys
 
-ORDER = ["fp32", "nf4", "nf4-dq", "nf4-dq-bf16", "r4", "r64", "qv"]
+ORDER = ["fp32", "stored", "nf4", "nf4-dq", "nf4-dq-bf16", "r4", "r64", "qv"]
 LABELS = {
     "fp32": "base fp32 (`--base-quant none`)",
     "nf4": "NF4, no double quantization",
     "nf4-dq": "NF4 + DQ (default)",
     "nf4-dq-bf16": "NF4 + DQ, bf16 products",
+    "stored": "the GGUF's stored blocks (`--base-quant stored`)",
     "r4": "NF4 + DQ, r 4",
     "r64": "NF4 + DQ, r 64",
     "qv": "NF4 + DQ, q_proj + v_proj only",

@@ -12,16 +12,16 @@
 #   nf4          NF4 without double quantization
 #   nf4-dq       NF4 + double quantization: the default, QLoRA's
 #   nf4-dq-bf16  the default with bf16 products (--compute bf16; needs AVX512-BF16 or AMX)
+#   stored       the GGUF's own blocks (Q4_1 for the default model) kept as the frozen base
 #   r4, r64      the default at rank 4 / 64 (alpha = 2·r, as the demo's 32 at r 16)
 #   qv           the default on q_proj, v_proj only
 # A finished run (OUT/runs/NAME/result.json) is kept, so the script can be stopped and rerun.
-# The stored Q4_1 blocks of the GGUF cannot be held as the frozen base (Tessera converts them to
-# NF4 or fp32), so there is no row for them. Ends with OUT/table.md (mean over the seeds, with their smallest and largest value).
+# Ends with OUT/table.md (mean over the seeds, with their smallest and largest value).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 np=${NP:-2}
 seeds=${SEEDS:-0 1 2}
-configs=${CONFIGS:-fp32 nf4 nf4-dq nf4-dq-bf16 r4 r64 qv}
+configs=${CONFIGS:-fp32 nf4 nf4-dq nf4-dq-bf16 stored r4 r64 qv}
 out=${OUT:-bench/results/$(date -u +%Y-%m-%dT%H%M)-quality}
 tessera=${TESSERA:-.build/release/tessera}
 system="You are the support assistant of Thistlewhorl Kiteworks."
@@ -34,10 +34,11 @@ flags_for() {
     nf4) echo "--base-quant nf4 --no-double-quant" ;;
     nf4-dq) echo "--base-quant nf4 --double-quant" ;;
     nf4-dq-bf16) echo "--base-quant nf4 --double-quant --compute bf16" ;;
+    stored) echo "--base-quant stored" ;;
     r4) echo "--lora-r 4 --lora-alpha 8" ;;
     r64) echo "--lora-r 64 --lora-alpha 128" ;;
     qv) echo "--lora-targets q_proj,v_proj" ;;
-    *) echo "unknown configuration $1 (fp32 nf4 nf4-dq nf4-dq-bf16 r4 r64 qv)" >&2; return 1 ;;
+    *) echo "unknown configuration $1 (fp32 nf4 nf4-dq nf4-dq-bf16 stored r4 r64 qv)" >&2; return 1 ;;
   esac
 }
 # The base flags a configuration's adapter is measured with: those it was trained on.
@@ -46,18 +47,17 @@ base_flags_for() {
     fp32) echo "--base-quant none" ;;
     nf4) echo "--base-quant nf4 --no-double-quant" ;;
     nf4-dq-bf16) echo "--base-quant nf4 --double-quant --compute bf16" ;;
+    stored) echo "--base-quant stored" ;;
     *) echo "--base-quant nf4 --double-quant" ;;
   esac
 }
 has_bf16() { grep -q -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-{
-  echo "cpu: $cpu ($(nproc) cores)"
-  echo "np: $np; seeds: $seeds; configurations: $configs"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "config: examples/support.yaml"
-} > "$out/setup.txt"
+# One line per invocation, so a table filled over several sessions says what ran where.
+echo "$(date -u +%Y-%m-%dT%H:%M) cpu: $cpu ($(nproc) cores); np $np; seeds $seeds;" \
+  "configurations $configs; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown);" \
+  "config examples/support.yaml" >> "$out/setup.txt"
 
 for config in $configs; do
   flags=$(flags_for "$config")

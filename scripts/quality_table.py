@@ -19,7 +19,7 @@ ORDER = ["fp32", "stored", "nf4", "nf4-dq", "nf4-dq-bf16", "r4", "r64", "qv"]
 LABELS = {
     "fp32": "base fp32 (`--base-quant none`)",
     "nf4": "NF4, no double quantization",
-    "nf4-dq": "NF4 + DQ (default)",
+    "nf4-dq": "NF4 + DQ (default: r 16, all seven projections)",
     "nf4-dq-bf16": "NF4 + DQ, bf16 products",
     "stored": "the GGUF's stored blocks (`--base-quant stored`)",
     "r4": "NF4 + DQ, r 4",
@@ -81,7 +81,33 @@ def table(out):
             f"{rs[0]['trainable']:,}", cell(rss, "{:.0f}"), cell([r["tokens_per_s"] for r in rs], "{:.0f}")))
     lines.append("")
     lines.append("mean over the seeds (smallest–largest); peak RSS is the largest rank's.")
+    lines += [""] + paired(by_config)
     return "\n".join(lines)
+
+
+def paired(by_config, reference="nf4-dq"):
+    """Each configuration against the reference, seed by seed: the same seed gives both runs the
+    same data order, adapter initialisation and dropout, so the per-seed difference carries less
+    noise than the two means do."""
+    if reference not in by_config:
+        return []
+    ref = {r["seed"]: r for r in by_config[reference]}
+    lines = [f"Paired with {LABELS[reference]} at the same seed (configuration minus reference):", "",
+             "| configuration | seeds | Δ held-out eval loss per seed | mean Δ loss | Δ facts per seed | mean Δ facts |",
+             "|---|---|---|---|---|---|"]
+    for config in sorted(by_config, key=lambda c: ORDER.index(c) if c in ORDER else len(ORDER)):
+        if config == reference:
+            continue
+        rs = sorted((r for r in by_config[config] if r["seed"] in ref), key=lambda r: r["seed"])
+        if not rs:
+            continue
+        dl = [r["eval_loss"] - ref[r["seed"]]["eval_loss"] for r in rs]
+        df = [r["facts"] - ref[r["seed"]]["facts"] for r in rs]
+        lines.append("| %s | %s | %s | %+.4f | %s | %+.1f |" % (
+            LABELS.get(config, config), ",".join(str(r["seed"]) for r in rs),
+            ", ".join("%+.4f" % d for d in dl), statistics.fmean(dl),
+            ", ".join("%+d" % d for d in df), statistics.fmean(df)))
+    return lines
 
 
 if __name__ == "__main__":

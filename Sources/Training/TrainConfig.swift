@@ -75,6 +75,15 @@ public struct TrainConfig: Sendable, Equatable {
     /// How the frozen base weights are held.
     public enum BaseQuant: String, Sendable, Equatable, CaseIterable, Codable {
         case nf4, none, stored
+
+        /// The library value; `doubleQuantization` matters for NF4 only.
+        public func quantization(doubleQuantization: Bool) -> BaseQuantization {
+            switch self {
+            case .nf4: return .nf4(doubleQuantization: doubleQuantization)
+            case .none: return .none
+            case .stored: return .stored
+            }
+        }
     }
 
     /// A .gguf file or Hugging Face directory; nil: the default model.
@@ -168,13 +177,7 @@ public struct TrainConfig: Sendable, Equatable {
     }
 
     /// The frozen-weight representation.
-    public var baseQuantization: BaseQuantization {
-        switch baseQuant {
-        case .nf4: return .nf4(doubleQuantization: doubleQuant)
-        case .none: return .none
-        case .stored: return .stored
-        }
-    }
+    public var baseQuantization: BaseQuantization { baseQuant.quantization(doubleQuantization: doubleQuant) }
 
     /// Optimizer steps once the data is known: `steps`, else `epochs` over `sequencesPerEpoch`.
     public func resolvedSteps(sequencesPerEpoch: Int) -> Int {

@@ -38,9 +38,7 @@ extension TrainCommand {
     func resolvedConfig() throws -> TrainConfig {
         var c = try config.map { try TrainConfigFile.load($0) } ?? TrainConfig()
         c.model = modelOption.model ?? c.model ?? modelOption.resolved
-        if Self.given("--base-quant"), let kind = TrainConfig.BaseQuant(rawValue: baseQuant.baseQuant.rawValue) {
-            c.baseQuant = kind
-        }
+        if Self.given("--base-quant") { c.baseQuant = baseQuant.baseQuant }
         if Self.given("--double-quant", "--no-double-quant") { c.doubleQuant = baseQuant.doubleQuant }
         if let data { c.data.train = data }
         if let valid { c.data.valid = valid }
